@@ -1,0 +1,80 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+
+namespace Manypaths.Cli;
+
+/// <summary>`status`, `maintenance on|off`, `drain|undrain`: calls to a running node's admin API.</summary>
+internal static class AdminCommands
+{
+    public static async Task<int> StatusAsync(AdminClient client, bool json)
+    {
+        var (status, body) = await client.SendAsync(HttpMethod.Get, "api/status");
+        if (status != 200)
+        {
+            await Console.Error.WriteLineAsync($"The node answered {status}: {body}");
+            return 1;
+        }
+
+        if (json)
+        {
+            Console.WriteLine(body);
+            return 0;
+        }
+
+        var report = JsonNode.Parse(body)!;
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape((string?)report["cluster"] ?? "")}[/] as seen by node [bold]{Markup.Escape((string?)report["node"] ?? "")}[/] at {Markup.Escape((string?)report["generated_at"] ?? "")}");
+        var table = new Table().AddColumns("service", "state", "upstream", "region", "tier", "upstream state", "latency", "why");
+        foreach (var s in report["services"]!.AsArray())
+        {
+            foreach (var u in s!["upstreams"]!.AsArray())
+            {
+                var drained = (bool?)u!["drained"] == true ? " (drained)" : "";
+                table.AddRow(Markup.Escape((string?)s["name"] ?? ""), Markup.Escape((string?)s["state"] ?? ""), Markup.Escape(((string?)u["name"] ?? "") + drained),
+                    Markup.Escape((string?)u["region"] ?? "-"), u["tier"]?.ToString() ?? "", Markup.Escape((string?)u["state"] ?? ""),
+                    u["latency_ms"] is { } l ? $"{(double)l:0.0} ms" : "-", Markup.Escape((string?)u["reason"] ?? ""));
+            }
+        }
+
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    public static async Task<int> MaintenanceAsync(AdminClient client, string service, bool on, string? message, string? until)
+    {
+        var path = $"api/services/{Uri.EscapeDataString(service)}/maintenance";
+        var payload = new JsonObject { ["message"] = message, ["until"] = until }.ToJsonString();
+        var (status, body) = on ? await client.SendAsync(HttpMethod.Post, path, payload) : await client.SendAsync(HttpMethod.Delete, path);
+        return Report(status, body);
+    }
+
+    public static async Task<int> DrainAsync(AdminClient client, string service, string upstream, bool drain)
+    {
+        var path = $"api/services/{Uri.EscapeDataString(service)}/upstreams/{Uri.EscapeDataString(upstream)}/drain";
+        var (status, body) = await client.SendAsync(drain ? HttpMethod.Post : HttpMethod.Delete, path);
+        return Report(status, body);
+    }
+
+    private static int Report(int status, string body)
+    {
+        string text;
+        try
+        {
+            var node = JsonNode.Parse(body);
+            text = (string?)node?["result"] ?? (string?)node?["error"] ?? body;
+        }
+        catch (JsonException)
+        {
+            text = body;
+        }
+
+        if (status is >= 200 and < 300)
+        {
+            Console.WriteLine(text);
+            return 0;
+        }
+
+        Console.Error.WriteLine($"Refused ({status}): {text}");
+        return 1;
+    }
+}

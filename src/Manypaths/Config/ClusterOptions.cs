@@ -1,0 +1,15 @@
+namespace Manypaths.Config;
+
+public sealed record ClusterOptions
+{
+    public string Name { get; init; } = "manypaths";
+
+    /// <summary>Absolute path of the peer secret (required with more than one node).</summary>
+    public string? SecretFile { get; init; }
+
+    /// <summary>Absolute path of the admin bearer token; without it every admin write is refused.</summary>
+    public string? AdminTokenFile { get; init; }
+
+    /// <summary>How long a stopping node lets in-flight requests finish.</summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
+}

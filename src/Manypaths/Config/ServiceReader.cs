@@ -1,0 +1,306 @@
+using YamlDotNet.RepresentationModel;
+
+namespace Manypaths.Config;
+
+/// <summary>Reads one entry under 'services'.</summary>
+internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, IReadOnlyDictionary<string, YamlNode> nodes)
+{
+    public ServiceOptions Read(string name, YamlMap map)
+    {
+        map.AllowOnly("mode", "listen", "upstreams", "health", "passive", "retries", "retry_on", "retry_budget", "timeouts",
+            "max_replay_body", "sorry", "forwarded", "http_version", "relay", "hedge");
+        var mode = ReadMode(map);
+        var defaults = new ServiceOptions { Name = name, Upstreams = [] };
+        return defaults with
+        {
+            Mode = mode,
+            Listen = ListenReader.Read(map, errors, nodes, required: true),
+            Upstreams = ReadUpstreams(name, map),
+            Health = ReadHealth(map.Map("health")),
+            Passive = ReadPassive(map.Map("passive")),
+            Retry = ReadRetry(map),
+            Timeouts = ReadTimeouts(map.Map("timeouts")),
+            MaxReplayBody = map.Size("max_replay_body") ?? defaults.MaxReplayBody,
+            Sorry = ReadSorry(map.Map("sorry")),
+            Forwarded = ReadForwarded(map.Map("forwarded")),
+            HttpVersion = ReadVersion(map),
+            Relay = map.Bool("relay") ?? false,
+            Hedge = ReadHedge(map.Map("hedge")),
+        };
+    }
+
+    private ServiceMode ReadMode(YamlMap map)
+    {
+        var s = map.Scalar("mode");
+        switch (s?.Value)
+        {
+            case null or "http":
+                return ServiceMode.Http;
+            case "tcp":
+                errors.Add(s, $"Service '{map.Where["service '".Length..^1]}' uses mode: tcp, which this version does not support yet; TCP services arrive with role-aware L4 routing. Use mode: http.");
+                return ServiceMode.Tcp;
+            default:
+                errors.Add(s, $"'mode' in {map.Where} must be http or tcp, not '{s.Value}'.");
+                return ServiceMode.Http;
+        }
+    }
+
+    private List<UpstreamOptions> ReadUpstreams(string service, YamlMap map)
+    {
+        var result = new List<UpstreamOptions>();
+        var seq = map.List("upstreams");
+        if (seq is null)
+        {
+            if (map.Raw("upstreams") is null)
+            {
+                errors.Add(map.Node, $"Service '{service}' has no 'upstreams': list at least one.");
+            }
+
+            return result;
+        }
+
+        if (seq.Children.Count == 0)
+        {
+            errors.Add(seq, $"Service '{service}' has an empty 'upstreams' list: list at least one.");
+        }
+
+        var seen = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
+        foreach (var item in seq.Children)
+        {
+            var u = YamlMap.From(item, errors, $"an upstream of service '{service}'");
+            if (u is null)
+            {
+                continue;
+            }
+
+            u.AllowOnly("name", "url", "region", "weight", "tier");
+            var nameNode = u.Scalar("name", required: true);
+            var upstreamName = nameNode?.Value ?? "";
+            if (nameNode is not null)
+            {
+                if (!ConfigReader.IsName(upstreamName))
+                {
+                    errors.Add(nameNode, $"'{upstreamName}' is not a valid upstream name: use letters, digits, '-' and '_'.");
+                }
+                else if (seen.TryGetValue(upstreamName, out var first))
+                {
+                    errors.Add(nameNode, $"Service '{service}' has two upstreams named '{upstreamName}' (the first is on line {first.Start.Line}); names must be unique within a service.");
+                }
+                else
+                {
+                    seen[upstreamName] = nameNode;
+                }
+            }
+
+            var url = u.HttpUrl("url", required: true);
+            var tier = ReadTier(u);
+            var weight = u.Int("weight", 1, 1000) ?? 1;
+            if (url is null || nameNode is null)
+            {
+                continue;
+            }
+
+            result.Add(new UpstreamOptions { Name = upstreamName, Url = url, Region = u.String("region"), Weight = weight, Tier = tier });
+        }
+
+        var tiers = result.Select(r => r.Tier).Distinct().Order().ToList();
+        if (tiers.Count > 0 && tiers[0] > UpstreamOptions.PrimaryTier && seq.Children.Count == result.Count)
+        {
+            errors.Add(seq, $"Service '{service}' has only upstreams of tier {TierName(tiers[0])} and none of tier primary: a backup tier needs a primary tier to back up.");
+        }
+
+        return result;
+    }
+
+    private static string TierName(int tier) => tier switch { 0 => "primary", 1 => "backup", _ => tier.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+
+    private int ReadTier(YamlMap u)
+    {
+        var s = u.Scalar("tier");
+        if (s?.Value is null)
+        {
+            return UpstreamOptions.PrimaryTier;
+        }
+
+        if (s.Value == "primary")
+        {
+            return UpstreamOptions.PrimaryTier;
+        }
+
+        if (s.Value == "backup")
+        {
+            return UpstreamOptions.BackupTier;
+        }
+
+        if (int.TryParse(s.Value, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is >= 0 and <= 100)
+        {
+            return n;
+        }
+
+        errors.Add(s, $"'tier' must be primary, backup or a whole number from 0 to 100 (lower wins), not '{s.Value}'.");
+        return UpstreamOptions.PrimaryTier;
+    }
+
+    private HealthCheckOptions ReadHealth(YamlMap? map)
+    {
+        var d = new HealthCheckOptions();
+        if (map is null)
+        {
+            return d;
+        }
+
+        map.AllowOnly("path", "interval", "fast_interval", "timeout", "rise", "fall", "expect_status", "expect_body", "host");
+        var path = map.String("path") ?? d.Path;
+        if (!path.StartsWith('/'))
+        {
+            errors.Add(map.Raw("path"), $"The health check path must start with '/', not '{path}'.");
+        }
+
+        var interval = map.Duration("interval", TimeSpan.FromMilliseconds(50)) ?? d.Interval;
+        var timeout = map.Duration("timeout", TimeSpan.FromMilliseconds(10)) ?? d.Timeout;
+        if (timeout > interval && map.Raw("timeout") is { } t)
+        {
+            errors.Add(t, $"The health check timeout ({ValueParsers.FormatDuration(timeout)}) must not be longer than its interval ({ValueParsers.FormatDuration(interval)}).");
+        }
+
+        var fast = map.Duration("fast_interval", TimeSpan.FromMilliseconds(50));
+        return d with
+        {
+            Path = path,
+            Interval = interval,
+            FastInterval = fast ?? TimeSpan.FromTicks(Math.Min(d.FastInterval.Ticks, interval.Ticks)),
+            Timeout = timeout,
+            Rise = map.Int("rise", 1, 100) ?? d.Rise,
+            Fall = map.Int("fall", 1, 100) ?? d.Fall,
+            ExpectStatus = map.StatusRanges("expect_status") ?? d.ExpectStatus,
+            ExpectBody = map.String("expect_body"),
+            Host = map.String("host"),
+        };
+    }
+
+    private PassiveHealthOptions ReadPassive(YamlMap? map)
+    {
+        var d = new PassiveHealthOptions();
+        if (map is null)
+        {
+            return d;
+        }
+
+        map.AllowOnly("failures", "on_status", "eject", "eject_max");
+        return d with
+        {
+            Failures = map.Int("failures", 1, 1000) ?? d.Failures,
+            OnStatus = map.StatusRanges("on_status") ?? d.OnStatus,
+            Eject = map.Duration("eject", TimeSpan.FromMilliseconds(100)) ?? d.Eject,
+            EjectMax = map.Duration("eject_max", TimeSpan.FromMilliseconds(100)) ?? d.EjectMax,
+        };
+    }
+
+    private RetryOptions ReadRetry(YamlMap map)
+    {
+        var d = new RetryOptions();
+        var budget = map.Map("retry_budget");
+        budget?.AllowOnly("ratio", "min_per_second");
+        return d with
+        {
+            Retries = map.Int("retries", 0, 10) ?? d.Retries,
+            OnStatus = map.StatusRanges("retry_on") ?? d.OnStatus,
+            BudgetRatio = budget?.Double("ratio", 0, 10) ?? d.BudgetRatio,
+            BudgetMinPerSecond = budget?.Int("min_per_second", 0, 100000) ?? d.BudgetMinPerSecond,
+        };
+    }
+
+    private TimeoutOptions ReadTimeouts(YamlMap? map)
+    {
+        var d = new TimeoutOptions();
+        if (map is null)
+        {
+            return d;
+        }
+
+        map.AllowOnly("connect", "first_byte", "request");
+        var min = TimeSpan.FromMilliseconds(1);
+        return new TimeoutOptions
+        {
+            Connect = map.Duration("connect", min) ?? d.Connect,
+            FirstByte = map.Duration("first_byte", min) ?? d.FirstByte,
+            Request = map.Duration("request", min) ?? d.Request,
+        };
+    }
+
+    private SorryOptions ReadSorry(YamlMap? map)
+    {
+        var d = new SorryOptions();
+        if (map is null)
+        {
+            return d;
+        }
+
+        map.AllowOnly("file", "retry_after", "redirect");
+        string? file = null;
+        if (map.Scalar("file") is { Value: { Length: > 0 } value } s)
+        {
+            file = Path.GetFullPath(Path.Combine(baseDirectory, value));
+            if (!File.Exists(file))
+            {
+                errors.Add(s, $"The sorry page file '{value}' does not exist (looked for {file}).");
+            }
+        }
+
+        return new SorryOptions
+        {
+            File = file,
+            RetryAfter = map.Duration("retry_after") ?? d.RetryAfter,
+            Redirect = map.HttpUrl("redirect"),
+        };
+    }
+
+    private ForwardedHeaderOptions ReadForwarded(YamlMap? map)
+    {
+        var d = new ForwardedHeaderOptions();
+        if (map is null)
+        {
+            return d;
+        }
+
+        map.AllowOnly("x_forwarded", "via", "preserve_host");
+        return new ForwardedHeaderOptions
+        {
+            XForwarded = map.Bool("x_forwarded") ?? d.XForwarded,
+            Via = map.Bool("via") ?? d.Via,
+            PreserveHost = map.Bool("preserve_host") ?? d.PreserveHost,
+        };
+    }
+
+    private Version ReadVersion(YamlMap map)
+    {
+        var s = map.Scalar("http_version");
+        switch (s?.Value)
+        {
+            case null or "1.1":
+                return System.Net.HttpVersion.Version11;
+            case "2" or "2.0":
+                return System.Net.HttpVersion.Version20;
+            default:
+                errors.Add(s, $"'http_version' must be 1.1 or 2, not '{s.Value}'.");
+                return System.Net.HttpVersion.Version11;
+        }
+    }
+
+    private HedgeOptions? ReadHedge(YamlMap? map)
+    {
+        if (map is null)
+        {
+            return null;
+        }
+
+        map.AllowOnly("delay", "max_attempts");
+        TimeSpan? delay = null;
+        if (map.Scalar("delay") is { } s && s.Value != "auto")
+        {
+            delay = map.Duration("delay");
+        }
+
+        return new HedgeOptions { Delay = delay, MaxAttempts = map.Int("max_attempts", 1, 5) ?? 2 };
+    }
+}

@@ -1,0 +1,15 @@
+namespace Manypaths.Config;
+
+public sealed record UpstreamOptions
+{
+    public const int PrimaryTier = 0;
+    public const int BackupTier = 1;
+
+    public required string Name { get; init; }
+    public required Uri Url { get; init; }
+    public string? Region { get; init; }
+    public int Weight { get; init; } = 1;
+
+    /// <summary>Lower wins: primary = 0, backup = 1, or any integer.</summary>
+    public int Tier { get; init; } = PrimaryTier;
+}

@@ -1,0 +1,134 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace Manypaths.Config;
+
+/// <summary>Durations (500ms, 2s, 1m, 1h), sizes (64KiB) , status ranges and listen addresses.</summary>
+internal static partial class ValueParsers
+{
+    [GeneratedRegex(@"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")]
+    private static partial Regex DurationPattern();
+
+    [GeneratedRegex(@"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", RegexOptions.IgnoreCase)]
+    private static partial Regex SizePattern();
+
+    public static bool TryParseDuration(string? text, out TimeSpan value)
+    {
+        value = default;
+        if (text is null)
+        {
+            return false;
+        }
+
+        if (text.Trim() == "0")
+        {
+            value = TimeSpan.Zero;
+            return true;
+        }
+
+        var m = DurationPattern().Match(text);
+        if (!m.Success)
+        {
+            return false;
+        }
+
+        var n = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        value = m.Groups[2].Value switch
+        {
+            "ms" => TimeSpan.FromMilliseconds(n),
+            "s" => TimeSpan.FromSeconds(n),
+            "m" => TimeSpan.FromMinutes(n),
+            _ => TimeSpan.FromHours(n),
+        };
+        return true;
+    }
+
+    public static string FormatDuration(TimeSpan t) =>
+        t.TotalMilliseconds < 1000 ? $"{t.TotalMilliseconds:0}ms" :
+        t.TotalSeconds < 120 ? $"{t.TotalSeconds:0.###}s" :
+        t.TotalMinutes < 120 ? $"{t.TotalMinutes:0.###}m" : $"{t.TotalHours:0.###}h";
+
+    public static bool TryParseSize(string? text, out long value)
+    {
+        value = 0;
+        var m = SizePattern().Match(text ?? "");
+        if (!m.Success || !long.TryParse(m.Groups[1].Value, CultureInfo.InvariantCulture, out var n))
+        {
+            return false;
+        }
+
+        var multiplier = m.Groups[2].Value.ToUpperInvariant() switch
+        {
+            "KB" => 1000L,
+            "KIB" => 1024L,
+            "MB" => 1000L * 1000,
+            "MIB" => 1024L * 1024,
+            "GB" => 1000L * 1000 * 1000,
+            "GIB" => 1024L * 1024 * 1024,
+            _ => 1L,
+        };
+        value = n * multiplier;
+        return true;
+    }
+
+    public static bool TryParseStatusRange(string? text, out StatusRange range)
+    {
+        range = default;
+        if (text is null)
+        {
+            return false;
+        }
+
+        var parts = text.Split('-', 2, StringSplitOptions.TrimEntries);
+        if (!int.TryParse(parts[0], CultureInfo.InvariantCulture, out var from))
+        {
+            return false;
+        }
+
+        var to = from;
+        if (parts.Length == 2 && !int.TryParse(parts[1], CultureInfo.InvariantCulture, out to))
+        {
+            return false;
+        }
+
+        if (from < 100 || to > 599 || to < from)
+        {
+            return false;
+        }
+
+        range = new StatusRange(from, to);
+        return true;
+    }
+
+    /// <summary>Parses "127.0.0.1:8080", "[::1]:8080", "localhost:8080" or "*:8080" (all interfaces).</summary>
+    public static bool TryParseEndpoint(string? text, out IPEndPoint endpoint)
+    {
+        endpoint = new IPEndPoint(IPAddress.Loopback, 0);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text[(colon + 1)..], CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            return false;
+        }
+
+        var host = text[..colon].Trim('[', ']');
+        IPAddress? address = host switch
+        {
+            "localhost" => IPAddress.Loopback,
+            "*" or "0.0.0.0" => IPAddress.Any,
+            _ => IPAddress.TryParse(host, out var a) ? a : null,
+        };
+        if (address is null)
+        {
+            return false;
+        }
+
+        endpoint = new IPEndPoint(address, port);
+        return true;
+    }
+}

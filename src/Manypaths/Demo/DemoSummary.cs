@@ -1,0 +1,18 @@
+namespace Manypaths.Demo;
+
+internal sealed record DemoEvent(double AtSeconds, string What);
+
+/// <summary>The machine-readable end of an unattended demo.</summary>
+internal sealed record DemoSummary(
+    string StatusUrl,
+    string ProxyUrl,
+    double DurationSeconds,
+    long Requests,
+    long Failed,
+    IReadOnlyDictionary<string, long> ServedBy,
+    IReadOnlyList<DemoEvent> Events);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(
+    PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(DemoSummary))]
+internal sealed partial class DemoJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

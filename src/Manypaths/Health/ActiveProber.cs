@@ -1,0 +1,167 @@
+using System.Net;
+using Manypaths.Config;
+using Manypaths.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace Manypaths.Health;
+
+/// <summary>
+/// Probes every upstream of one service on its own jittered schedule, faster while a check is changing state.
+/// A probe can never take the loop down: every exception becomes a failed result.
+/// </summary>
+internal sealed partial class ActiveProber : IAsyncDisposable
+{
+    private const int MaxBodyBytes = 64 * 1024;
+    private readonly string _service;
+    private readonly HealthCheckOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ManypathsMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly HttpMessageInvoker _client;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+
+    public ActiveProber(string service, HealthCheckOptions options, TimeProvider time, ManypathsMetrics metrics, ILogger logger)
+    {
+        _service = service;
+        _options = options;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _client = new HttpMessageInvoker(new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            ConnectTimeout = options.Timeout,
+            PooledConnectionLifetime = TimeSpan.Zero,
+        });
+    }
+
+    public void Start(IEnumerable<(string Name, Uri Url, UpstreamHealth Health)> upstreams)
+    {
+        foreach (var (name, url, health) in upstreams)
+        {
+            _loops.Add(Task.Run(() => LoopAsync(name, url, health, _stop.Token)));
+        }
+    }
+
+    private async Task LoopAsync(string name, Uri url, UpstreamHealth health, CancellationToken stop)
+    {
+        var target = new Uri(url, url.AbsolutePath.TrimEnd('/') + _options.Path);
+        // Spread the first probes so a node start does not fire them all at once.
+        var first = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * Math.Min(50, _options.Interval.TotalMilliseconds / 4));
+        try
+        {
+            await Task.Delay(first, _time, stop);
+            while (!stop.IsCancellationRequested)
+            {
+                await ProbeOnceAsync(name, target, health, stop);
+                var interval = health.IsChangingState || health.State == HealthState.Unknown ? _options.FastInterval : _options.Interval;
+                var jitter = 0.9 + (Random.Shared.NextDouble() * 0.2);
+                await Task.Delay(interval * jitter, _time, stop);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    internal async Task ProbeOnceAsync(string name, Uri target, UpstreamHealth health, CancellationToken stop)
+    {
+        var started = _time.GetTimestamp();
+        bool ok;
+        string detail;
+        using var timeout = new CancellationTokenSource(_options.Timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, target);
+            request.Headers.ConnectionClose = true; // a fresh connection per probe: it must prove new connections work
+            request.Headers.UserAgent.ParseAdd("manypaths-health/1");
+            if (_options.Host is { } host)
+            {
+                request.Headers.Host = host;
+            }
+
+            using var response = await _client.SendAsync(request, linked.Token);
+            var status = (int)response.StatusCode;
+            ok = _options.ExpectStatus.Any(r => r.Contains(status));
+            detail = $"status {status}";
+            if (ok && _options.ExpectBody is { } expected)
+            {
+                var body = await ReadLimitedAsync(response, linked.Token);
+                ok = body.Contains(expected, StringComparison.Ordinal);
+                detail = ok ? detail : $"status {status} without '{expected}' in the body";
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            ok = false;
+            detail = timeout.IsCancellationRequested ? $"timeout after {ValueParsers.FormatDuration(_options.Timeout)}" : Innermost(e);
+        }
+
+        var elapsed = _time.GetElapsedTime(started);
+        _metrics.Probes.Add(1,
+            new KeyValuePair<string, object?>("service", _service),
+            new KeyValuePair<string, object?>("upstream", name),
+            new KeyValuePair<string, object?>("result", ok ? "ok" : "failed"));
+        _metrics.ProbeLatency.Record(elapsed.TotalSeconds,
+            new KeyValuePair<string, object?>("service", _service),
+            new KeyValuePair<string, object?>("upstream", name));
+        health.ReportProbe(ok, elapsed, detail);
+        if (!ok && _logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.ProbeFailed(_logger, _service, name, detail);
+        }
+    }
+
+    private static async Task<string> ReadLimitedAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        var buffer = new byte[MaxBodyBytes];
+        var total = 0;
+        int n;
+        while (total < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(total), ct)) > 0)
+        {
+            total += n;
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, total);
+    }
+
+    private static string Innermost(Exception e)
+    {
+        while (e.InnerException is not null)
+        {
+            e = e.InnerException;
+        }
+
+        return e.Message;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            await Task.WhenAll(_loops);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _client.Dispose();
+        _stop.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2001, EventName = "ProbeFailed", Level = LogLevel.Debug, Message = "Service {Service}: probe of {Upstream} failed: {Detail}")]
+        public static partial void ProbeFailed(ILogger logger, string service, string upstream, string detail);
+    }
+}

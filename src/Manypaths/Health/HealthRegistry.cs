@@ -1,0 +1,47 @@
+using Manypaths.Config;
+
+namespace Manypaths.Health;
+
+/// <summary>
+/// Keeps each upstream's <see cref="UpstreamHealth"/> across config reloads, keyed by service, name and URL, so a
+/// reload neither forgets a dead upstream nor resets a healthy one to Unknown.
+/// </summary>
+internal sealed class HealthRegistry(TimeProvider time)
+{
+    private readonly Lock _lock = new();
+    private Dictionary<(string, string, string), UpstreamHealth> _entries = [];
+
+    /// <summary>Returns the health for every upstream of the new config and forgets the rest.</summary>
+    public IReadOnlyDictionary<(string Service, string Upstream), UpstreamHealth> Rebuild(IEnumerable<ServiceOptions> services, out IReadOnlyList<UpstreamHealth> created)
+    {
+        lock (_lock)
+        {
+            var next = new Dictionary<(string, string, string), UpstreamHealth>();
+            var result = new Dictionary<(string, string), UpstreamHealth>();
+            var fresh = new List<UpstreamHealth>();
+            foreach (var s in services)
+            {
+                foreach (var u in s.Upstreams)
+                {
+                    var key = (s.Name, u.Name, u.Url.ToString());
+                    if (_entries.TryGetValue(key, out var existing))
+                    {
+                        existing.Reconfigure(s.Health, s.Passive);
+                    }
+                    else
+                    {
+                        existing = new UpstreamHealth(s.Health, s.Passive, time);
+                        fresh.Add(existing);
+                    }
+
+                    next[key] = existing;
+                    result[(s.Name, u.Name)] = existing;
+                }
+            }
+
+            _entries = next;
+            created = fresh;
+            return result;
+        }
+    }
+}

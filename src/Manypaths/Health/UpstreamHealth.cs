@@ -1,0 +1,188 @@
+using Manypaths.Config;
+
+namespace Manypaths.Health;
+
+/// <summary>
+/// The health state machine of one upstream as seen from this node. Pure: fed probe and request results,
+/// reads time only from the injected <see cref="TimeProvider"/>. Thread-safe.
+/// </summary>
+internal sealed class UpstreamHealth
+{
+    private readonly Lock _lock = new();
+    private readonly TimeProvider _time;
+    private HealthCheckOptions _check;
+    private PassiveHealthOptions _passive;
+    private HealthState _state = HealthState.Unknown;
+    private int _probeOk;
+    private int _probeFail;
+    private int _passiveFailures;
+    private DateTimeOffset? _lastTransition;
+    private string _reason = "not probed yet";
+    private DateTimeOffset? _ejectedUntil;
+    private DateTimeOffset? _lastEjection;
+    private TimeSpan _ejectLength;
+    private Ewma _latency = new(0.3);
+    private Ewma _success = new(0.1);
+
+    public UpstreamHealth(HealthCheckOptions check, PassiveHealthOptions passive, TimeProvider time)
+    {
+        _check = check;
+        _passive = passive;
+        _time = time;
+        _ejectLength = passive.Eject;
+    }
+
+    /// <summary>Raised outside the lock after every state change.</summary>
+    public event Action<HealthTransition>? Transitioned;
+
+    public HealthState State => _state;
+
+    /// <summary>True between the first result against the current state and rise/fall: probe faster.</summary>
+    public bool IsChangingState
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state == HealthState.Down ? _probeOk > 0 : _probeFail > 0;
+            }
+        }
+    }
+
+    /// <summary>A reload may change rise/fall and ejection settings; the state carries over.</summary>
+    public void Reconfigure(HealthCheckOptions check, PassiveHealthOptions passive)
+    {
+        lock (_lock)
+        {
+            _check = check;
+            _passive = passive;
+        }
+    }
+
+    public HealthSnapshot Snapshot()
+    {
+        lock (_lock)
+        {
+            return new HealthSnapshot(_state, _latency.Value, double.IsNaN(_success.Value) ? 1 : _success.Value,
+                Math.Max(_probeFail, _passiveFailures), _lastTransition, _reason, _ejectedUntil);
+        }
+    }
+
+    public void ReportProbe(bool ok, TimeSpan latency, string detail)
+    {
+        HealthTransition? t;
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            _success.Add(ok ? 1 : 0);
+            if (ok)
+            {
+                _latency.Add(latency.TotalMilliseconds);
+                _probeFail = 0;
+                if (_ejectedUntil is { } until && now < until)
+                {
+                    _probeOk = 0; // successes during an ejection do not count towards rise
+                    return;
+                }
+
+                _ejectedUntil = null;
+                _probeOk++;
+                t = _state switch
+                {
+                    HealthState.Unknown => Move(HealthState.Up, "first probe succeeded", now),
+                    HealthState.Down when _probeOk >= _check.Rise => Move(HealthState.Up, $"{_probeOk} probes succeeded", now),
+                    _ => null,
+                };
+                if (t is not null)
+                {
+                    _passiveFailures = 0;
+                }
+            }
+            else
+            {
+                _probeOk = 0;
+                _probeFail++;
+                t = _state switch
+                {
+                    HealthState.Unknown => Move(HealthState.Down, $"probe failed: {detail}", now),
+                    HealthState.Up or HealthState.Suspect when _probeFail >= _check.Fall => Move(HealthState.Down, $"{_probeFail} probes failed: {detail}", now),
+                    _ => null,
+                };
+            }
+        }
+
+        Raise(t);
+    }
+
+    public void ReportRequest(RequestOutcome outcome, TimeSpan latency, string detail)
+    {
+        HealthTransition? t = null;
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            _success.Add(outcome == RequestOutcome.Success ? 1 : 0);
+            switch (outcome)
+            {
+                case RequestOutcome.Success:
+                    _latency.Add(latency.TotalMilliseconds);
+                    _passiveFailures = 0;
+                    if (_state == HealthState.Suspect)
+                    {
+                        t = Move(HealthState.Up, "a request succeeded", now);
+                    }
+
+                    break;
+                case RequestOutcome.ConnectFailed:
+                    _passiveFailures++;
+                    t = Eject($"connect failed: {detail}", now);
+                    break;
+                default:
+                    _passiveFailures++;
+                    if (_passiveFailures >= _passive.Failures)
+                    {
+                        t = Eject($"{_passiveFailures} requests in a row failed: {detail}", now);
+                    }
+                    else if (_state is HealthState.Up or HealthState.Unknown)
+                    {
+                        t = Move(HealthState.Suspect, $"request failed: {detail}", now);
+                    }
+
+                    break;
+            }
+        }
+
+        Raise(t);
+    }
+
+    private HealthTransition? Eject(string reason, DateTimeOffset now)
+    {
+        if (_state == HealthState.Down)
+        {
+            return null; // already out; a least-bad attempt that fails does not extend the back-off
+        }
+
+        var recent = _lastEjection is { } last && now - last < _ejectLength + _passive.EjectMax;
+        _ejectLength = recent ? TimeSpan.FromTicks(Math.Min(_ejectLength.Ticks * 2, _passive.EjectMax.Ticks)) : _passive.Eject;
+        _lastEjection = now;
+        _ejectedUntil = now + _ejectLength;
+        _probeOk = 0;
+        return Move(HealthState.Down, $"ejected for {Config.ValueParsers.FormatDuration(_ejectLength)}: {reason}", now);
+    }
+
+    private HealthTransition? Move(HealthState to, string reason, DateTimeOffset now)
+    {
+        var from = _state;
+        _state = to;
+        _reason = reason;
+        _lastTransition = now;
+        return from == to ? null : new HealthTransition(from, to, reason, now);
+    }
+
+    private void Raise(HealthTransition? t)
+    {
+        if (t is { } transition)
+        {
+            Transitioned?.Invoke(transition);
+        }
+    }
+}

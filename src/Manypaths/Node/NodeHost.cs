@@ -1,0 +1,338 @@
+using System.Net;
+using Manypaths.Config;
+using Manypaths.Health;
+using Manypaths.Maintenance;
+using Manypaths.Proxy;
+using Manypaths.Routing;
+using Manypaths.Status;
+using Manypaths.Telemetry;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Manypaths.Node;
+
+/// <summary>
+/// One running node: applies config generations, owns the listeners, probers and the admin API. A reload swaps the
+/// generation atomically; in-flight requests finish on the generation they started with.
+/// </summary>
+internal sealed partial class NodeHost : IAsyncDisposable
+{
+    public static readonly IPEndPoint DefaultAdmin = new(IPAddress.Loopback, 7500);
+
+    private readonly SemaphoreSlim _applyLock = new(1, 1);
+    private readonly Dictionary<IPEndPoint, ListenerHost> _listeners = [];
+    private readonly ServiceProvider _services;
+    private readonly IHttpForwarder _forwarder;
+    private readonly ServiceRequestHandler _handler;
+    private readonly HealthRegistry _health;
+    private readonly ILogger _logger;
+    private AdminServer? _admin;
+    private volatile NodeGeneration? _generation;
+
+    public NodeHost(string nodeName, TimeProvider time, ILoggerFactory loggers)
+    {
+        NodeName = nodeName;
+        Time = time;
+        Loggers = loggers;
+        _logger = loggers.CreateLogger("Manypaths.Node");
+        Metrics = new ManypathsMetrics();
+        Exporter = new PrometheusExporter(ManypathsMetrics.MeterName);
+        Maintenance = new MaintenanceState(time);
+        _health = new HealthRegistry(time);
+        _services = new ServiceCollection().AddSingleton(loggers).AddLogging().AddSingleton(time).AddHttpForwarder().BuildServiceProvider();
+        _forwarder = _services.GetRequiredService<IHttpForwarder>();
+        _handler = new ServiceRequestHandler(_forwarder, loggers.CreateLogger("Manypaths.Proxy"));
+        StartedAt = time.GetUtcNow();
+    }
+
+    public string NodeName { get; }
+    public TimeProvider Time { get; }
+    public ILoggerFactory Loggers { get; }
+    public ManypathsMetrics Metrics { get; }
+    public PrometheusExporter Exporter { get; }
+    public MaintenanceState Maintenance { get; }
+    public DateTimeOffset StartedAt { get; }
+    public NodeGeneration? Generation => _generation;
+    public string? LastReloadError { get; private set; }
+    public DateTimeOffset? LastReloadAt { get; private set; }
+    public Uri? AdminUrl => _admin?.Url;
+    public IReadOnlyCollection<IPEndPoint> ListenEndpoints => _listeners.Keys;
+
+    /// <summary>Applies the first config and opens every listener; throws if a listener cannot bind.</summary>
+    public async Task StartAsync(ManypathsConfig config, CancellationToken cancellationToken)
+    {
+        if (config.Nodes.Count > 0 && !config.Nodes.ContainsKey(NodeName))
+        {
+            throw new InvalidOperationException($"Node '{NodeName}' is not declared under 'nodes' in {config.SourcePath} (declared: {string.Join(", ", config.Nodes.Keys)}).");
+        }
+
+        await ApplyAsync(config, cancellationToken);
+        var node = config.NodeOrDefault(NodeName);
+        var adminEndpoint = node.Admin is { } a && ValueParsers.TryParseEndpoint($"{a.Host}:{a.Port}", out var ep) ? ep : DefaultAdmin;
+        _admin = new AdminServer(this, adminEndpoint);
+        await _admin.StartAsync(cancellationToken);
+        Log.Started(_logger, NodeName, _admin.Url.ToString(), _listeners.Count);
+    }
+
+    /// <summary>Reads the config file again; a bad one is reported loudly and the node keeps its last good config.</summary>
+    public async Task<ConfigLoadResult> ReloadAsync(string path, CancellationToken cancellationToken)
+    {
+        var result = ConfigLoader.LoadFile(path);
+        LastReloadAt = Time.GetUtcNow();
+        if (!result.Ok)
+        {
+            LastReloadError = string.Join("\n", result.Errors.Select(e => e.ToString()));
+            Metrics.ConfigReloads.Add(1, new KeyValuePair<string, object?>("result", "rejected"));
+            foreach (var e in result.Errors)
+            {
+                Log.ReloadRejected(_logger, e.ToString());
+            }
+
+            Log.KeepingLastGood(_logger, _generation?.Number ?? 0);
+            return result;
+        }
+
+        try
+        {
+            await ApplyAsync(result.Config!, cancellationToken);
+            LastReloadError = null;
+            Metrics.ConfigReloads.Add(1, new KeyValuePair<string, object?>("result", "applied"));
+            Log.Reloaded(_logger, _generation!.Number);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            LastReloadError = e.Message;
+            Metrics.ConfigReloads.Add(1, new KeyValuePair<string, object?>("result", "failed"));
+            Log.ReloadRejected(_logger, e.Message);
+        }
+
+        return result;
+    }
+
+    private async Task ApplyAsync(ManypathsConfig config, CancellationToken cancellationToken)
+    {
+        await _applyLock.WaitAsync(cancellationToken);
+        try
+        {
+            var previous = _generation;
+            var node = config.NodeOrDefault(NodeName);
+            var health = _health.Rebuild(config.Services.Values, out var created);
+            foreach (var s in config.Services.Values)
+            {
+                foreach (var u in s.Upstreams)
+                {
+                    var h = health[(s.Name, u.Name)];
+                    if (created.Contains(h))
+                    {
+                        var (service, upstream) = (s.Name, u.Name);
+                        h.Transitioned += t => OnTransition(service, upstream, t);
+                    }
+                }
+            }
+
+            var services = config.Services.Values
+                .Where(s => s.Mode == ServiceMode.Http)
+                .ToDictionary(s => s.Name, s => new ServiceRuntime(s, node, health, Maintenance, Metrics, Time, Loggers));
+            var bindings = BuildBindings(config, services);
+            var probers = new List<ActiveProber>();
+            foreach (var s in services.Values)
+            {
+                var prober = new ActiveProber(s.Name, s.Options.Health, Time, Metrics, Loggers.CreateLogger("Manypaths.Health"));
+                prober.Start(s.Upstreams.Select(u => (u.Name, u.Options.Url, u.Health)));
+                probers.Add(prober);
+            }
+
+            var generation = new NodeGeneration((previous?.Number ?? 0) + 1, config, node, services, bindings, probers, Time.GetUtcNow());
+            _generation = generation;
+            await SyncListenersAsync(bindings.Keys, previous is null, config.Cluster.ShutdownGrace, cancellationToken);
+            if (previous is not null)
+            {
+                _ = RetireAsync(previous);
+            }
+        }
+        finally
+        {
+            _applyLock.Release();
+        }
+    }
+
+    private Dictionary<IPEndPoint, ListenerBinding> BuildBindings(ManypathsConfig config, Dictionary<string, ServiceRuntime> services)
+    {
+        var bindings = new Dictionary<IPEndPoint, ListenerBinding>();
+        foreach (var s in services.Values)
+        {
+            if (s.Options.Listen?.For(NodeName) is { } ep)
+            {
+                bindings[ep] = new ListenerBinding(s.Name, s.Name, null);
+            }
+        }
+
+        foreach (var l in config.Listeners.Values)
+        {
+            if (l.Listen.For(NodeName) is { } ep)
+            {
+                bindings[ep] = new ListenerBinding(l.Name, null, new RouteTable(l.Routes));
+            }
+        }
+
+        return bindings;
+    }
+
+    private async Task SyncListenersAsync(IEnumerable<IPEndPoint> wanted, bool firstStart, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        var wantedSet = wanted.ToHashSet();
+        foreach (var ep in wantedSet.Where(ep => !_listeners.ContainsKey(ep)))
+        {
+            var host = new ListenerHost(ep, DispatchAsync, Loggers);
+            try
+            {
+                await host.StartAsync(cancellationToken);
+                _listeners[ep] = host;
+            }
+            catch (IOException e)
+            {
+                await host.DisposeAsync();
+                var message = $"Cannot listen on {ep}: {e.Message}";
+                if (firstStart)
+                {
+                    throw new IOException(message, e);
+                }
+
+                Log.ListenFailed(_logger, message);
+                LastReloadError = message;
+            }
+        }
+
+        foreach (var ep in _listeners.Keys.Where(ep => !wantedSet.Contains(ep)).ToList())
+        {
+            var host = _listeners[ep];
+            _listeners.Remove(ep);
+            _ = Task.Run(async () =>
+            {
+                await host.StopAsync(grace);
+                await host.DisposeAsync();
+            }, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Stops the old generation's probers now and its HTTP handlers once its requests have had time to end.</summary>
+    private async Task RetireAsync(NodeGeneration old)
+    {
+        foreach (var p in old.Probers)
+        {
+            await p.DisposeAsync();
+        }
+
+        var longest = old.Services.Values.Select(s => s.Options.Timeouts.Request).DefaultIfEmpty(TimeSpan.Zero).Max();
+        try
+        {
+            await Task.Delay(longest + TimeSpan.FromSeconds(1), Time, CancellationToken.None);
+        }
+        finally
+        {
+            foreach (var s in old.Services.Values)
+            {
+                s.Dispose();
+            }
+        }
+    }
+
+    private Task DispatchAsync(IPEndPoint endpoint, HttpContext context)
+    {
+        var generation = _generation;
+        if (generation is null || !generation.Bindings.TryGetValue(endpoint, out var binding))
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        }
+
+        var name = binding.Resolve(context.Request.Host.Value ?? "", context.Request.Path.Value ?? "/");
+        if (name is null || !generation.Services.TryGetValue(name, out var service))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            context.Response.Headers["X-Manypaths-Reason"] = "no_route";
+            return Task.CompletedTask;
+        }
+
+        return _handler.HandleAsync(context, service);
+    }
+
+    private void OnTransition(string service, string upstream, HealthTransition t)
+    {
+        Metrics.StateChanges.Add(1,
+            new KeyValuePair<string, object?>("service", service),
+            new KeyValuePair<string, object?>("upstream", upstream),
+            new KeyValuePair<string, object?>("state", t.To.ToString().ToLowerInvariant()));
+        Log.StateChanged(_logger, service, upstream, t.From, t.To, t.Reason);
+    }
+
+    /// <summary>Graceful stop: stop accepting, let in-flight requests finish within the grace period.</summary>
+    public async Task StopAsync()
+    {
+        var grace = _generation?.Config.Cluster.ShutdownGrace ?? TimeSpan.FromSeconds(10);
+        Log.Stopping(_logger, NodeName, grace.TotalSeconds);
+        await Task.WhenAll(_listeners.Values.Select(l => l.StopAsync(grace)));
+        if (_admin is not null)
+        {
+            await _admin.StopAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var l in _listeners.Values)
+        {
+            await l.DisposeAsync();
+        }
+
+        _listeners.Clear();
+        if (_admin is not null)
+        {
+            await _admin.DisposeAsync();
+        }
+
+        if (_generation is { } g)
+        {
+            foreach (var p in g.Probers)
+            {
+                await p.DisposeAsync();
+            }
+
+            foreach (var s in g.Services.Values)
+            {
+                s.Dispose();
+            }
+        }
+
+        Exporter.Dispose();
+        Metrics.Dispose();
+        await _services.DisposeAsync();
+        _applyLock.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3001, EventName = "NodeStarted", Level = LogLevel.Information, Message = "Node {Node} started: admin API at {Admin}, {Listeners} listener(s)")]
+        public static partial void Started(ILogger logger, string node, string admin, int listeners);
+
+        [LoggerMessage(EventId = 3002, EventName = "ConfigReloaded", Level = LogLevel.Information, Message = "Config reloaded: generation {Generation} is live")]
+        public static partial void Reloaded(ILogger logger, int generation);
+
+        [LoggerMessage(EventId = 3003, EventName = "ConfigRejected", Level = LogLevel.Error, Message = "Config reload rejected: {Error}")]
+        public static partial void ReloadRejected(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 3004, EventName = "KeepingLastGoodConfig", Level = LogLevel.Error, Message = "Still serving the last good config (generation {Generation})")]
+        public static partial void KeepingLastGood(ILogger logger, int generation);
+
+        [LoggerMessage(EventId = 3005, EventName = "UpstreamStateChanged", Level = LogLevel.Warning, Message = "Service {Service}: upstream {Upstream} {From} -> {To}: {Reason}")]
+        public static partial void StateChanged(ILogger logger, string service, string upstream, HealthState from, HealthState to, string reason);
+
+        [LoggerMessage(EventId = 3006, EventName = "ListenFailed", Level = LogLevel.Error, Message = "{Message}")]
+        public static partial void ListenFailed(ILogger logger, string message);
+
+        [LoggerMessage(EventId = 3007, EventName = "NodeStopping", Level = LogLevel.Information, Message = "Node {Node} stopping: finishing in-flight requests for up to {GraceSeconds}s")]
+        public static partial void Stopping(ILogger logger, string node, double graceSeconds);
+    }
+}

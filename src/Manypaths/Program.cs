@@ -1,0 +1,3 @@
+using Manypaths.Cli;
+
+return await CommandLine.Build().Parse(args).InvokeAsync();

@@ -1,0 +1,29 @@
+using Manypaths.Routing;
+
+namespace Manypaths.Proxy;
+
+/// <summary>What one client request carries through its attempts: the replayable body and the paths tried.</summary>
+internal sealed class ForwardingState(ServiceRuntime service, string method, byte[]? bufferedBody)
+{
+    public static readonly HttpRequestOptionsKey<ForwardingState> Key = new("manypaths.forwarding");
+
+    public ServiceRuntime Service { get; } = service;
+    public string Method { get; } = method;
+    public bool Idempotent { get; } = RetryPolicy.IsIdempotent(method);
+
+    /// <summary>The whole request body when it was small enough to buffer; null when there is none or it streams.</summary>
+    public byte[]? BufferedBody { get; } = bufferedBody;
+
+    public HashSet<int> Tried { get; } = [];
+
+    public int Attempts { get; set; }
+
+    /// <summary>True while every attempt so far failed without the request ever leaving this node.</summary>
+    public bool NeverReachedUpstream { get; set; } = true;
+
+    public bool NothingToTry { get; set; }
+
+    public UpstreamRuntime? ServedBy { get; set; }
+
+    public PickReason LastPick { get; set; }
+}

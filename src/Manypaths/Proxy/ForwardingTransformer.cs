@@ -1,0 +1,56 @@
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Manypaths.Proxy;
+
+/// <summary>Standard proxy headers (X-Forwarded-*, Via, Host) and the hand-over of per-request state to the invoker.</summary>
+internal sealed class ForwardingTransformer(ServiceRuntime service) : HttpTransformer
+{
+    private readonly string _via = $"1.1 manypaths-{service.Node.Name}";
+
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        var state = httpContext.Features.Get<ForwardingState>()
+            ?? throw new InvalidOperationException("Forwarding state missing from the request features.");
+        proxyRequest.Options.Set(ForwardingState.Key, state);
+
+        var forwarded = service.Options.Forwarded;
+        var request = httpContext.Request;
+        proxyRequest.Headers.Host = forwarded.PreserveHost ? request.Host.Value : null;
+        if (forwarded.XForwarded)
+        {
+            var client = httpContext.Connection.RemoteIpAddress?.ToString();
+            var existing = request.Headers["X-Forwarded-For"].ToString();
+            proxyRequest.Headers.Remove("X-Forwarded-For");
+            proxyRequest.Headers.Remove("X-Forwarded-Proto");
+            proxyRequest.Headers.Remove("X-Forwarded-Host");
+            if (client is not null)
+            {
+                proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-For", existing.Length > 0 ? $"{existing}, {client}" : client);
+            }
+
+            proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Proto", request.Scheme);
+            if (request.Host.HasValue)
+            {
+                proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Host", request.Host.Value);
+            }
+        }
+
+        if (forwarded.Via)
+        {
+            proxyRequest.Headers.TryAddWithoutValidation("Via", _via);
+        }
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var copy = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        if (proxyResponse is not null && service.Options.Forwarded.Via)
+        {
+            httpContext.Response.Headers.Append("Via", _via);
+        }
+
+        return copy;
+    }
+}

@@ -1,0 +1,226 @@
+using System.Net.Http.Headers;
+using Manypaths.Health;
+using Manypaths.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace Manypaths.Proxy;
+
+/// <summary>
+/// The seam between YARP and our decisions: YARP hands us the outgoing request, and for every attempt we pick the
+/// path, rewrite the address, send, report the outcome to the health state machine and decide whether another
+/// path may be tried. See docs/design/failover-proxy.md.
+/// </summary>
+internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHandler handler, ILogger logger)
+    : HttpMessageInvoker(handler, disposeHandler: false)
+{
+    public override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (!request.Options.TryGetValue(ForwardingState.Key, out var state))
+        {
+            throw new InvalidOperationException("A request reached the path invoker without forwarding state.");
+        }
+
+        var streamingBody = state.BufferedBody is null && request.Content is not null ? new TrackingContent(request.Content) : null;
+        var maxAttempts = 1 + service.Options.Retry.Retries;
+        var usedLeastBad = false;
+        Exception? lastError = null;
+        var time = service.Time;
+
+        while (state.Attempts < maxAttempts)
+        {
+            var pick = service.Selector.Select(service.Views(), state.Tried, allowLeastBad: !usedLeastBad);
+            if (!pick.Found)
+            {
+                if (state.Attempts == 0)
+                {
+                    state.NothingToTry = true;
+                }
+
+                break;
+            }
+
+            if (state.Attempts > 0 && !service.Budget.TryWithdraw())
+            {
+                service.Metrics.RetriesDenied.Add(1, new KeyValuePair<string, object?>("service", service.Name));
+                Log.RetryDenied(logger, service.Name);
+                break;
+            }
+
+            usedLeastBad |= pick.Reason == PickReason.LeastBad;
+            var upstream = service.Upstreams[pick.Index];
+            state.Tried.Add(pick.Index);
+            state.Attempts++;
+            state.LastPick = pick.Reason;
+
+            using var attempt = BuildAttempt(request, upstream, state, streamingBody);
+            using var firstByte = new CancellationTokenSource(service.Options.Timeouts.FirstByte, time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, firstByte.Token);
+            var started = time.GetTimestamp();
+            AttemptFailure failure;
+            try
+            {
+                var response = await base.SendAsync(attempt, linked.Token);
+                var elapsed = time.GetElapsedTime(started);
+                var status = (int)response.StatusCode;
+                var passiveBad = service.Options.Passive.OnStatus.Any(r => r.Contains(status));
+                upstream.Health.ReportRequest(passiveBad ? RequestOutcome.BadStatus : RequestOutcome.Success, elapsed, $"status {status}");
+                state.NeverReachedUpstream = false;
+                if (service.Options.Retry.OnStatus.Any(r => r.Contains(status)) && state.Attempts < maxAttempts
+                    && RetryPolicy.MayRetry(AttemptFailure.RetryableStatus, state.Idempotent, Replayable(state, streamingBody))
+                    && HasAlternative(state))
+                {
+                    CountAttempt(upstream, "status_" + status);
+                    CountRetry("status");
+                    response.Dispose();
+                    continue;
+                }
+
+                CountAttempt(upstream, "response");
+                state.ServedBy = upstream;
+                return response;
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                lastError = e;
+                var elapsed = time.GetElapsedTime(started);
+                failure = Classify(e, firstByte.IsCancellationRequested);
+                var outcome = failure switch
+                {
+                    AttemptFailure.NeverSent => RequestOutcome.ConnectFailed,
+                    AttemptFailure.Timeout => RequestOutcome.Timeout,
+                    _ => RequestOutcome.Broken,
+                };
+                upstream.Health.ReportRequest(outcome, elapsed, Describe(e));
+                if (failure != AttemptFailure.NeverSent)
+                {
+                    state.NeverReachedUpstream = false;
+                }
+
+                CountAttempt(upstream, failure.ToString().ToLowerInvariant());
+                if (logger.IsEnabled(LogLevel.Debug))
+                {
+                    Log.AttemptFailed(logger, service.Name, upstream.Name, failure, Describe(e));
+                }
+                if (!RetryPolicy.MayRetry(failure, state.Idempotent, Replayable(state, streamingBody)))
+                {
+                    break;
+                }
+
+                if (state.Attempts < maxAttempts)
+                {
+                    CountRetry(failure.ToString().ToLowerInvariant());
+                }
+            }
+        }
+
+        throw lastError is null
+            ? new NoUpstreamException(service.Name)
+            : new HttpRequestException($"Every attempt for service '{service.Name}' failed: {Describe(lastError)}", lastError);
+    }
+
+    private bool HasAlternative(ForwardingState state) =>
+        service.Selector.Select(service.Views(), state.Tried, allowLeastBad: false).Found;
+
+    private static bool Replayable(ForwardingState state, TrackingContent? streaming) => streaming is null || !streaming.Started;
+
+    private HttpRequestMessage BuildAttempt(HttpRequestMessage original, UpstreamRuntime upstream, ForwardingState state, TrackingContent? streaming)
+    {
+        var path = original.RequestUri!.PathAndQuery;
+        var attempt = new HttpRequestMessage(original.Method, new Uri(upstream.Authority + upstream.BasePath + path))
+        {
+            Version = service.HttpVersion,
+            VersionPolicy = original.VersionPolicy,
+        };
+        foreach (var h in original.Headers)
+        {
+            attempt.Headers.TryAddWithoutValidation(h.Key, h.Value);
+        }
+
+        if (state.BufferedBody is { } body)
+        {
+            attempt.Content = new ByteArrayContent(body);
+            CopyContentHeaders(original.Content, attempt.Content.Headers);
+        }
+        else if (streaming is not null)
+        {
+            attempt.Content = streaming;
+        }
+
+        return attempt;
+    }
+
+    private static void CopyContentHeaders(HttpContent? from, HttpContentHeaders to)
+    {
+        if (from is null)
+        {
+            return;
+        }
+
+        foreach (var h in from.Headers)
+        {
+            to.Remove(h.Key);
+            to.TryAddWithoutValidation(h.Key, h.Value);
+        }
+    }
+
+    private static AttemptFailure Classify(Exception e, bool firstByteTimedOut)
+    {
+        if (firstByteTimedOut && e is OperationCanceledException)
+        {
+            return AttemptFailure.Timeout;
+        }
+
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is ConnectFailedException)
+            {
+                return AttemptFailure.NeverSent;
+            }
+        }
+
+        if (e is HttpRequestException { HttpRequestError: HttpRequestError.NameResolutionError })
+        {
+            return AttemptFailure.NeverSent;
+        }
+
+        return firstByteTimedOut ? AttemptFailure.Timeout : AttemptFailure.Broken;
+    }
+
+    private static string Describe(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is ConnectFailedException c)
+            {
+                return c.Message;
+            }
+        }
+
+        return e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message;
+    }
+
+    private void CountAttempt(UpstreamRuntime upstream, string result) =>
+        service.Metrics.Attempts.Add(1,
+            new KeyValuePair<string, object?>("service", service.Name),
+            new KeyValuePair<string, object?>("upstream", upstream.Name),
+            new KeyValuePair<string, object?>("result", result));
+
+    private void CountRetry(string reason) =>
+        service.Metrics.Retries.Add(1,
+            new KeyValuePair<string, object?>("service", service.Name),
+            new KeyValuePair<string, object?>("reason", reason));
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1101, EventName = "AttemptFailed", Level = LogLevel.Debug,
+            Message = "Service {Service}: attempt to {Upstream} failed ({Failure}): {Detail}")]
+        public static partial void AttemptFailed(ILogger logger, string service, string upstream, AttemptFailure failure, string detail);
+
+        [LoggerMessage(EventId = 1102, EventName = "RetryDenied", Level = LogLevel.Warning,
+            Message = "Service {Service}: retry refused by the retry budget")]
+        public static partial void RetryDenied(ILogger logger, string service);
+    }
+}
+
+/// <summary>No upstream could be tried at all (every one drained or already tried).</summary>
+internal sealed class NoUpstreamException(string service) : Exception($"Service '{service}' has no upstream to try.");

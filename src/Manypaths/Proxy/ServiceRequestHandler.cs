@@ -1,0 +1,101 @@
+using System.Net;
+using Manypaths.Telemetry;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Manypaths.Proxy;
+
+/// <summary>Serves one client request for one service: maintenance, body buffering, YARP, sorry page.</summary>
+internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, ILogger logger)
+{
+    /// <summary>YARP needs a prefix; the invoker replaces it with the chosen upstream on every attempt.</summary>
+    private const string Placeholder = "http://manypaths.upstream/";
+
+    public async Task HandleAsync(HttpContext context, ServiceRuntime service)
+    {
+        var maintenance = service.Maintenance.Maintenance(service.Name);
+        if (maintenance is not null)
+        {
+            await Sorry(context, service, "maintenance", maintenance);
+            return;
+        }
+
+        service.Budget.RecordRequest();
+        var body = await TryBufferBodyAsync(context, service.Options.MaxReplayBody);
+        var state = new ForwardingState(service, context.Request.Method, body);
+        context.Features.Set(state);
+
+        using var whole = new CancellationTokenSource(service.Options.Timeouts.Request, service.Time);
+        var config = new ForwarderRequestConfig
+        {
+            ActivityTimeout = service.Options.Timeouts.Request,
+            Version = service.HttpVersion,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
+        var error = await forwarder.SendAsync(context, Placeholder, service.Invoker, config, service.Transformer, whole.Token);
+        if (error != ForwarderError.None && !context.Response.HasStarted)
+        {
+            if (state.NothingToTry || state.NeverReachedUpstream)
+            {
+                await Sorry(context, service, state.NothingToTry ? "no_upstream" : "unreachable", null);
+                return;
+            }
+
+            if (whole.IsCancellationRequested)
+            {
+                context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
+            }
+
+            Log.ForwardFailed(logger, service.Name, error, context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");
+        }
+
+        Count(service, context.Response.StatusCode);
+    }
+
+    private static async Task Sorry(HttpContext context, ServiceRuntime service, string reason, Maintenance.MaintenanceInfo? maintenance)
+    {
+        service.Metrics.SorryPages.Add(1,
+            new KeyValuePair<string, object?>("service", service.Name),
+            new KeyValuePair<string, object?>("reason", reason));
+        await SorryPage.WriteAsync(context, service.Options, reason, maintenance, service.Time);
+        Count(service, context.Response.StatusCode);
+    }
+
+    private static void Count(ServiceRuntime service, int status) =>
+        service.Metrics.Requests.Add(1,
+            new KeyValuePair<string, object?>("service", service.Name),
+            new KeyValuePair<string, object?>("code", ManypathsMetrics.StatusClass(status)));
+
+    /// <summary>Reads a body of known length up to <paramref name="limit"/> so a retry can replay it; larger ones stream.</summary>
+    private static async Task<byte[]?> TryBufferBodyAsync(HttpContext context, long limit)
+    {
+        var length = context.Request.ContentLength;
+        if (length is not { } n || n <= 0 || n > limit)
+        {
+            return null;
+        }
+
+        var buffer = new byte[n];
+        var read = 0;
+        while (read < n)
+        {
+            var got = await context.Request.Body.ReadAsync(buffer.AsMemory(read), context.RequestAborted);
+            if (got == 0)
+            {
+                throw new BadHttpRequestException("The request body ended before its Content-Length.", (int)HttpStatusCode.BadRequest);
+            }
+
+            read += got;
+        }
+
+        return buffer;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1001, EventName = "ForwardFailed", Level = LogLevel.Warning,
+            Message = "Service {Service}: request failed ({Error}): {Detail}")]
+        public static partial void ForwardFailed(ILogger logger, string service, ForwarderError error, string detail);
+    }
+}

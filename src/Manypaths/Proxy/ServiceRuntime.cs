@@ -1,0 +1,81 @@
+using System.Net;
+using Manypaths.Config;
+using Manypaths.Health;
+using Manypaths.Maintenance;
+using Manypaths.Routing;
+using Manypaths.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace Manypaths.Proxy;
+
+/// <summary>Everything one service needs on this node for one config generation.</summary>
+internal sealed class ServiceRuntime : IDisposable
+{
+    private readonly SocketsHttpHandler _handler;
+
+    public ServiceRuntime(
+        ServiceOptions options,
+        NodeOptions node,
+        IReadOnlyDictionary<(string Service, string Upstream), UpstreamHealth> health,
+        MaintenanceState maintenance,
+        ManypathsMetrics metrics,
+        TimeProvider time,
+        ILoggerFactory loggers,
+        Random? random = null)
+    {
+        Options = options;
+        Node = node;
+        Maintenance = maintenance;
+        Metrics = metrics;
+        Time = time;
+        Upstreams = options.Upstreams.Select((u, i) => new UpstreamRuntime(i, u, health[(options.Name, u.Name)])).ToArray();
+        Selector = new UpstreamSelector(node.Region, new RegionPreference(), random ?? Random.Shared);
+        Budget = new RetryBudget(options.Retry.BudgetRatio, options.Retry.BudgetMinPerSecond, time);
+        HttpVersion = options.HttpVersion;
+        _handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+            ConnectCallback = UpstreamConnector.Create(options.Timeouts.Connect, time),
+            ActivityHeadersPropagator = null,
+        };
+        Invoker = new PathInvoker(this, _handler, loggers.CreateLogger("Manypaths.Proxy"));
+        Transformer = new ForwardingTransformer(this);
+    }
+
+    public string Name => Options.Name;
+    public ServiceOptions Options { get; }
+    public NodeOptions Node { get; }
+    public MaintenanceState Maintenance { get; }
+    public ManypathsMetrics Metrics { get; }
+    public TimeProvider Time { get; }
+    public UpstreamRuntime[] Upstreams { get; }
+    public UpstreamSelector Selector { get; }
+    public RetryBudget Budget { get; }
+    public PathInvoker Invoker { get; }
+    public ForwardingTransformer Transformer { get; }
+    public Version HttpVersion { get; }
+
+    /// <summary>The selection view of every upstream right now (health, drain).</summary>
+    public UpstreamView[] Views()
+    {
+        var views = new UpstreamView[Upstreams.Length];
+        for (var i = 0; i < views.Length; i++)
+        {
+            var u = Upstreams[i];
+            views[i] = new UpstreamView(u.Options.Tier, u.Options.Region, u.Options.Weight, Maintenance.IsDrained(Name, u.Name), u.Health.Snapshot());
+        }
+
+        return views;
+    }
+
+    public void Dispose()
+    {
+        Invoker.Dispose();
+        _handler.Dispose();
+    }
+}

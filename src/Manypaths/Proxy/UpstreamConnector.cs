@@ -1,0 +1,35 @@
+using System.Net.Sockets;
+
+namespace Manypaths.Proxy;
+
+/// <summary>
+/// SocketsHttpHandler's connect step, ours so that a failed connect is a definite "never sent" and the connect
+/// timeout is per service. Later, the fault layer for drills plugs in here.
+/// </summary>
+internal static class UpstreamConnector
+{
+    public static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Create(TimeSpan timeout, TimeProvider time) =>
+        async (context, cancellationToken) =>
+        {
+            var endpoint = context.DnsEndPoint;
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            using var timeoutCts = new CancellationTokenSource(timeout, time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
+            try
+            {
+                await socket.ConnectAsync(endpoint, linked.Token);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                socket.Dispose();
+                var reason = e is OperationCanceledException ? $"connect timeout after {Config.ValueParsers.FormatDuration(timeout)}" : e.Message;
+                throw new ConnectFailedException($"{endpoint.Host}:{endpoint.Port}", reason, e);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        };
+}

@@ -1,0 +1,17 @@
+using Manypaths.Config;
+using Manypaths.Health;
+
+namespace Manypaths.Proxy;
+
+/// <summary>One upstream of one service on this node: its options and its health.</summary>
+internal sealed class UpstreamRuntime(int index, UpstreamOptions options, UpstreamHealth health)
+{
+    public int Index { get; } = index;
+    public UpstreamOptions Options { get; } = options;
+    public UpstreamHealth Health { get; } = health;
+    public string Name => Options.Name;
+
+    /// <summary>scheme://host:port of the upstream, and its base path (without a trailing slash).</summary>
+    public string Authority { get; } = options.Url.GetLeftPart(UriPartial.Authority);
+    public string BasePath { get; } = options.Url.AbsolutePath.TrimEnd('/');
+}

@@ -1,0 +1,42 @@
+using System.Net;
+using System.Text;
+
+namespace Manypaths.Status;
+
+/// <summary>GET / on the admin address: the node's view as a plain HTML page (the full cluster page comes later).</summary>
+internal static class StatusPage
+{
+    public static string Render(StatusReport r, string title)
+    {
+        var sb = new StringBuilder();
+        sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">")
+          .Append("<title>").Append(E(title)).Append("</title><style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}")
+          .Append("table{border-collapse:collapse;margin-bottom:1.5rem}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}")
+          .Append(".up,.healthy{color:#176f2c}.down{color:#b3261e}.suspect,.degraded,.unknown,.maintenance{color:#a15c00}</style></head><body>")
+          .Append("<h1>").Append(E(title)).Append("</h1><p>Answered by node <b>").Append(E(r.Node)).Append("</b> at ")
+          .Append(r.GeneratedAt.ToString("u", System.Globalization.CultureInfo.InvariantCulture)).Append("</p>");
+        foreach (var s in r.Services)
+        {
+            sb.Append("<h2>").Append(E(s.Name)).Append(" <span class=\"").Append(s.State).Append("\">").Append(s.State).Append("</span></h2>");
+            if (s.Maintenance is { } m)
+            {
+                sb.Append("<p>Maintenance: ").Append(E(m.Message ?? "")).Append("</p>");
+            }
+
+            sb.Append("<table><tr><th>upstream</th><th>region</th><th>tier</th><th>state</th><th>latency</th><th>success</th><th>why</th></tr>");
+            foreach (var u in s.Upstreams)
+            {
+                sb.Append("<tr><td>").Append(E(u.Name)).Append(u.Drained ? " (drained)" : "").Append("</td><td>").Append(E(u.Region ?? ""))
+                  .Append("</td><td>").Append(u.Tier).Append("</td><td class=\"").Append(u.State).Append("\">").Append(u.State)
+                  .Append("</td><td>").Append(u.LatencyMs is { } l ? $"{l:0.0} ms" : "")
+                  .Append("</td><td>").Append($"{u.SuccessRate:P1}").Append("</td><td>").Append(E(u.Reason)).Append("</td></tr>");
+            }
+
+            sb.Append("</table>");
+        }
+
+        return sb.Append("</body></html>").ToString();
+    }
+
+    private static string E(string s) => WebUtility.HtmlEncode(s);
+}

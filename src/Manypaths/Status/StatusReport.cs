@@ -1,0 +1,53 @@
+namespace Manypaths.Status;
+
+/// <summary>The JSON of GET /api/status (snake_case on the wire).</summary>
+internal sealed record StatusReport(
+    string Cluster,
+    string Node,
+    string? Region,
+    DateTimeOffset GeneratedAt,
+    DateTimeOffset StartedAt,
+    ConfigStatus Config,
+    IReadOnlyList<ServiceStatus> Services);
+
+internal sealed record ConfigStatus(int Generation, DateTimeOffset LoadedAt, string? Path, string? LastReloadError, DateTimeOffset? LastReloadAt);
+
+internal sealed record ServiceStatus(
+    string Name,
+    string Mode,
+    string? Listen,
+    string State,
+    MaintenanceStatus? Maintenance,
+    IReadOnlyList<UpstreamStatus> Upstreams);
+
+internal sealed record MaintenanceStatus(string? Message, DateTimeOffset? Until, DateTimeOffset Since);
+
+internal sealed record UpstreamStatus(
+    string Name,
+    string? Url,
+    string? Region,
+    int Tier,
+    int Weight,
+    string State,
+    string Reason,
+    double? LatencyMs,
+    double SuccessRate,
+    DateTimeOffset? LastTransition,
+    DateTimeOffset? EjectedUntil,
+    bool Drained);
+
+internal sealed record AdminError(string Error);
+
+internal sealed record AdminOk(string Result);
+
+internal sealed record MaintenanceRequest(string? Message, string? Until);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(
+    PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower,
+    WriteIndented = true,
+    DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(StatusReport))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(AdminError))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(AdminOk))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(MaintenanceRequest))]
+internal sealed partial class StatusJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,34 @@
+using Manypaths.Health;
+using Manypaths.Node;
+
+namespace Manypaths.Status;
+
+/// <summary>Builds the status report of one node from its live generation and switches.</summary>
+internal static class StatusReportBuilder
+{
+    public static StatusReport Build(NodeHost host)
+    {
+        var g = host.Generation ?? throw new InvalidOperationException("The node has no config yet.");
+        var hide = g.Config.Status.Public;
+        var services = g.Services.Values.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s =>
+        {
+            var m = host.Maintenance.Maintenance(s.Name);
+            var ups = s.Upstreams.Select(u =>
+            {
+                var h = u.Health.Snapshot();
+                return new UpstreamStatus(u.Name, hide ? null : u.Options.Url.ToString(), u.Options.Region, u.Options.Tier, u.Options.Weight,
+                    h.State.ToString().ToLowerInvariant(), h.Reason, double.IsNaN(h.LatencyMs) ? null : Math.Round(h.LatencyMs, 2),
+                    Math.Round(h.SuccessRate, 4), h.LastTransition, h.EjectedUntil, host.Maintenance.IsDrained(s.Name, u.Name));
+            }).ToList();
+            var state = m is not null ? "maintenance"
+                : ups.Any(u => !u.Drained && u.State is "up" or "unknown") ? (ups.All(u => u.State == "up" || u.Drained) ? "healthy" : "degraded")
+                : ups.Any(u => !u.Drained && u.State == "suspect") ? "degraded" : "down";
+            return new ServiceStatus(s.Name, s.Options.Mode.ToString().ToLowerInvariant(), hide ? null : s.Options.Listen?.For(host.NodeName)?.ToString(), state,
+                m is null ? null : new MaintenanceStatus(m.Message, m.Until, m.Since), ups);
+        }).ToList();
+        return new StatusReport(g.Config.Cluster.Name, host.NodeName, g.Node.Region, host.Time.GetUtcNow(), host.StartedAt,
+            new ConfigStatus(g.Number, g.LoadedAt, hide ? null : g.Config.SourcePath, host.LastReloadError, host.LastReloadAt), services);
+    }
+
+    public static bool IsUsable(HealthState s) => s is HealthState.Up or HealthState.Unknown or HealthState.Suspect;
+}

@@ -1,0 +1,48 @@
+using System.Diagnostics.Metrics;
+
+namespace Manypaths.Telemetry;
+
+/// <summary>Every instrument the node exposes on /metrics. Names are already in Prometheus form.</summary>
+internal sealed class ManypathsMetrics : IDisposable
+{
+    public const string MeterName = "Manypaths";
+
+    private readonly Meter _meter;
+
+    public ManypathsMetrics()
+    {
+        _meter = new Meter(MeterName);
+        Requests = _meter.CreateCounter<long>("manypaths_requests", description: "Client requests answered, by service and status class.");
+        Attempts = _meter.CreateCounter<long>("manypaths_upstream_attempts", description: "Attempts sent to upstreams, by result.");
+        Retries = _meter.CreateCounter<long>("manypaths_retries", description: "Retries on another path, by the reason of the failed attempt.");
+        RetriesDenied = _meter.CreateCounter<long>("manypaths_retries_denied", description: "Retries refused by the retry budget.");
+        SorryPages = _meter.CreateCounter<long>("manypaths_sorry_responses", description: "Sorry page or redirect answers, by reason.");
+        StateChanges = _meter.CreateCounter<long>("manypaths_upstream_state_changes", description: "Upstream health state changes, by new state.");
+        Probes = _meter.CreateCounter<long>("manypaths_probes", description: "Active health probes, by result.");
+        ProbeLatency = _meter.CreateHistogram<double>("manypaths_probe_duration_seconds", unit: "s", description: "Active health probe latency.");
+        ConfigReloads = _meter.CreateCounter<long>("manypaths_config_reloads", description: "Config reload attempts, by result.");
+    }
+
+    public Counter<long> Requests { get; }
+    public Counter<long> Attempts { get; }
+    public Counter<long> Retries { get; }
+    public Counter<long> RetriesDenied { get; }
+    public Counter<long> SorryPages { get; }
+    public Counter<long> StateChanges { get; }
+    public Counter<long> Probes { get; }
+    public Histogram<double> ProbeLatency { get; }
+    public Counter<long> ConfigReloads { get; }
+
+    public Meter Meter => _meter;
+
+    public static string StatusClass(int status) => status switch
+    {
+        < 200 => "1xx",
+        < 300 => "2xx",
+        < 400 => "3xx",
+        < 500 => "4xx",
+        _ => "5xx",
+    };
+
+    public void Dispose() => _meter.Dispose();
+}
