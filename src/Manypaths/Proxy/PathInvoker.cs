@@ -39,20 +39,13 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
                 break;
             }
 
-            if (state.Attempts > 0 && !service.Budget.TryWithdraw())
-            {
-                service.Metrics.RetriesDenied.Add(1, new KeyValuePair<string, object?>("service", service.Name));
-                Log.RetryDenied(logger, service.Name);
-                break;
-            }
-
-            usedLeastBad |= pick.Reason == PickReason.LeastBad;
             var upstream = service.Upstreams[pick.Index];
             state.Tried.Add(pick.Index);
             state.Attempts++;
             state.LastPick = pick.Reason;
 
             using var attempt = BuildAttempt(request, upstream, state, streamingBody);
+            using var detach = new ContentDetacher(attempt);
             using var firstByte = new CancellationTokenSource(service.Options.Timeouts.FirstByte, time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, firstByte.Token);
             var started = time.GetTimestamp();
@@ -67,7 +60,7 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
                 state.NeverReachedUpstream = false;
                 if (service.Options.Retry.OnStatus.Any(r => r.Contains(status)) && state.Attempts < maxAttempts
                     && RetryPolicy.MayRetry(AttemptFailure.RetryableStatus, state.Idempotent, Replayable(state, streamingBody))
-                    && HasAlternative(state))
+                    && HasAlternative(state) && WithdrawRetry())
                 {
                     CountAttempt(upstream, "status_" + status);
                     CountRetry("status");
@@ -75,6 +68,7 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
                     continue;
                 }
 
+                usedLeastBad |= pick.Reason == PickReason.LeastBad;
                 CountAttempt(upstream, "response");
                 state.ServedBy = upstream;
                 return response;
@@ -91,6 +85,10 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
                     _ => RequestOutcome.Broken,
                 };
                 upstream.Health.ReportRequest(outcome, elapsed, Describe(e));
+
+                // Health data can be wrong, so one least-bad upstream is tried when nothing is healthy; one that
+                // refused the connection cost nothing, so it does not use up that one chance.
+                usedLeastBad |= pick.Reason == PickReason.LeastBad && failure != AttemptFailure.NeverSent;
                 if (failure != AttemptFailure.NeverSent)
                 {
                     state.NeverReachedUpstream = false;
@@ -106,16 +104,31 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
                     break;
                 }
 
-                if (state.Attempts < maxAttempts)
+                // A connect that failed put no load on any upstream: it does not spend the retry budget.
+                if (state.Attempts >= maxAttempts || (failure != AttemptFailure.NeverSent && !WithdrawRetry()))
                 {
-                    CountRetry(failure.ToString().ToLowerInvariant());
+                    break;
                 }
+
+                CountRetry(failure.ToString().ToLowerInvariant());
             }
         }
 
         throw lastError is null
             ? new NoUpstreamException(service.Name)
             : new HttpRequestException($"Every attempt for service '{service.Name}' failed: {Describe(lastError)}", lastError);
+    }
+
+    private bool WithdrawRetry()
+    {
+        if (service.Budget.TryWithdraw())
+        {
+            return true;
+        }
+
+        service.Metrics.RetriesDenied.Add(1, new KeyValuePair<string, object?>("service", service.Name));
+        Log.RetryDenied(logger, service.Name);
+        return false;
     }
 
     private bool HasAlternative(ForwardingState state) =>
@@ -219,6 +232,21 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
         [LoggerMessage(EventId = 1102, EventName = "RetryDenied", Level = LogLevel.Warning,
             Message = "Service {Service}: retry refused by the retry budget")]
         public static partial void RetryDenied(ILogger logger, string service);
+    }
+}
+
+/// <summary>
+/// Disposing an attempt's request would dispose a streaming body that a later attempt (or YARP) still needs:
+/// detach it first. Buffered bodies are per-attempt copies and are disposed with the attempt.
+/// </summary>
+internal readonly struct ContentDetacher(HttpRequestMessage attempt) : IDisposable
+{
+    public void Dispose()
+    {
+        if (attempt.Content is TrackingContent)
+        {
+            attempt.Content = null;
+        }
     }
 }
 

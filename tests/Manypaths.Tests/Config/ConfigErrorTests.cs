@@ -1,0 +1,87 @@
+using Manypaths.Config;
+
+namespace Manypaths.Tests.Config;
+
+/// <summary>Every mistake is reported with file, line, column and a plain sentence; the node never gets a config.</summary>
+public sealed class ConfigErrorTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("manypaths-config-");
+
+    public ConfigErrorTests() => File.WriteAllText(Path.Combine(_dir.FullName, "admin.token"), "t");
+
+    private const string Head = """
+        cluster: { name: t, admin_token_file: admin.token }
+        nodes:
+          a: { admin: "http://127.0.0.1:7501", region: r1 }
+        services:
+          svc:
+        """;
+
+    public static TheoryData<string, string, int, int, string> Mistakes => new()
+    {
+        { "yaml syntax", Head + "\n    listen: [127.0.0.1:8081\n", 7, 1, "not valid YAML" },
+        { "unknown key with hint", Head + "\n    listen: 127.0.0.1:8081\n    upstream:\n      - { name: u1, url: http://127.0.0.1:9001 }\n", 7, 5, "Unknown key 'upstream' in service 'svc'. Did you mean 'upstreams'?" },
+        { "wrong type", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: { name: u1 }\n", 7, 16, "'upstreams' in service 'svc' must be a list, not a mapping" },
+        { "bad duration", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    health: { interval: 5 seconds }\n", 8, 25, "'interval' in 'health' in service 'svc' is not a duration: '5 seconds'" },
+        { "bad url", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: ftp://files } ]\n", 7, 35, "'url' in an upstream of service 'svc' is not an http:// or https:// URL: 'ftp://files'" },
+        { "duplicate upstream", Head + "\n    listen: 127.0.0.1:8081\n    upstreams:\n      - { name: u1, url: http://127.0.0.1:9001 }\n      - { name: u1, url: http://127.0.0.1:9002 }\n", 9, 17, "two upstreams named 'u1'" },
+        { "duplicate service", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n  svc:\n    listen: 127.0.0.1:8082\n", 8, 3, "not valid YAML: Duplicate key" },
+        { "route to unknown service", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\nlisteners:\n  app:\n    listen: 127.0.0.1:8090\n    routes:\n      - { path: /auth/, service: svcc }\n", 12, 34, "goes to service 'svcc', which is not declared under 'services'. Did you mean 'svc'?" },
+        { "backup tier without primary", Head + "\n    listen: 127.0.0.1:8081\n    upstreams:\n      - { name: u1, url: http://127.0.0.1:9001, tier: backup }\n", 8, 7, "only upstreams of tier backup and none of tier primary" },
+        { "bad tier", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001, tier: gold } ]\n", 7, 64, "'tier' must be primary, backup or a whole number" },
+        { "missing token file", "cluster: { admin_token_file: nope.token }\nservices:\n  s: { listen: 127.0.0.1:8081, upstreams: [ { name: u, url: http://127.0.0.1:9001 } ] }\n", 1, 30, "The admin token file 'nope.token' does not exist" },
+        { "missing secret file", "cluster: { secret_file: cluster.key }\nservices:\n  s: { listen: 127.0.0.1:8081, upstreams: [ { name: u, url: http://127.0.0.1:9001 } ] }\n", 1, 25, "The peer secret file 'cluster.key' does not exist" },
+        { "secret required for several nodes", "cluster: { name: t }\nnodes:\n  a: { admin: http://127.0.0.1:7501 }\n  b: { admin: http://127.0.0.1:7502 }\nservices:\n  s: { listen: 127.0.0.1:8081, upstreams: [ { name: u, url: http://127.0.0.1:9001 } ] }\n", 1, 10, "more than one node needs 'cluster.secret_file'" },
+        { "bad listen address", Head + "\n    listen: localhost\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", 6, 13, "'localhost' is not a listen address" },
+        { "listen names unknown node", Head + "\n    listen: { b: 127.0.0.1:8081 }\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", 6, 15, "names node 'b', which is not declared under 'nodes'" },
+        { "tcp not yet", Head + "\n    mode: tcp\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", 6, 11, "mode: tcp, which this version does not support yet" },
+        { "unknown mode", Head + "\n    mode: udp\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", 6, 11, "'mode' in service 'svc' must be http or tcp, not 'udp'" },
+        { "rise out of range", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    health: { rise: 0 }\n", 8, 21, "'rise' in 'health' in service 'svc' must be between 1 and 100, not 0" },
+        { "timeout longer than interval", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    health: { interval: 1s, timeout: 2s }\n", 8, 38, "health check timeout (2s) must not be longer than its interval (1s)" },
+        { "missing upstream url", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1 } ]\n", 7, 18, "is missing the required key 'url'" },
+        { "no upstreams", Head + "\n    listen: 127.0.0.1:8081\n", 6, 5, "Service 'svc' has no 'upstreams'" },
+        { "listen clash", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n  other:\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", 8, 3, "Service 'other' listens on 127.0.0.1:8081 on node 'a', which Service 'svc' already uses" },
+        { "bad http version", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    http_version: 3\n", 8, 19, "'http_version' must be 1.1 or 2, not '3'" },
+        { "bad status range", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    retry_on: [ 503, teapot ]\n", 8, 22, "'retry_on' in service 'svc' must list HTTP statuses or ranges" },
+        { "missing sorry file", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    sorry: { file: sorry.html }\n", 8, 20, "The sorry page file 'sorry.html' does not exist" },
+        { "bad boolean", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    relay: maybe\n", 8, 12, "'relay' in service 'svc' must be true or false, not 'maybe'" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Mistakes))]
+    public void Load_Mistake_IsReportedWithPositionAndSentence(string name, string yaml, int line, int column, string message)
+    {
+        var path = Path.Combine(_dir.FullName, "manypaths.yaml");
+        var result = ConfigLoader.Load(yaml, path);
+
+        Assert.False(result.Ok, name);
+        Assert.Null(result.Config);
+        var match = result.Errors.FirstOrDefault(e => e.Message.Contains(message, StringComparison.Ordinal));
+        Assert.True(match is not null, $"{name}: expected an error containing \"{message}\", got:\n{string.Join("\n", result.Errors)}");
+        Assert.Equal(path, match.File);
+        Assert.Equal((line, column), (match.Line, match.Column));
+    }
+
+    [Fact]
+    public void Load_SeveralMistakes_AreAllReportedAtOnce()
+    {
+        var yaml = Head + "\n    listen: nowhere\n    upstreams: [ { name: u1, url: nope, weight: -1 } ]\n    retries: many\n";
+        var result = ConfigLoader.Load(yaml, Path.Combine(_dir.FullName, "m.yaml"));
+        Assert.True(result.Errors.Count >= 4, string.Join("\n", result.Errors));
+    }
+
+    [Fact]
+    public void Load_ValidConfig_HasNoErrors()
+    {
+        var yaml = Head + "\n    listen: { a: 127.0.0.1:8081 }\n    upstreams:\n      - { name: u1, url: http://127.0.0.1:9001, region: us-east, weight: 2 }\n      - { name: b1, url: http://127.0.0.1:9003, tier: backup }\n    health: { path: /healthz, interval: 500ms, timeout: 300ms, rise: 2, fall: 2 }\n    hedge: { delay: auto, max_attempts: 2 }\n    max_replay_body: 1MiB\n";
+        var result = ConfigLoader.Load(yaml, Path.Combine(_dir.FullName, "ok.yaml"));
+        Assert.True(result.Ok, string.Join("\n", result.Errors));
+        var svc = result.Config!.Services["svc"];
+        Assert.Equal(TimeSpan.FromMilliseconds(500), svc.Health.Interval);
+        Assert.Equal(1, svc.Upstreams[1].Tier);
+        Assert.Equal(1024 * 1024, svc.MaxReplayBody);
+        Assert.Null(svc.Hedge!.Delay);
+    }
+
+    public void Dispose() => _dir.Delete(recursive: true);
+}

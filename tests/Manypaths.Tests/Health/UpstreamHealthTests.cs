@@ -1,0 +1,138 @@
+using Manypaths.Config;
+using Manypaths.Health;
+using Manypaths.Tests.Support;
+
+namespace Manypaths.Tests.Health;
+
+public sealed class UpstreamHealthTests
+{
+    private readonly FakeTimeProvider _time = new();
+
+    private UpstreamHealth Create(int rise = 2, int fall = 2, int failures = 3) =>
+        new(new HealthCheckOptions { Rise = rise, Fall = fall }, new PassiveHealthOptions { Failures = failures, Eject = TimeSpan.FromSeconds(5), EjectMax = TimeSpan.FromSeconds(40) }, _time);
+
+    [Fact]
+    public void FirstProbe_DecidesImmediately()
+    {
+        var up = Create();
+        up.ReportProbe(true, TimeSpan.FromMilliseconds(3), "status 200");
+        Assert.Equal(HealthState.Up, up.State);
+
+        var down = Create();
+        down.ReportProbe(false, TimeSpan.Zero, "refused");
+        Assert.Equal(HealthState.Down, down.State);
+    }
+
+    [Fact]
+    public void Up_GoesDownOnlyAfterFallFailures()
+    {
+        var h = Create(fall: 3);
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        h.ReportProbe(false, TimeSpan.Zero, "503");
+        h.ReportProbe(false, TimeSpan.Zero, "503");
+        Assert.Equal(HealthState.Up, h.State);
+        Assert.True(h.IsChangingState);
+        h.ReportProbe(false, TimeSpan.Zero, "503");
+        Assert.Equal(HealthState.Down, h.State);
+    }
+
+    [Fact]
+    public void Down_ComesBackOnlyAfterRiseSuccesses_AndAFailureResetsTheCount()
+    {
+        var h = Create(rise: 3);
+        h.ReportProbe(false, TimeSpan.Zero, "refused");
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        h.ReportProbe(false, TimeSpan.Zero, "refused");
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        Assert.Equal(HealthState.Down, h.State);
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        Assert.Equal(HealthState.Up, h.State);
+    }
+
+    [Fact]
+    public void ConnectFailure_EjectsAtOnce()
+    {
+        var h = Create();
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        h.ReportRequest(RequestOutcome.ConnectFailed, TimeSpan.Zero, "refused");
+        Assert.Equal(HealthState.Down, h.State);
+        Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(5), h.Snapshot().EjectedUntil);
+    }
+
+    [Fact]
+    public void SoftFailures_MarkSuspect_ThenEjectAfterConsecutiveFailures()
+    {
+        var h = Create(failures: 3);
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        h.ReportRequest(RequestOutcome.BadStatus, TimeSpan.Zero, "503");
+        Assert.Equal(HealthState.Suspect, h.State);
+        h.ReportRequest(RequestOutcome.Timeout, TimeSpan.Zero, "timeout");
+        Assert.Equal(HealthState.Suspect, h.State);
+        h.ReportRequest(RequestOutcome.Broken, TimeSpan.Zero, "reset");
+        Assert.Equal(HealthState.Down, h.State);
+    }
+
+    [Fact]
+    public void Success_ClearsSuspicion()
+    {
+        var h = Create();
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        h.ReportRequest(RequestOutcome.BadStatus, TimeSpan.Zero, "503");
+        h.ReportRequest(RequestOutcome.Success, TimeSpan.FromMilliseconds(2), "200");
+        Assert.Equal(HealthState.Up, h.State);
+        Assert.Equal(0, h.Snapshot().ConsecutiveFailures);
+    }
+
+    [Fact]
+    public void Ejected_ProbeSuccessesDuringBackoffDoNotCount_AfterwardsRiseBringsItBack()
+    {
+        var h = Create(rise: 2);
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        h.ReportRequest(RequestOutcome.ConnectFailed, TimeSpan.Zero, "refused");
+        for (var i = 0; i < 4; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            h.ReportProbe(true, TimeSpan.Zero, "ok");
+        }
+
+        Assert.Equal(HealthState.Down, h.State);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        Assert.Equal(HealthState.Down, h.State);
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        Assert.Equal(HealthState.Up, h.State);
+    }
+
+    [Fact]
+    public void RepeatedEjections_DoubleTheBackoff_UpToTheMaximum()
+    {
+        var h = Create(rise: 1);
+        var lengths = new List<TimeSpan>();
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        for (var i = 0; i < 5; i++)
+        {
+            h.ReportRequest(RequestOutcome.ConnectFailed, TimeSpan.Zero, "refused");
+            var until = h.Snapshot().EjectedUntil!.Value;
+            lengths.Add(until - _time.GetUtcNow());
+            _time.Advance(until - _time.GetUtcNow());
+            h.ReportProbe(true, TimeSpan.Zero, "ok");
+            Assert.Equal(HealthState.Up, h.State);
+        }
+
+        Assert.Equal([5, 10, 20, 40, 40], lengths.Select(l => (int)l.TotalSeconds));
+    }
+
+    [Fact]
+    public void Transitions_AreRaisedWithReason()
+    {
+        var h = Create();
+        var seen = new List<HealthTransition>();
+        h.Transitioned += seen.Add;
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        h.ReportRequest(RequestOutcome.ConnectFailed, TimeSpan.Zero, "connection refused");
+        Assert.Equal([HealthState.Up, HealthState.Down], seen.Select(t => t.To));
+        Assert.Contains("connection refused", seen[1].Reason, StringComparison.Ordinal);
+    }
+}

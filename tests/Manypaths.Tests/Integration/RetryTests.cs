@@ -1,0 +1,110 @@
+using System.Net;
+using System.Text;
+using Manypaths.Tests.Support;
+
+namespace Manypaths.Tests.Integration;
+
+public sealed class RetryTests
+{
+    private const string SlowHealth = "health: { interval: 1h, fast_interval: 1h, timeout: 10s }";
+
+    [Fact]
+    public async Task Post_ThatReachedAnUpstream_IsNeverSentAgain()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        await using var b = await TestUpstream.StartAsync("b");
+        a.Behaviour = UpstreamBehaviour.AbortAfterRead;
+        b.Behaviour = UpstreamBehaviour.AbortAfterRead;
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {a.Url} }}\n- {{ name: b, url: {b.Url} }}", SlowHealth + "\nretries: 2");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient();
+
+        using var response = await client.PostAsync($"http://127.0.0.1:{port}/orders", new StringContent("{\"order\":1}", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(1, a.Requests + b.Requests);
+    }
+
+    [Fact]
+    public async Task Get_ThatBrokeAfterSending_IsRetriedElsewhere()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        await using var b = await TestUpstream.StartAsync("b");
+        a.Behaviour = UpstreamBehaviour.AbortAfterRead;
+        b.Behaviour = UpstreamBehaviour.AbortAfterRead;
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {a.Url} }}\n- {{ name: b, url: {b.Url} }}", SlowHealth + "\nretries: 2");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient();
+        b.Behaviour = UpstreamBehaviour.Ok;
+        a.Behaviour = UpstreamBehaviour.AbortAfterRead;
+        for (var i = 0; i < 10; i++)
+        {
+            using var r = await client.GetAsync($"http://127.0.0.1:{port}/x");
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Post_AfterConnectionRefused_IsRetriedOnAnotherUpstream_Once()
+    {
+        await using var alive = await TestUpstream.StartAsync("alive");
+        var dead = new TestUpstream("dead");
+        var (yaml, port) = Yaml.Service($"- {{ name: dead, url: {dead.Url} }}\n- {{ name: alive, url: {alive.Url} }}", SlowHealth + "\nretries: 1");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient();
+        var ok = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            using var r = await client.PostAsync($"http://127.0.0.1:{port}/pay", new StringContent($"payment {i}"));
+            ok += r.StatusCode == HttpStatusCode.OK ? 1 : 0;
+        }
+
+        Assert.Equal(20, ok);
+        Assert.Equal(20, alive.Requests);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"payment {i}"), alive.Seen.Select(s => s.Body));
+    }
+
+    [Fact]
+    public async Task LargeStreamedPost_AfterConnectionRefused_IsStillRetriedBecauseNoByteLeft()
+    {
+        await using var alive = await TestUpstream.StartAsync("alive");
+        var dead = new TestUpstream("dead");
+        var (yaml, port) = Yaml.Service($"- {{ name: dead, url: {dead.Url}, weight: 1000 }}\n- {{ name: alive, url: {alive.Url} }}", SlowHealth + "\nretries: 1\nmax_replay_body: 1KiB");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient();
+        var big = new string('x', 200_000);
+        using var r = await client.PostAsync($"http://127.0.0.1:{port}/upload", new StringContent(big));
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.Equal(big.Length, alive.Seen.Single().Body.Length);
+    }
+
+    [Fact]
+    public async Task RetryBudget_HoldsUnderTotalOutage()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        await using var b = await TestUpstream.StartAsync("b");
+        await using var c = await TestUpstream.StartAsync("c");
+        foreach (var u in new[] { a, b, c })
+        {
+            u.Behaviour = UpstreamBehaviour.Status503;
+        }
+
+        // Passive ejection off (huge threshold) so every request really reaches an upstream and asks for retries.
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {a.Url} }}\n- {{ name: b, url: {b.Url} }}\n- {{ name: c, url: {c.Url} }}",
+            SlowHealth + "\nretries: 2\nretry_budget: { ratio: 0.2, min_per_second: 1 }\npassive: { failures: 1000 }");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient();
+        const int requests = 400;
+        var tasks = Enumerable.Range(0, requests).Select(async _ =>
+        {
+            using var r = await client.GetAsync($"http://127.0.0.1:{port}/");
+            return (int)r.StatusCode;
+        });
+        var statuses = await Task.WhenAll(tasks);
+
+        Assert.All(statuses, s => Assert.Equal(503, s));
+        var attempts = a.Requests + b.Requests + c.Requests;
+        // Without a budget this would be 3 x 400 = 1200 attempts.
+        Assert.InRange(attempts, requests, (int)(requests * 1.2) + 10 + 1);
+    }
+}

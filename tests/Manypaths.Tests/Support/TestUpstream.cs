@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace Manypaths.Tests.Support;
+
+internal enum UpstreamBehaviour
+{
+    Ok,
+    Status503,
+
+    /// <summary>Reads the whole request (body too), then drops the connection without answering.</summary>
+    AbortAfterRead,
+
+    /// <summary>Answers after a delay.</summary>
+    Slow,
+}
+
+/// <summary>A real Kestrel upstream on a free loopback port that counts what it receives and can be killed.</summary>
+internal sealed class TestUpstream : IAsyncDisposable
+{
+    private WebApplication? _app;
+    private int _requests;
+    private int _probes;
+
+    public TestUpstream(string name, int? port = null)
+    {
+        Name = name;
+        Port = port ?? Demo.FreePort.Next();
+    }
+
+    public string Name { get; }
+    public int Port { get; }
+    public string Url => $"http://127.0.0.1:{Port}";
+    public int Requests => Volatile.Read(ref _requests);
+    public int Probes => Volatile.Read(ref _probes);
+    private volatile UpstreamBehaviour _behaviour;
+    private volatile bool _healthOk = true;
+
+    public UpstreamBehaviour Behaviour { get => _behaviour; set => _behaviour = value; }
+    public bool HealthOk { get => _healthOk; set => _healthOk = value; }
+    public TimeSpan SlowDelay { get; set; } = TimeSpan.FromSeconds(2);
+    public ConcurrentQueue<(string Method, string Path, string Body, Dictionary<string, string> Headers)> Seen { get; } = new();
+
+    public static async Task<TestUpstream> StartAsync(string name)
+    {
+        var u = new TestUpstream(name);
+        await u.StartAsync();
+        return u;
+    }
+
+    public async Task StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port));
+        var app = builder.Build();
+        app.Run(HandleAsync);
+        await app.StartAsync();
+        _app = app;
+    }
+
+    private async Task HandleAsync(HttpContext c)
+    {
+        if (c.Request.Path == "/healthz")
+        {
+            Interlocked.Increment(ref _probes);
+            c.Response.StatusCode = HealthOk ? 200 : 503;
+            await c.Response.WriteAsync(HealthOk ? "ok" : "sick");
+            return;
+        }
+
+        Interlocked.Increment(ref _requests);
+        var body = await new StreamReader(c.Request.Body).ReadToEndAsync();
+        Seen.Enqueue((c.Request.Method, c.Request.Path + c.Request.QueryString, body, c.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase)));
+        switch (Behaviour)
+        {
+            case UpstreamBehaviour.Status503:
+                c.Response.StatusCode = 503;
+                await c.Response.WriteAsync($"{Name} is overloaded");
+                return;
+            case UpstreamBehaviour.AbortAfterRead:
+                c.Abort();
+                return;
+            case UpstreamBehaviour.Slow:
+                await Task.Delay(SlowDelay, TimeProvider.System, c.RequestAborted);
+                break;
+        }
+
+        c.Response.Headers["X-Upstream"] = Name;
+        await c.Response.WriteAsync($"hello from {Name}");
+    }
+
+    /// <summary>Stops at once, like a crashed process.</summary>
+    public async Task KillAsync()
+    {
+        if (_app is null)
+        {
+            return;
+        }
+
+        using var now = new CancellationTokenSource();
+        await now.CancelAsync();
+        try
+        {
+            await _app.StopAsync(now.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await _app.DisposeAsync();
+        _app = null;
+    }
+
+    public ValueTask DisposeAsync() => new(KillAsync());
+}
