@@ -1,0 +1,76 @@
+using System.Net.Sockets;
+using System.Text.Json;
+using Manypaths.Tests.Support;
+
+namespace Manypaths.Tests.Integration;
+
+public sealed class CliAndMetricsTests
+{
+    [Fact]
+    public async Task Metrics_AreAcceptedByPromtool()
+    {
+        await using var up = await TestUpstream.StartAsync("a");
+        var dead = new TestUpstream("dead");
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {up.Url} }}\n- {{ name: dead, url: {dead.Url} }}", "health: { interval: 200ms, fast_interval: 50ms, timeout: 150ms }");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient();
+        for (var i = 0; i < 20; i++)
+        {
+            (await client.GetAsync($"http://127.0.0.1:{port}/")).Dispose();
+        }
+
+        await Eventually.TrueAsync(() => up.Probes > 0, "a probe ran");
+        var metrics = await client.GetStringAsync(new Uri(node.Admin, "metrics"));
+        Assert.Contains("manypaths_requests_total{service=\"svc\",code=\"2xx\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("manypaths_probe_duration_seconds_bucket", metrics, StringComparison.Ordinal);
+
+        var (exit, stdout, stderr) = await Tool.RunAsync("promtool", "check metrics", stdin: metrics);
+        Assert.True(exit == 0, $"promtool said: {stdout}{stderr}\n---\n{metrics}");
+    }
+
+    [Fact]
+    public async Task Check_BadConfig_PrintsEveryProblemWithPosition_AndExitsOne()
+    {
+        var dir = Directory.CreateTempSubdirectory("manypaths-check-");
+        var path = Path.Combine(dir.FullName, "bad.yaml");
+        await File.WriteAllTextAsync(path, "services:\n  s:\n    listen: 127.0.0.1:notaport\n    upstreams: [ { name: u, url: http://127.0.0.1:9001 } ]\n    retires: 2\n");
+        var (exit, _, stderr) = await Tool.ManypathsAsync($"check --config \"{path}\"");
+        Assert.Equal(1, exit);
+        Assert.Contains($"{path}:3:13: '127.0.0.1:notaport' is not a listen address", stderr, StringComparison.Ordinal);
+        Assert.Contains($"{path}:5:5: Unknown key 'retires' in service 's'. Did you mean 'retries'?", stderr, StringComparison.Ordinal);
+        dir.Delete(true);
+    }
+
+    [Fact]
+    public async Task Check_WithNode_ReportsAListenAddressTakenByAnotherProcess()
+    {
+        using var squatter = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        squatter.Start();
+        var taken = ((System.Net.IPEndPoint)squatter.LocalEndpoint).Port;
+        var dir = Directory.CreateTempSubdirectory("manypaths-check-");
+        var path = Path.Combine(dir.FullName, "m.yaml");
+        await File.WriteAllTextAsync(path, $"nodes:\n  n1: {{ admin: http://127.0.0.1:{Demo.FreePort.Next()} }}\nservices:\n  s:\n    listen: {{ n1: 127.0.0.1:{taken} }}\n    upstreams: [ {{ name: u, url: http://127.0.0.1:9001 }} ]\n");
+
+        var valid = await Tool.ManypathsAsync($"check --config \"{path}\"");
+        Assert.Equal(0, valid.Exit);
+        Assert.Contains("valid", valid.Stdout, StringComparison.Ordinal);
+
+        var (exit, _, stderr) = await Tool.ManypathsAsync($"check --config \"{path}\" --node n1");
+        Assert.Equal(1, exit);
+        Assert.Contains($"{path}:5:19: Service 's' on node 'n1' listens on 127.0.0.1:{taken}, which is already taken by another process", stderr, StringComparison.Ordinal);
+        dir.Delete(true);
+    }
+
+    [Fact]
+    public async Task Demo_Unattended_CrossesOverWithoutAFailedRequest()
+    {
+        var (exit, stdout, stderr) = await Tool.ManypathsAsync("demo --duration 8s --json", TimeSpan.FromSeconds(60));
+        Assert.True(exit == 0, stdout + stderr);
+        using var summary = JsonDocument.Parse(stdout[stdout.IndexOf('{', StringComparison.Ordinal)..]);
+        var root = summary.RootElement;
+        Assert.Equal(0, root.GetProperty("failed").GetInt64());
+        Assert.True(root.GetProperty("requests").GetInt64() > 200);
+        Assert.True(root.GetProperty("served_by").GetProperty("euw1").GetInt64() > 0, "the backup region served while the primary tier was down");
+        Assert.Equal(2, root.GetProperty("events").GetArrayLength());
+    }
+}

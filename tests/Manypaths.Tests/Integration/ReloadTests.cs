@@ -1,0 +1,122 @@
+using System.Net;
+using Manypaths.Tests.Support;
+
+namespace Manypaths.Tests.Integration;
+
+public sealed class ReloadTests
+{
+    [Fact]
+    public async Task Reload_ValidConfig_SwitchesUpstreams_WithoutDroppingInFlightRequests()
+    {
+        await using var oldUp = await TestUpstream.StartAsync("old");
+        await using var newUp = await TestUpstream.StartAsync("new");
+        oldUp.Behaviour = UpstreamBehaviour.Slow;
+        oldUp.SlowDelay = TimeSpan.FromMilliseconds(800);
+        var (yaml, port) = Yaml.Service($"- {{ name: old, url: {oldUp.Url} }}", "health: { interval: 1h, fast_interval: 1h, timeout: 10s }");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient();
+
+        var inFlight = client.GetAsync($"http://127.0.0.1:{port}/slow");
+        await Eventually.TrueAsync(() => oldUp.Requests == 1, "the slow request reached the old upstream");
+        await File.WriteAllTextAsync(node.ConfigPath, yaml.Replace($"name: old, url: {oldUp.Url}", $"name: new, url: {newUp.Url}", StringComparison.Ordinal));
+        var result = await node.Host.ReloadAsync(node.ConfigPath, CancellationToken.None);
+        Assert.True(result.Ok);
+
+        using (var r = await inFlight)
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.Equal("old", r.Headers.GetValues("X-Upstream").Single());
+        }
+
+        Assert.Equal("new", await FailoverTests.ServedBy(client, $"http://127.0.0.1:{port}/"));
+        Assert.Equal(2, node.Host.Generation!.Number);
+    }
+
+    [Fact]
+    public async Task Reload_InvalidConfig_KeepsServingTheLastGoodOne_AndSaysWhy()
+    {
+        await using var up = await TestUpstream.StartAsync("a");
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {up.Url} }}");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient();
+
+        await File.WriteAllTextAsync(node.ConfigPath, yaml + "    retries: lots\n");
+        var result = await node.Host.ReloadAsync(node.ConfigPath, CancellationToken.None);
+
+        Assert.False(result.Ok);
+        Assert.Equal("a", await FailoverTests.ServedBy(client, $"http://127.0.0.1:{port}/"));
+        Assert.Equal(1, node.Host.Generation!.Number);
+        Assert.Contains("'retries' in service 'svc' must be a whole number, not 'lots'", node.Host.LastReloadError, StringComparison.Ordinal);
+        var status = await client.GetStringAsync(new Uri(node.Admin, "api/status"));
+        Assert.Contains("must be a whole number", status, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunningNode_ReloadsWhenTheFileChanges_AndOnSighup_AndStopsGracefullyOnSigterm()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        await using var b = await TestUpstream.StartAsync("b");
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {a.Url} }}");
+        var dir = Directory.CreateTempSubdirectory("manypaths-run-");
+        await File.WriteAllTextAsync(Path.Combine(dir.FullName, "admin.token"), "t");
+        var path = Path.Combine(dir.FullName, "manypaths.yaml");
+        await File.WriteAllTextAsync(path, yaml);
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet", $"\"{Tool.ManypathsDll}\" run --config \"{path}\" --node n1")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var output = new System.Text.StringBuilder();
+        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            var url = $"http://127.0.0.1:{port}/";
+            await Eventually.TrueAsync(async () => await TryServedBy(client, url) == "a", "the node serves a", TimeSpan.FromSeconds(30));
+
+            await File.WriteAllTextAsync(path, yaml.Replace($"name: a, url: {a.Url}", $"name: b, url: {b.Url}", StringComparison.Ordinal));
+            await Eventually.TrueAsync(async () => await TryServedBy(client, url) == "b", "the file change is applied");
+
+            await File.WriteAllTextAsync(path, yaml + "    bogus_key: 1\n");
+            await Eventually.TrueAsync(() => { lock (output) { return output.ToString().Contains("Unknown key 'bogus_key'", StringComparison.Ordinal); } }, "the bad config is reported");
+            Assert.Equal("b", await TryServedBy(client, url));
+
+            await File.WriteAllTextAsync(path, yaml); // back to a; also prove SIGHUP triggers a reload
+            await Eventually.TrueAsync(async () => await TryServedBy(client, url) == "a", "the good config is applied again");
+            Assert.Equal(0, (await Tool.RunAsync("kill", $"-HUP {process.Id}")).Exit);
+            await Eventually.TrueAsync(() => { lock (output) { return output.ToString().Split("Config reloaded").Length >= 4; } }, "SIGHUP reloads");
+
+            Assert.Equal(0, (await Tool.RunAsync("kill", $"-TERM {process.Id}")).Exit);
+            await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+            Assert.Equal(0, process.ExitCode);
+            lock (output)
+            {
+                Assert.Contains("finishing in-flight requests", output.ToString(), StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<string?> TryServedBy(HttpClient client, string url)
+    {
+        try
+        {
+            return await FailoverTests.ServedBy(client, url);
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+}
