@@ -141,7 +141,8 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
         var path = original.RequestUri!.PathAndQuery;
         var attempt = new HttpRequestMessage(original.Method, new Uri(upstream.Authority + upstream.BasePath + path))
         {
-            Version = service.HttpVersion,
+            // YARP already chose the version (ours from config, or 1.1 for an upgrade such as WebSockets).
+            Version = original.Version,
             VersionPolicy = original.VersionPolicy,
         };
         foreach (var h in original.Headers)

@@ -31,7 +31,8 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
         {
             ActivityTimeout = service.Options.Timeouts.Request,
             Version = service.HttpVersion,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+            // http_version 2 means HTTP/2 only: h2c on http:// needs prior knowledge (Exact); 1.1 stays 1.1.
+            VersionPolicy = service.HttpVersion.Major == 2 ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
         };
         var error = await forwarder.SendAsync(context, Placeholder, service.Invoker, config, service.Transformer, whole.Token);
         if (error != ForwarderError.None && !context.Response.HasStarted)
