@@ -22,6 +22,13 @@ internal static class AdminCommands
             return 0;
         }
 
+        if (Console.IsOutputRedirected)
+        {
+            // Piped into a file or a script: plain text, no wrapping.
+            AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Out = new AnsiConsoleOutput(Console.Out) });
+            AnsiConsole.Console.Profile.Width = 240;
+        }
+
         var report = JsonNode.Parse(body)!;
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape((string?)report["cluster"] ?? "")}[/] as seen by node [bold]{Markup.Escape((string?)report["node"] ?? "")}[/] at {Markup.Escape((string?)report["generated_at"] ?? "")}");
         var table = new Table().AddColumns("service", "state", "upstream", "region", "tier", "upstream state", "latency", "why");

@@ -62,6 +62,41 @@ public sealed class CliAndMetricsTests
     }
 
     [Fact]
+    public async Task AdminCommands_MaintenanceDrainAndStatus_WorkAgainstARunningNode()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        await using var b = await TestUpstream.StartAsync("b");
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {a.Url} }}\n- {{ name: b, url: {b.Url} }}");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        var target = $"--config \"{node.ConfigPath}\" --node n1";
+        using var client = new HttpClient();
+
+        var on = await Tool.ManypathsAsync($"maintenance on svc --message \"Back at noon\" --until 10m {target}");
+        Assert.True(on.Exit == 0, on.Stderr);
+        using (var sorry = await client.GetAsync($"http://127.0.0.1:{port}/"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, sorry.StatusCode);
+            Assert.Contains("Back at noon", await sorry.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, (await Tool.ManypathsAsync($"maintenance off svc {target}")).Exit);
+        Assert.Equal(0, (await Tool.ManypathsAsync($"drain svc a {target}")).Exit);
+        Assert.True(node.Host.Maintenance.IsDrained("svc", "a"));
+        var status = await Tool.ManypathsAsync($"status {target}");
+        Assert.True(status.Exit == 0, status.Stderr);
+        Assert.Contains("(drained)", status.Stdout, StringComparison.Ordinal);
+        Assert.Equal(0, (await Tool.ManypathsAsync($"undrain svc a {target}")).Exit);
+        Assert.False(node.Host.Maintenance.IsDrained("svc", "a"));
+
+        var tokenFile = Path.Combine(node.Directory, "wrong.token");
+        await File.WriteAllTextAsync(tokenFile, "not-the-token");
+        var refused = await Tool.ManypathsAsync($"drain svc a --admin {node.Admin} --token-file \"{tokenFile}\"");
+        Assert.Equal(1, refused.Exit);
+        Assert.Contains("The admin token is wrong", refused.Stderr, StringComparison.Ordinal);
+        Assert.False(node.Host.Maintenance.IsDrained("svc", "a"));
+    }
+
+    [Fact]
     public async Task Demo_Unattended_CrossesOverWithoutAFailedRequest()
     {
         var (exit, stdout, stderr) = await Tool.ManypathsAsync("demo --duration 8s --json", TimeSpan.FromSeconds(60));

@@ -89,7 +89,18 @@ public sealed class ReloadTests
             Assert.Equal(0, (await Tool.RunAsync("kill", $"-HUP {process.Id}")).Exit);
             await Eventually.TrueAsync(() => { lock (output) { return output.ToString().Split("Config reloaded").Length >= 4; } }, "SIGHUP reloads");
 
+            b.Behaviour = UpstreamBehaviour.Slow;
+            a.Behaviour = UpstreamBehaviour.Slow;
+            a.SlowDelay = TimeSpan.FromMilliseconds(1500);
+            var before = a.Requests;
+            var inFlight = client.GetAsync(url);
+            await Eventually.TrueAsync(() => a.Requests > before, "a slow request is in flight");
             Assert.Equal(0, (await Tool.RunAsync("kill", $"-TERM {process.Id}")).Exit);
+            using (var finished = await inFlight)
+            {
+                Assert.Equal(HttpStatusCode.OK, finished.StatusCode); // the in-flight request finished during the drain
+            }
+
             await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
             Assert.Equal(0, process.ExitCode);
             lock (output)

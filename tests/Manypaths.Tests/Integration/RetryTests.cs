@@ -26,6 +26,25 @@ public sealed class RetryTests
     }
 
     [Fact]
+    public async Task Post_OnAReusedKeepAliveConnection_ThatTheUpstreamDropped_IsNotResentByTheHttpStack()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {a.Url} }}", SlowHealth + "\nretries: 2");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient();
+        for (var i = 0; i < 3; i++)
+        {
+            (await client.GetAsync($"http://127.0.0.1:{port}/warm")).Dispose(); // pooled keep-alive connections to a
+        }
+
+        a.Behaviour = UpstreamBehaviour.AbortAfterRead;
+        using var response = await client.PostAsync($"http://127.0.0.1:{port}/orders", new StringContent("once"));
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(1, a.Seen.Count(s => s.Method == "POST"));
+    }
+
+    [Fact]
     public async Task Get_ThatBrokeAfterSending_IsRetriedElsewhere()
     {
         await using var a = await TestUpstream.StartAsync("a");
