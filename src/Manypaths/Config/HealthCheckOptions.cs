@@ -2,6 +2,7 @@ namespace Manypaths.Config;
 
 public sealed record HealthCheckOptions
 {
+    /// <summary>Relative to the upstream URL: an upstream at http://h/app/ is probed at http://h/app/healthz.</summary>
     public string Path { get; init; } = "/healthz";
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(2);
 

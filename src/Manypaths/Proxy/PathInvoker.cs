@@ -21,6 +21,7 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
         }
 
         var streamingBody = state.BufferedBody is null && request.Content is not null ? new TrackingContent(request.Content) : null;
+        var pathAndQuery = request.RequestUri!.PathAndQuery;
         var maxAttempts = 1 + service.Options.Retry.Retries;
         var usedLeastBad = false;
         Exception? lastError = null;
@@ -44,8 +45,11 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
             state.Attempts++;
             state.LastPick = pick.Reason;
 
-            using var attempt = BuildAttempt(request, upstream, state, streamingBody);
-            using var detach = new ContentDetacher(attempt);
+            // The first attempt reuses YARP's message (no second copy of the headers); later ones get a clone.
+            var first = state.Attempts == 1;
+            var target = new Uri(upstream.Authority + upstream.BasePath + pathAndQuery);
+            var attempt = first ? Retarget(request, target, state, streamingBody) : BuildAttempt(request, target, state, streamingBody);
+            using var owned = new OwnedAttempt(first ? null : attempt);
             using var firstByte = new CancellationTokenSource(service.Options.Timeouts.FirstByte, time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, firstByte.Token);
             var started = time.GetTimestamp();
@@ -136,10 +140,26 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
 
     private static bool Replayable(ForwardingState state, TrackingContent? streaming) => streaming is null || !streaming.Started;
 
-    private HttpRequestMessage BuildAttempt(HttpRequestMessage original, UpstreamRuntime upstream, ForwardingState state, TrackingContent? streaming)
+    private static HttpRequestMessage Retarget(HttpRequestMessage original, Uri target, ForwardingState state, TrackingContent? streaming)
     {
-        var path = original.RequestUri!.PathAndQuery;
-        var attempt = new HttpRequestMessage(original.Method, new Uri(upstream.Authority + upstream.BasePath + path))
+        original.RequestUri = target;
+        if (state.BufferedBody is { } body)
+        {
+            var content = new ByteArrayContent(body);
+            CopyContentHeaders(original.Content, content.Headers);
+            original.Content = content;
+        }
+        else if (streaming is not null)
+        {
+            original.Content = streaming;
+        }
+
+        return original;
+    }
+
+    private static HttpRequestMessage BuildAttempt(HttpRequestMessage original, Uri target, ForwardingState state, TrackingContent? streaming)
+    {
+        var attempt = new HttpRequestMessage(original.Method, target)
         {
             // YARP already chose the version (ours from config, or 1.1 for an upgrade such as WebSockets).
             Version = original.Version,
@@ -237,17 +257,24 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
 }
 
 /// <summary>
-/// Disposing an attempt's request would dispose a streaming body that a later attempt (or YARP) still needs:
-/// detach it first. Buffered bodies are per-attempt copies and are disposed with the attempt.
+/// Disposes a cloned attempt, but never a streaming body that a later attempt (or YARP) still needs, and never
+/// YARP's own message.
 /// </summary>
-internal readonly struct ContentDetacher(HttpRequestMessage attempt) : IDisposable
+internal readonly struct OwnedAttempt(HttpRequestMessage? clone) : IDisposable
 {
     public void Dispose()
     {
-        if (attempt.Content is TrackingContent)
+        if (clone is null)
         {
-            attempt.Content = null;
+            return; // YARP's own message: YARP owns it
         }
+
+        if (clone.Content is TrackingContent)
+        {
+            clone.Content = null;
+        }
+
+        clone.Dispose();
     }
 }
 

@@ -84,6 +84,19 @@ public sealed class RetryTests
     }
 
     [Fact]
+    public async Task Retry_UsesTheNextUpstreamsOwnBasePath_AndKeepsTheQuery()
+    {
+        await using var alive = await TestUpstream.StartAsync("alive");
+        var dead = new TestUpstream("dead");
+        var (yaml, port) = Yaml.Service($"- {{ name: dead, url: {dead.Url}/dead-base, weight: 1000 }}\n- {{ name: alive, url: {alive.Url}/alive-base/ }}", SlowHealth + "\nretries: 1");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient();
+        using var r = await client.GetAsync($"http://127.0.0.1:{port}/orders/7?expand=lines");
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.Equal("/alive-base/orders/7?expand=lines", alive.Seen.Single(s => !s.Path.EndsWith("/healthz", StringComparison.Ordinal)).Path);
+    }
+
+    [Fact]
     public async Task LargeStreamedPost_AfterConnectionRefused_IsStillRetriedBecauseNoByteLeft()
     {
         await using var alive = await TestUpstream.StartAsync("alive");
