@@ -37,15 +37,14 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
         var error = await forwarder.SendAsync(context, Placeholder, service.Invoker, config, service.Transformer, whole.Token);
         if (error != ForwarderError.None && !context.Response.HasStarted)
         {
-            if (state.NothingToTry || state.NeverReachedUpstream)
-            {
-                await Sorry(context, service, state.NothingToTry ? "no_upstream" : "unreachable", null);
-                return;
-            }
-
             if (whole.IsCancellationRequested)
             {
                 context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
+            }
+            else if (state.NothingToTry || state.NeverReachedUpstream)
+            {
+                await Sorry(context, service, state.NothingToTry ? "no_upstream" : "unreachable", null);
+                return;
             }
 
             Log.ForwardFailed(logger, service.Name, error, context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");

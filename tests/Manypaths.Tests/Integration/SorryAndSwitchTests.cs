@@ -41,6 +41,52 @@ public sealed class SorryAndSwitchTests
     }
 
     [Fact]
+    public async Task NothingHealthy_TriesTheLeastBadUpstreamOnce_BecauseHealthDataCanBeWrong()
+    {
+        var (node, port, up) = await Start();
+        await using var _ = node;
+        await using var __ = up;
+        up.HealthOk = false; // the check says down, but real requests would still work
+        var health = node.Host.Generation!.Services["svc"].Upstreams[0].Health;
+        await Eventually.TrueAsync(() => health.State == Manypaths.Health.HealthState.Down, "the check marks it down");
+        using var client = new HttpClient();
+        Assert.Equal("a", await FailoverTests.ServedBy(client, $"http://127.0.0.1:{port}/"));
+    }
+
+    [Fact]
+    public async Task SorryPage_UsesTheConfiguredFile()
+    {
+        var up = await TestUpstream.StartAsync("a");
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {up.Url} }}", "sorry: { file: sorry.html }");
+        await using var node = await ProxyNodeWithFile(yaml, "sorry.html", "<html><body>Acme is down for a moment</body></html>");
+        await up.KillAsync();
+        using var client = new HttpClient();
+        using var r = await Send(client, HttpMethod.Get, $"http://127.0.0.1:{port}/", "text/html");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, r.StatusCode);
+        Assert.Equal("<html><body>Acme is down for a moment</body></html>", await r.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task WholeRequestTimeout_Answers504()
+    {
+        var (node, port, up) = await Start("timeouts: { request: 300ms, first_byte: 10s }");
+        await using var _ = node;
+        await using var __ = up;
+        up.Behaviour = UpstreamBehaviour.Slow;
+        up.SlowDelay = TimeSpan.FromSeconds(5);
+        using var client = new HttpClient();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var r = await client.GetAsync($"http://127.0.0.1:{port}/");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, r.StatusCode);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"took {clock.Elapsed}");
+    }
+
+    private static async Task<ProxyNode> ProxyNodeWithFile(string yaml, string name, string content)
+    {
+        return await ProxyNode.StartAsync(yaml, files: new Dictionary<string, string> { [name] = content });
+    }
+
+    [Fact]
     public async Task SorryRedirect_SendsBrowsersElsewhereInstantly()
     {
         var (node, port, up) = await Start("sorry: { redirect: \"https://status.example.com/\" }");

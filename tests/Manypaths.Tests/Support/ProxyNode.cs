@@ -22,9 +22,14 @@ internal sealed class ProxyNode : IAsyncDisposable
     public string Directory => _dir.FullName;
     public const string Token = "test-admin-token-5f1c";
 
-    public static async Task<ProxyNode> StartAsync(string yaml, string node = "n1")
+    public static async Task<ProxyNode> StartAsync(string yaml, string node = "n1", IReadOnlyDictionary<string, string>? files = null)
     {
         var dir = System.IO.Directory.CreateTempSubdirectory("manypaths-test-");
+        foreach (var (name, content) in files ?? new Dictionary<string, string>())
+        {
+            await File.WriteAllTextAsync(Path.Combine(dir.FullName, name), content);
+        }
+
         await File.WriteAllTextAsync(Path.Combine(dir.FullName, "admin.token"), Token);
         var path = Path.Combine(dir.FullName, "manypaths.yaml");
         await File.WriteAllTextAsync(path, yaml);
