@@ -28,6 +28,8 @@ internal sealed class ConfigCrossChecks(ConfigErrors errors)
         CheckListenClashes(config, serviceMarks, listenerMarks);
     }
 
+    private static bool IsWildcard(IPEndPoint ep) => ep.Address.Equals(IPAddress.Any) || ep.Address.Equals(IPAddress.IPv6Any);
+
     private void CheckListenClashes(ManypathsConfig config, IReadOnlyDictionary<string, YamlNode> serviceMarks, IReadOnlyDictionary<string, YamlNode> listenerMarks)
     {
         var nodeNames = config.Nodes.Count > 0 ? config.Nodes.Keys.ToList() : ["(any)"];
@@ -41,7 +43,9 @@ internal sealed class ConfigCrossChecks(ConfigErrors errors)
                     return;
                 }
 
-                if (taken.TryGetValue(ep, out var other))
+                var other = taken.TryGetValue(ep, out var exact) ? exact
+                    : taken.FirstOrDefault(t => t.Key.Port == ep.Port && (IsWildcard(t.Key) || IsWildcard(ep))).Value;
+                if (other is not null)
                 {
                     errors.Add(mark, $"{owner} listens on {ep}{(node == "(any)" ? "" : $" on node '{node}'")}, which {other} already uses.");
                     return;

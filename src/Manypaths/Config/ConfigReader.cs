@@ -56,7 +56,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
 
         map.AllowOnly("name", "secret_file", "admin_token_file", "shutdown_grace");
         var secret = ExistingFile(map, "secret_file", "peer secret");
-        if (secret is null && map.Raw("secret_file") is null && nodeCount > 1)
+        if (map.Raw("secret_file") is null && nodeCount > 1)
         {
             errors.Add(map.Node, "A config with more than one node needs 'cluster.secret_file' to authenticate peer traffic.");
         }
@@ -73,8 +73,14 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
     private string? ExistingFile(YamlMap map, string key, string what)
     {
         var s = map.Scalar(key);
-        if (s?.Value is not { Length: > 0 } value)
+        if (s is null)
         {
+            return null;
+        }
+
+        if (s.Value is not { Length: > 0 } value || string.IsNullOrWhiteSpace(value))
+        {
+            errors.Add(s, $"'{key}' in {map.Where} is empty: name the {what} file or leave the key out.");
             return null;
         }
 
@@ -138,6 +144,11 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             return (services, marks);
         }
 
+        if (!map.Entries().Any())
+        {
+            errors.Add(map.Node, "'services' is empty: there is nothing to serve.");
+        }
+
         foreach (var (name, keyNode, value) in map.Entries())
         {
             if (!IsName(name))
@@ -172,9 +183,16 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
 
         foreach (var (name, keyNode, value) in map.Entries())
         {
+            if (!IsName(name))
+            {
+                errors.Add(keyNode, $"'{name}' is not a valid listener name: use letters, digits, '-' and '_'.");
+                continue;
+            }
+
             var listener = YamlMap.From(value, errors, $"listener '{name}'");
             if (listener is null)
             {
+                errors.Add(value, $"Listener '{name}' needs 'listen' and 'routes'.");
                 continue;
             }
 
@@ -191,7 +209,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
 
             foreach (var item in seq?.Children ?? [])
             {
-                var route = YamlMap.From(item, errors, $"a route of listener '{name}'");
+                var route = YamlMap.FromItem(item, errors, $"a route of listener '{name}'");
                 if (route is null)
                 {
                     continue;
@@ -237,7 +255,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
         var hooks = new List<Uri>();
         foreach (var item in map.List("webhooks")?.Children ?? [])
         {
-            var hook = YamlMap.From(item, errors, "a webhook");
+            var hook = YamlMap.FromItem(item, errors, "a webhook");
             if (hook is null)
             {
                 continue;
@@ -296,6 +314,12 @@ internal static class ListenReader
             return null;
         }
 
+        if (!map.Entries().Any())
+        {
+            errors.Add(raw, $"'listen' in {owner.Where} is empty: give one address, or one per node.");
+            return null;
+        }
+
         var perNode = new Dictionary<string, IPEndPoint>(StringComparer.Ordinal);
         foreach (var (node, keyNode, value) in map.Entries())
         {
@@ -330,5 +354,5 @@ internal static class ListenReader
         return null;
     }
 
-    private static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
+    private static string Capitalize(string s) => YamlMap.Capitalize(s);
 }

@@ -9,7 +9,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
     {
         map.AllowOnly("mode", "listen", "upstreams", "health", "passive", "retries", "retry_on", "retry_budget", "timeouts",
             "max_replay_body", "sorry", "forwarded", "http_version", "relay", "hedge");
-        var mode = ReadMode(map);
+        var mode = ReadMode(name, map);
         var defaults = new ServiceOptions { Name = name, Upstreams = [] };
         return defaults with
         {
@@ -29,7 +29,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
         };
     }
 
-    private ServiceMode ReadMode(YamlMap map)
+    private ServiceMode ReadMode(string service, YamlMap map)
     {
         var s = map.Scalar("mode");
         switch (s?.Value)
@@ -37,7 +37,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
             case null or "http":
                 return ServiceMode.Http;
             case "tcp":
-                errors.Add(s, $"Service '{map.Where["service '".Length..^1]}' uses mode: tcp, which this version does not support yet; TCP services arrive with role-aware L4 routing. Use mode: http.");
+                errors.Add(s, $"Service '{service}' uses mode: tcp, which this version does not support yet; TCP services arrive with role-aware L4 routing. Use mode: http.");
                 return ServiceMode.Tcp;
             default:
                 errors.Add(s, $"'mode' in {map.Where} must be http or tcp, not '{s.Value}'.");
@@ -67,7 +67,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
         var seen = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
         foreach (var item in seq.Children)
         {
-            var u = YamlMap.From(item, errors, $"an upstream of service '{service}'");
+            var u = YamlMap.FromItem(item, errors, $"an upstream of service '{service}'");
             if (u is null)
             {
                 continue;
@@ -101,6 +101,11 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
             }
 
             result.Add(new UpstreamOptions { Name = upstreamName, Url = url, Region = u.String("region"), Weight = weight, Tier = tier });
+        }
+
+        if (result.Count == 0 && seq.Children.Count > 0 && seq.Children.All(YamlMap.IsNull))
+        {
+            errors.Add(seq, $"Service '{service}' has no usable upstream: every item of 'upstreams' is empty.");
         }
 
         var tiers = result.Select(r => r.Tier).Distinct().Order().ToList();
@@ -158,12 +163,18 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
 
         var interval = map.Duration("interval", TimeSpan.FromMilliseconds(50)) ?? d.Interval;
         var timeout = map.Duration("timeout", TimeSpan.FromMilliseconds(10)) ?? d.Timeout;
-        if (timeout > interval && map.Raw("timeout") is { } t)
+        if (timeout > interval)
         {
-            errors.Add(t, $"The health check timeout ({ValueParsers.FormatDuration(timeout)}) must not be longer than its interval ({ValueParsers.FormatDuration(interval)}).");
+            var at = map.Raw("timeout") ?? map.Raw("interval") ?? map.Node;
+            var hint = map.Raw("timeout") is null ? $" (the default timeout is {ValueParsers.FormatDuration(d.Timeout)}: set 'timeout' too)" : "";
+            errors.Add(at, $"The health check timeout ({ValueParsers.FormatDuration(timeout)}) must not be longer than its interval ({ValueParsers.FormatDuration(interval)}){hint}.");
         }
 
         var fast = map.Duration("fast_interval", TimeSpan.FromMilliseconds(50));
+        if (fast is { } f && f > interval)
+        {
+            errors.Add(map.Raw("fast_interval"), $"The health check fast_interval ({ValueParsers.FormatDuration(f)}) must not be longer than its interval ({ValueParsers.FormatDuration(interval)}).");
+        }
         return d with
         {
             Path = path,
@@ -187,13 +198,19 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
         }
 
         map.AllowOnly("failures", "on_status", "eject", "eject_max");
-        return d with
+        var result = d with
         {
             Failures = map.Int("failures", 1, 1000) ?? d.Failures,
             OnStatus = map.StatusRanges("on_status") ?? d.OnStatus,
             Eject = map.Duration("eject", TimeSpan.FromMilliseconds(100)) ?? d.Eject,
             EjectMax = map.Duration("eject_max", TimeSpan.FromMilliseconds(100)) ?? d.EjectMax,
         };
+        if (result.Eject > result.EjectMax)
+        {
+            errors.Add(map.Raw("eject") ?? map.Raw("eject_max") ?? map.Node, $"The first ejection ({ValueParsers.FormatDuration(result.Eject)}) must not be longer than eject_max ({ValueParsers.FormatDuration(result.EjectMax)}).");
+        }
+
+        return result;
     }
 
     private RetryOptions ReadRetry(YamlMap map)

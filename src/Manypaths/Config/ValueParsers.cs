@@ -13,6 +13,10 @@ internal static partial class ValueParsers
     [GeneratedRegex(@"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", RegexOptions.IgnoreCase)]
     private static partial Regex SizePattern();
 
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(366);
+
+    public const long MaxSize = 1L << 40;
+
     public static bool TryParseDuration(string? text, out TimeSpan value)
     {
         value = default;
@@ -34,13 +38,19 @@ internal static partial class ValueParsers
         }
 
         var n = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-        value = m.Groups[2].Value switch
+        var ms = n * m.Groups[2].Value switch
         {
-            "ms" => TimeSpan.FromMilliseconds(n),
-            "s" => TimeSpan.FromSeconds(n),
-            "m" => TimeSpan.FromMinutes(n),
-            _ => TimeSpan.FromHours(n),
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            _ => 3_600_000,
         };
+        if (ms > MaxDuration.TotalMilliseconds)
+        {
+            return false; // longer than a year is a typo, and would overflow timers
+        }
+
+        value = TimeSpan.FromMilliseconds(ms);
         return true;
     }
 
@@ -68,6 +78,11 @@ internal static partial class ValueParsers
             "GIB" => 1024L * 1024 * 1024,
             _ => 1L,
         };
+        if (n > MaxSize / multiplier)
+        {
+            return false;
+        }
+
         value = n * multiplier;
         return true;
     }

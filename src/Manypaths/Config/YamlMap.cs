@@ -25,6 +25,20 @@ internal sealed class YamlMap
 
     public ConfigErrors Errors => _errors;
 
+    /// <summary>Like <see cref="From"/> for a list item, where an empty item is a mistake, not "nothing".</summary>
+    public static YamlMap? FromItem(YamlNode node, ConfigErrors errors, string where)
+    {
+        if (IsNull(node))
+        {
+            errors.Add(node, $"{Capitalize(where)} is empty: remove the '-' or fill it in.");
+            return null;
+        }
+
+        return From(node, errors, where);
+    }
+
+    public static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
+
     public static YamlMap? From(YamlNode? node, ConfigErrors errors, string where)
     {
         if (node is null || IsNull(node))
@@ -101,7 +115,17 @@ internal sealed class YamlMap
         return null;
     }
 
-    public string? String(string key, bool required = false) => Scalar(key, required)?.Value;
+    public string? String(string key, bool required = false)
+    {
+        var s = Scalar(key, required);
+        if (s is not null && string.IsNullOrWhiteSpace(s.Value))
+        {
+            _errors.Add(s, $"'{key}' in {Where} is empty: give it a value or leave the key out.");
+            return null;
+        }
+
+        return s?.Value;
+    }
 
     public int? Int(string key, int min, int max, bool required = false)
     {
@@ -173,7 +197,7 @@ internal sealed class YamlMap
 
         if (!ValueParsers.TryParseDuration(s.Value, out var value))
         {
-            _errors.Add(s, $"'{key}' in {Where} is not a duration: '{s.Value}'. Write a number and a unit, such as 500ms, 2s, 1m or 1h.");
+            _errors.Add(s, $"'{key}' in {Where} is not a duration: '{s.Value}'. Write a number and a unit, such as 500ms, 2s, 1m or 1h (at most a year).");
             return null;
         }
 
@@ -196,7 +220,7 @@ internal sealed class YamlMap
 
         if (!ValueParsers.TryParseSize(s.Value, out var value))
         {
-            _errors.Add(s, $"'{key}' in {Where} is not a size: '{s.Value}'. Write bytes or a unit, such as 65536, 64KiB or 1MiB.");
+            _errors.Add(s, $"'{key}' in {Where} is not a size: '{s.Value}'. Write bytes or a unit, such as 65536, 64KiB or 1MiB (at most 1TiB).");
             return null;
         }
 

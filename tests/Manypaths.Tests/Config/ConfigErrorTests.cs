@@ -44,6 +44,13 @@ public sealed class ConfigErrorTests : IDisposable
         { "bad http version", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    http_version: 3\n", 8, 19, "'http_version' must be 1.1 or 2, not '3'" },
         { "bad status range", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    retry_on: [ 503, teapot ]\n", 8, 22, "'retry_on' in service 'svc' must list HTTP statuses or ranges" },
         { "missing sorry file", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    sorry: { file: sorry.html }\n", 8, 20, "The sorry page file 'sorry.html' does not exist" },
+        { "empty upstream item", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ ~ ]\n", 7, 18, "An upstream of service 'svc' is empty" },
+        { "empty services", "cluster: { admin_token_file: admin.token }\nservices: {}\n", 2, 11, "'services' is empty" },
+        { "huge duration", "cluster: { shutdown_grace: 99999999999h }\nservices:\n  s: { listen: 127.0.0.1:8081, upstreams: [ { name: u, url: http://127.0.0.1:9001 } ] }\n", 1, 28, "'shutdown_grace' in 'cluster' in the config file is not a duration" },
+        { "default timeout longer than interval", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    health: { interval: 200ms }\n", 8, 25, "must not be longer than its interval (200ms) (the default timeout is 1s" },
+        { "eject longer than eject_max", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    passive: { eject: 10m, eject_max: 1m }\n", 8, 23, "The first ejection (10m) must not be longer than eject_max (60s)" },
+        { "wildcard clash", Head + "\n    listen: \"*:8081\"\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n  other:\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", 8, 3, "listens on 127.0.0.1:8081 on node 'a', which Service 'svc' already uses" },
+        { "empty secret file", "cluster: { secret_file: \"\" }\nnodes:\n  a: { admin: http://127.0.0.1:7501 }\n  b: { admin: http://127.0.0.1:7502 }\nservices:\n  s: { listen: 127.0.0.1:8081, upstreams: [ { name: u, url: http://127.0.0.1:9001 } ] }\n", 1, 25, "'secret_file' in 'cluster' in the config file is empty" },
         { "bad boolean", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    relay: maybe\n", 8, 12, "'relay' in service 'svc' must be true or false, not 'maybe'" },
     };
 
