@@ -38,7 +38,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         Loggers = loggers;
         _logger = loggers.CreateLogger("Manypaths.Node");
         Metrics = new ManypathsMetrics();
-        Exporter = new PrometheusExporter(ManypathsMetrics.MeterName);
+        Exporter = new PrometheusExporter(Metrics.Meter);
         Maintenance = new MaintenanceState(time);
         _health = new HealthRegistry(time);
         _services = new ServiceCollection().AddSingleton(loggers).AddLogging().AddSingleton(time).AddHttpForwarder().BuildServiceProvider();

@@ -14,7 +14,7 @@ internal sealed class ForwardingState(ServiceRuntime service, string method, byt
     /// <summary>The whole request body when it was small enough to buffer; null when there is none or it streams.</summary>
     public byte[]? BufferedBody { get; } = bufferedBody;
 
-    public HashSet<int> Tried { get; } = [];
+    public TriedSet Tried { get; } = new();
 
     public int Attempts { get; set; }
 

@@ -22,9 +22,14 @@ internal sealed class ForwardingTransformer(ServiceRuntime service) : HttpTransf
         {
             var client = httpContext.Connection.RemoteIpAddress?.ToString();
             var existing = request.Headers["X-Forwarded-For"].ToString();
-            proxyRequest.Headers.Remove("X-Forwarded-For");
-            proxyRequest.Headers.Remove("X-Forwarded-Proto");
-            proxyRequest.Headers.Remove("X-Forwarded-Host");
+            if (existing.Length > 0 || request.Headers.ContainsKey("X-Forwarded-Proto") || request.Headers.ContainsKey("X-Forwarded-Host"))
+            {
+                // Ours replace what the client sent (the client's own For chain is kept and extended).
+                proxyRequest.Headers.Remove("X-Forwarded-For");
+                proxyRequest.Headers.Remove("X-Forwarded-Proto");
+                proxyRequest.Headers.Remove("X-Forwarded-Host");
+            }
+
             if (client is not null)
             {
                 proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-For", existing.Length > 0 ? $"{existing}, {client}" : client);

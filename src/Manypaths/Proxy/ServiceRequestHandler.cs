@@ -26,7 +26,8 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
         var state = new ForwardingState(service, context.Request.Method, body);
         context.Features.Set(state);
 
-        using var whole = new CancellationTokenSource(service.Options.Timeouts.Request, service.Time);
+        using var whole = new CancellationTokenSource();
+        using var deadline = Deadline.Start(whole, service.Options.Timeouts.Request, service.Time);
         var config = new ForwarderRequestConfig
         {
             ActivityTimeout = service.Options.Timeouts.Request,

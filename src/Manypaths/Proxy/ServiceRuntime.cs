@@ -32,6 +32,8 @@ internal sealed class ServiceRuntime : IDisposable
         Selector = new UpstreamSelector(node.Region, new RegionPreference(), random ?? Random.Shared);
         Budget = new RetryBudget(options.Retry.BudgetRatio, options.Retry.BudgetMinPerSecond, time);
         HttpVersion = options.HttpVersion;
+        PassiveBadStatus = new StatusSet(options.Passive.OnStatus);
+        RetryStatus = new StatusSet(options.Retry.OnStatus);
         _handler = new SocketsHttpHandler
         {
             UseProxy = false,
@@ -59,6 +61,8 @@ internal sealed class ServiceRuntime : IDisposable
     public PathInvoker Invoker { get; }
     public ForwardingTransformer Transformer { get; }
     public Version HttpVersion { get; }
+    public StatusSet PassiveBadStatus { get; }
+    public StatusSet RetryStatus { get; }
 
     /// <summary>The selection view of every upstream right now (health, drain).</summary>
     public UpstreamView[] Views()

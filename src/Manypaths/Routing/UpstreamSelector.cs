@@ -73,6 +73,38 @@ internal sealed class UpstreamSelector(string? nodeRegion, RegionPreference regi
 
     private string? ChooseRegion(IReadOnlyList<UpstreamView> upstreams, IReadOnlySet<int> tried, int tier)
     {
+        // Fast path, no allocation: every candidate of the tier is in one region (or the node's own region is there).
+        string? only = null;
+        var several = false;
+        for (var i = 0; i < upstreams.Count; i++)
+        {
+            var u = upstreams[i];
+            if (!Eligible(u, i, tried) || !u.Health.Usable || u.Tier != tier)
+            {
+                continue;
+            }
+
+            var r = u.Region ?? "";
+            if (nodeRegion is not null && r == nodeRegion)
+            {
+                return r;
+            }
+
+            if (only is null)
+            {
+                only = r;
+            }
+            else if (only != r)
+            {
+                several = true;
+            }
+        }
+
+        if (!several)
+        {
+            return only;
+        }
+
         var stats = new List<(string Region, double Sum, int Known)>();
         for (var i = 0; i < upstreams.Count; i++)
         {

@@ -15,14 +15,15 @@ internal sealed class PrometheusExporter : IDisposable
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<SeriesKey, Series> _series = new();
     private readonly Lock _observeLock = new();
-    private readonly string _meterName;
+    private readonly Meter _meter;
 
-    public PrometheusExporter(string meterName)
+    /// <summary>Listens to this one Meter instance: several nodes in one process (demo, tests) keep separate figures.</summary>
+    public PrometheusExporter(Meter meter)
     {
-        _meterName = meterName;
+        _meter = meter;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == _meterName)
+            if (ReferenceEquals(instrument.Meter, _meter))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
