@@ -35,24 +35,31 @@ internal sealed class SimulatedUpstream(string name, int port) : IAsyncDisposabl
     /// <summary>Stops at once, like a crashed process: open connections are dropped.</summary>
     public async Task KillAsync()
     {
-        if (_app is null)
+        if (_app is not null)
         {
-            return;
+            await _app.StopNowAsync();
+            _app = null;
         }
+    }
 
+    public ValueTask DisposeAsync() => new(KillAsync());
+}
+
+internal static class WebApplicationStop
+{
+    /// <summary>Stops a Kestrel app without a grace period (open connections are dropped) and disposes it.</summary>
+    public static async Task StopNowAsync(this WebApplication app)
+    {
         using var now = new CancellationTokenSource();
         await now.CancelAsync();
         try
         {
-            await _app.StopAsync(now.Token);
+            await app.StopAsync(now.Token);
         }
         catch (OperationCanceledException)
         {
         }
 
-        await _app.DisposeAsync();
-        _app = null;
+        await app.DisposeAsync();
     }
-
-    public ValueTask DisposeAsync() => new(KillAsync());
 }

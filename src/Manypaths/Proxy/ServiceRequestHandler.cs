@@ -28,14 +28,7 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
 
         using var whole = new CancellationTokenSource();
         using var deadline = Deadline.Start(whole, service.Options.Timeouts.Request, service.Time);
-        var config = new ForwarderRequestConfig
-        {
-            ActivityTimeout = service.Options.Timeouts.Request,
-            Version = service.HttpVersion,
-            // http_version 2 means HTTP/2 only: h2c on http:// needs prior knowledge (Exact); 1.1 stays 1.1.
-            VersionPolicy = service.HttpVersion.Major == 2 ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
-        };
-        var error = await forwarder.SendAsync(context, Placeholder, service.Invoker, config, service.Transformer, whole.Token);
+        var error = await forwarder.SendAsync(context, Placeholder, service.Invoker, service.ForwarderConfig, service.Transformer, whole.Token);
         if (error != ForwarderError.None && !context.Response.HasStarted)
         {
             if (whole.IsCancellationRequested)

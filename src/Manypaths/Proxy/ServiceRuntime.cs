@@ -5,6 +5,7 @@ using Manypaths.Maintenance;
 using Manypaths.Routing;
 using Manypaths.Telemetry;
 using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace Manypaths.Proxy;
 
@@ -34,6 +35,13 @@ internal sealed class ServiceRuntime : IDisposable
         HttpVersion = options.HttpVersion;
         PassiveBadStatus = new StatusSet(options.Passive.OnStatus);
         RetryStatus = new StatusSet(options.Retry.OnStatus);
+        ForwarderConfig = new ForwarderRequestConfig
+        {
+            ActivityTimeout = options.Timeouts.Request,
+            Version = options.HttpVersion,
+            // http_version 2 means HTTP/2 only: h2c on http:// needs prior knowledge (Exact); 1.1 stays 1.1.
+            VersionPolicy = options.HttpVersion.Major == 2 ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
+        };
         _handler = new SocketsHttpHandler
         {
             UseProxy = false,
@@ -63,6 +71,7 @@ internal sealed class ServiceRuntime : IDisposable
     public Version HttpVersion { get; }
     public StatusSet PassiveBadStatus { get; }
     public StatusSet RetryStatus { get; }
+    public ForwarderRequestConfig ForwarderConfig { get; }
 
     /// <summary>The selection view of every upstream right now (health, drain).</summary>
     public UpstreamView[] Views()

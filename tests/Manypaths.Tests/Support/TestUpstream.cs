@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Manypaths.Demo;
 using Microsoft.Extensions.Logging;
 
 namespace Manypaths.Tests.Support;
@@ -98,23 +99,11 @@ internal sealed class TestUpstream : IAsyncDisposable
     /// <summary>Stops at once, like a crashed process.</summary>
     public async Task KillAsync()
     {
-        if (_app is null)
+        if (_app is not null)
         {
-            return;
+            await _app.StopNowAsync();
+            _app = null;
         }
-
-        using var now = new CancellationTokenSource();
-        await now.CancelAsync();
-        try
-        {
-            await _app.StopAsync(now.Token);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        await _app.DisposeAsync();
-        _app = null;
     }
 
     public ValueTask DisposeAsync() => new(KillAsync());
