@@ -22,7 +22,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
 
     public ManypathsConfig Read(YamlMap root, string path)
     {
-        root.AllowOnly("cluster", "nodes", "services", "listeners", "status", "alerts");
+        root.AllowOnly("cluster", "nodes", "services", "listeners", "status", "alerts", "mesh");
         var nodes = ReadNodes(root.Map("nodes"));
         var cluster = ReadCluster(root.Map("cluster"), nodes.Count, root.Node);
         var services = ReadServices(root.Map("services"), root.Node);
@@ -36,6 +36,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             Listeners = listeners.Options,
             Status = ReadStatus(root.Map("status")),
             Alerts = ReadAlerts(root.Map("alerts")),
+            Mesh = ReadMesh(root.Map("mesh")),
             Marks = _marks,
         };
         new ConfigCrossChecks(errors).Check(config, services.Marks, listeners.Marks, _routeMarks);
@@ -231,6 +232,25 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
         }
 
         return (listeners, marks);
+    }
+
+    private Mesh.MeshOptions ReadMesh(YamlMap? map)
+    {
+        var d = new Mesh.MeshOptions();
+        if (map is null)
+        {
+            return d;
+        }
+
+        map.AllowOnly("heartbeat", "dead_after", "window", "replay_window", "hop_limit");
+        return new Mesh.MeshOptions
+        {
+            Heartbeat = map.Duration("heartbeat", TimeSpan.FromMilliseconds(10)) ?? d.Heartbeat,
+            DeadAfter = map.Duration("dead_after", TimeSpan.FromMilliseconds(50)) ?? d.DeadAfter,
+            Window = map.Int("window", 4, 10000) ?? d.Window,
+            ReplayWindow = map.Duration("replay_window", TimeSpan.FromSeconds(1)) ?? d.ReplayWindow,
+            HopLimit = map.Int("hop_limit", 1, 3) ?? d.HopLimit,
+        };
     }
 
     private StatusOptions ReadStatus(YamlMap? map)

@@ -10,6 +10,7 @@ public sealed record ManypathsConfig
     public required IReadOnlyDictionary<string, ListenerOptions> Listeners { get; init; }
     public required StatusOptions Status { get; init; }
     public required AlertOptions Alerts { get; init; }
+    public Mesh.MeshOptions Mesh { get; init; } = new();
 
     /// <summary>Where some values were written ("services.NAME.listen", "nodes.NAME.admin"), for later checks.</summary>
     public IReadOnlyDictionary<string, ConfigError> Marks { get; init; } = new Dictionary<string, ConfigError>();

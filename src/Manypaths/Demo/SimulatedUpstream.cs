@@ -45,7 +45,7 @@ internal sealed class SimulatedUpstream(string name, int port) : IAsyncDisposabl
     public ValueTask DisposeAsync() => new(KillAsync());
 }
 
-internal static class WebApplicationStop
+public static class WebApplicationStop
 {
     /// <summary>Stops a Kestrel app without a grace period (open connections are dropped) and disposes it.</summary>
     public static async Task StopNowAsync(this WebApplication app)

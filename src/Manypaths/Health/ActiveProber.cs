@@ -21,7 +21,7 @@ internal sealed partial class ActiveProber : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
 
-    public ActiveProber(string service, HealthCheckOptions options, TimeProvider time, ManypathsMetrics metrics, ILogger logger)
+    public ActiveProber(string service, HealthCheckOptions options, TimeProvider time, ManypathsMetrics metrics, ILogger logger, Mesh.FaultInjector? faults = null)
     {
         _service = service;
         _options = options;
@@ -33,7 +33,7 @@ internal sealed partial class ActiveProber : IAsyncDisposable
             UseProxy = false,
             AllowAutoRedirect = false,
             UseCookies = false,
-            ConnectTimeout = options.Timeout,
+            ConnectCallback = Proxy.UpstreamConnector.Create(options.Timeout, time, faults),
             PooledConnectionLifetime = TimeSpan.Zero,
         });
     }

@@ -2,6 +2,7 @@ using System.Net;
 using Manypaths.Config;
 using Manypaths.Health;
 using Manypaths.Maintenance;
+using Manypaths.Mesh;
 using Manypaths.Proxy;
 using Manypaths.Routing;
 using Manypaths.Status;
@@ -29,6 +30,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private readonly HealthRegistry _health;
     private readonly ILogger _logger;
     private AdminServer? _admin;
+    private MeshNode? _mesh;
+    private RelayServer? _relayServer;
+    private RelayContext? _relay;
     private volatile NodeGeneration? _generation;
 
     public NodeHost(string nodeName, TimeProvider time, ILoggerFactory loggers)
@@ -59,6 +63,8 @@ internal sealed partial class NodeHost : IAsyncDisposable
     public DateTimeOffset? LastReloadAt { get; private set; }
     public Uri? AdminUrl => _admin?.Url;
     public IReadOnlyCollection<IPEndPoint> ListenEndpoints => _listeners.Keys;
+    public FaultInjector Faults { get; } = new();
+    public MeshNode? Mesh => _mesh;
 
     /// <summary>Applies the first config and opens every listener; throws if a listener cannot bind.</summary>
     public async Task StartAsync(ManypathsConfig config, CancellationToken cancellationToken)
@@ -68,8 +74,26 @@ internal sealed partial class NodeHost : IAsyncDisposable
             throw new InvalidOperationException($"Node '{NodeName}' is not declared under 'nodes' in {config.SourcePath} (declared: {string.Join(", ", config.Nodes.Keys)}).");
         }
 
-        await ApplyAsync(config, cancellationToken);
         var node = config.NodeOrDefault(NodeName);
+        var meshEndpoint = MeshEndpoint(node.Mesh);
+        if (config.Nodes.Count > 1 && meshEndpoint is not null && config.Cluster.SecretFile is { } secret)
+        {
+            var signer = PeerSigner.FromFile(secret);
+            var peers = config.Nodes.Values.Where(n => n.Name != NodeName && MeshEndpoint(n.Mesh) is not null).ToDictionary(n => n.Name, n => MeshEndpoint(n.Mesh)!);
+            _mesh = new MeshNode(NodeName, meshEndpoint, peers, config.Mesh, signer, Faults, LocalViews, Time, Metrics, Loggers.CreateLogger("Manypaths.Mesh"));
+            var paths = new RelayPaths(_mesh, config.Nodes.Values.Where(n => peers.ContainsKey(n.Name)).ToDictionary(n => n.Name, n => n.Mesh!), Time);
+            _relay = new RelayContext(NodeName, paths, signer, config.Mesh, Time);
+            _relayServer = new RelayServer(NodeName, meshEndpoint, peers.Keys, signer, new ReplayGuard(config.Mesh.ReplayWindow, Time),
+                name => _generation?.Services.GetValueOrDefault(name), _handler, Metrics, Loggers.CreateLogger("Manypaths.Mesh"));
+        }
+
+        await ApplyAsync(config, cancellationToken);
+        if (_mesh is not null)
+        {
+            await _relayServer!.StartAsync(cancellationToken);
+            _mesh.Start();
+        }
+
         var adminEndpoint = node.Admin is { } a && ValueParsers.TryParseEndpoint($"{a.Host}:{a.Port}", out var ep) ? ep : DefaultAdmin;
         _admin = new AdminServer(this, adminEndpoint);
         await _admin.StartAsync(cancellationToken);
@@ -134,12 +158,15 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
             var services = config.Services.Values
                 .Where(s => s.Mode == ServiceMode.Http)
-                .ToDictionary(s => s.Name, s => new ServiceRuntime(s, node, health, Maintenance, Metrics, Time, Loggers));
+                .ToDictionary(s => s.Name, s => new ServiceRuntime(s, node, health, Maintenance, Metrics, Time, Loggers, Faults)
+                {
+                    Relay = s.Relay ? _relay : null,
+                });
             var bindings = BuildBindings(config, services);
             var probers = new List<ActiveProber>();
             foreach (var s in services.Values)
             {
-                var prober = new ActiveProber(s.Name, s.Options.Health, Time, Metrics, Loggers.CreateLogger("Manypaths.Health"));
+                var prober = new ActiveProber(s.Name, s.Options.Health, Time, Metrics, Loggers.CreateLogger("Manypaths.Health"), Faults);
                 prober.Start(s.Upstreams.Select(u => (u.Name, u.Options.Url, u.Health)));
                 probers.Add(prober);
             }
@@ -156,6 +183,30 @@ internal sealed partial class NodeHost : IAsyncDisposable
         {
             _applyLock.Release();
         }
+    }
+
+    private static IPEndPoint? MeshEndpoint(Uri? mesh) =>
+        mesh is not null && ValueParsers.TryParseEndpoint($"{mesh.Host}:{mesh.Port}", out var ep) ? ep : null;
+
+    /// <summary>This node's direct view of every upstream of every relay-enabled service, for its heartbeats.</summary>
+    private IReadOnlyList<RemoteView> LocalViews()
+    {
+        var views = new List<RemoteView>();
+        foreach (var s in _generation?.Services.Values ?? [])
+        {
+            if (!s.Options.Relay)
+            {
+                continue;
+            }
+
+            foreach (var u in s.Upstreams)
+            {
+                var h = u.Health.Snapshot();
+                views.Add(new RemoteView(s.Name, u.Name, h.State, double.IsNaN(h.LatencyMs) ? 0 : (float)h.LatencyMs, (float)h.SuccessRate));
+            }
+        }
+
+        return views;
     }
 
     private Dictionary<IPEndPoint, ListenerBinding> BuildBindings(ManypathsConfig config, Dictionary<string, ServiceRuntime> services)
@@ -291,6 +342,16 @@ internal sealed partial class NodeHost : IAsyncDisposable
         if (_admin is not null)
         {
             await _admin.DisposeAsync();
+        }
+
+        if (_mesh is not null)
+        {
+            await _mesh.DisposeAsync();
+        }
+
+        if (_relayServer is not null)
+        {
+            await _relayServer.DisposeAsync();
         }
 
         if (_generation is { } g)

@@ -26,4 +26,14 @@ internal sealed class ForwardingState(ServiceRuntime service, string method, byt
     public UpstreamRuntime? ServedBy { get; set; }
 
     public PickReason LastPick { get; set; }
+
+    /// <summary>Upstreams already tried through a peer (one relayed attempt per upstream and request).</summary>
+    public TriedSet RelayTried { get; } = new();
+
+    /// <summary>Set on a node serving a relay request: only this upstream, only directly, no retries.</summary>
+    public int? Pinned { get; init; }
+
+    /// <summary>The relay chain and hop budget this request arrived with (empty and the limit at the origin).</summary>
+    public string Chain { get; init; } = "";
+    public int HopsLeft { get; init; } = 1;
 }

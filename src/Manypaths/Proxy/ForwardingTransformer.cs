@@ -46,6 +46,15 @@ internal sealed class ForwardingTransformer(ServiceRuntime service) : HttpTransf
         {
             proxyRequest.Headers.TryAddWithoutValidation("Via", _via);
         }
+
+        // Mesh headers (relay auth, chain) never reach an upstream; the invoker adds fresh ones to relayed attempts.
+        foreach (var key in request.Headers.Keys)
+        {
+            if (key.StartsWith("X-Manypaths-", StringComparison.OrdinalIgnoreCase))
+            {
+                proxyRequest.Headers.Remove(key);
+            }
+        }
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)

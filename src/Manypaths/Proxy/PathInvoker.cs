@@ -14,6 +14,11 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
     : HttpMessageInvoker(handler, disposeHandler: false)
 {
     /// <summary>Forward the path exactly as the client sent it (as YARP does), and parse it faster.</summary>
+    private static readonly string[] RelayHeaderNames =
+    [
+        Mesh.RelayHeaders.From, Mesh.RelayHeaders.Time, Mesh.RelayHeaders.Nonce, Mesh.RelayHeaders.Hops, Mesh.RelayHeaders.Chain, Mesh.RelayHeaders.Signature,
+    ];
+
     private static readonly UriCreationOptions NoCanonicalization = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
     public override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -32,7 +37,27 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
 
         while (state.Attempts < maxAttempts)
         {
-            var pick = service.Selector.Select(service.Views(), state.Tried, allowLeastBad: !usedLeastBad);
+            Pick pick;
+            Mesh.RelayPath? via = null;
+            if (state.Pinned is { } pinned)
+            {
+                pick = state.Attempts == 0 ? new Pick(pinned, PickReason.Healthy) : Pick.Nothing;
+            }
+            else
+            {
+                var relay = state.HopsLeft > 0 ? service.Relay : null;
+                Func<int, bool>? relayable = relay is null ? null : i => !state.RelayTried.Contains(i) && relay.Paths.Best(service.Name, service.Upstreams[i].Name) is not null;
+                pick = service.Selector.Select(service.Views(), state.Tried, allowLeastBad: !usedLeastBad, relayable);
+                if (pick.Reason == PickReason.Relayed)
+                {
+                    via = relay!.Paths.Best(service.Name, service.Upstreams[pick.Index].Name);
+                    if (via is null)
+                    {
+                        continue; // the peer went away between the two looks; choose again
+                    }
+                }
+            }
+
             if (!pick.Found)
             {
                 if (state.Attempts == 0)
@@ -44,14 +69,40 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
             }
 
             var upstream = service.Upstreams[pick.Index];
-            state.Tried.Add(pick.Index);
+            if (via is null)
+            {
+                state.Tried.Add(pick.Index);
+            }
+            else
+            {
+                state.RelayTried.Add(pick.Index);
+            }
+
             state.Attempts++;
             state.LastPick = pick.Reason;
 
             // The first attempt reuses YARP's message (no second copy of the headers); later ones get a clone.
             var first = state.Attempts == 1;
-            var target = new Uri(upstream.Prefix + pathAndQuery, NoCanonicalization);
+            var target = via is null
+                ? new Uri(upstream.Prefix + pathAndQuery, NoCanonicalization)
+                : new Uri($"{via.PeerMesh.GetLeftPart(UriPartial.Authority)}{Mesh.RelayHeaders.PathPrefix}{service.Name}/{upstream.Name}{pathAndQuery}", NoCanonicalization);
             var attempt = first ? Retarget(request, target, state, streamingBody) : BuildAttempt(request, target, state, streamingBody);
+            if (via is not null)
+            {
+                var relay = service.Relay!;
+                Mesh.RelayHeaders.Sign(attempt, relay.Signer, relay.Self, state.HopsLeft - 1, state.Chain, relay.Time);
+                service.Metrics.Relayed.Add(1,
+                    new KeyValuePair<string, object?>("service", service.Name),
+                    new KeyValuePair<string, object?>("peer", via.Peer),
+                    new KeyValuePair<string, object?>("upstream", upstream.Name));
+            }
+            else if (!first)
+            {
+                foreach (var h in RelayHeaderNames)
+                {
+                    attempt.Headers.Remove(h);
+                }
+            }
             using var owned = new OwnedAttempt(first ? null : attempt);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             using var firstByte = Deadline.Start(linked, service.Options.Timeouts.FirstByte, time);
@@ -63,7 +114,15 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
                 var elapsed = time.GetElapsedTime(started);
                 var status = (int)response.StatusCode;
                 var passiveBad = service.PassiveBadStatus.Contains(status);
-                upstream.Health.ReportRequest(passiveBad ? RequestOutcome.BadStatus : RequestOutcome.Success, elapsed, $"status {status}");
+                if (via is null)
+                {
+                    upstream.Health.ReportRequest(passiveBad ? RequestOutcome.BadStatus : RequestOutcome.Success, elapsed, $"status {status}");
+                }
+                else if (passiveBad)
+                {
+                    service.Relay!.Paths.Failed(via.Peer, service.Name, upstream.Name);
+                }
+
                 state.NeverReachedUpstream = false;
                 if (service.RetryStatus.Contains(status) && state.Attempts < maxAttempts
                     && RetryPolicy.MayRetry(AttemptFailure.RetryableStatus, state.Idempotent, Replayable(state, streamingBody))
@@ -91,7 +150,14 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
                     AttemptFailure.Timeout => RequestOutcome.Timeout,
                     _ => RequestOutcome.Broken,
                 };
-                upstream.Health.ReportRequest(outcome, elapsed, Describe(e));
+                if (via is null)
+                {
+                    upstream.Health.ReportRequest(outcome, elapsed, Describe(e));
+                }
+                else
+                {
+                    service.Relay!.Paths.Failed(via.Peer, service.Name, upstream.Name);
+                }
 
                 // Health data can be wrong, so one least-bad upstream is tried when nothing is healthy; one that
                 // refused the connection cost nothing, so it does not use up that one chance.

@@ -7,14 +7,18 @@ using Yarp.ReverseProxy.Forwarder;
 namespace Manypaths.Proxy;
 
 /// <summary>Serves one client request for one service: maintenance, body buffering, YARP, sorry page.</summary>
+/// <summary>A request that a peer relayed here, already authenticated: the upstream it must go to, and its chain.</summary>
+internal sealed record RelayArrival(int Upstream, string Chain, int HopsLeft);
+
 internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, ILogger logger)
 {
     /// <summary>YARP needs a prefix; the invoker replaces it with the chosen upstream on every attempt.</summary>
     private const string Placeholder = "http://manypaths.upstream/";
 
-    public async Task HandleAsync(HttpContext context, ServiceRuntime service)
+    /// <param name="arrival">Set when a peer relayed this request here: serve it on the pinned upstream only.</param>
+    public async Task HandleAsync(HttpContext context, ServiceRuntime service, RelayArrival? arrival = null)
     {
-        var maintenance = service.Maintenance.Maintenance(service.Name);
+        var maintenance = arrival is null ? service.Maintenance.Maintenance(service.Name) : null;
         if (maintenance is not null)
         {
             await Sorry(context, service, "maintenance", maintenance);
@@ -23,7 +27,12 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
 
         service.Budget.RecordRequest();
         var body = await TryBufferBodyAsync(context, service.Options.MaxReplayBody);
-        var state = new ForwardingState(service, context.Request.Method, body);
+        var state = new ForwardingState(service, context.Request.Method, body)
+        {
+            Pinned = arrival?.Upstream,
+            Chain = arrival?.Chain ?? "",
+            HopsLeft = arrival?.HopsLeft ?? (service.Relay?.Options.HopLimit ?? 0),
+        };
         context.Features.Set(state);
 
         using var whole = new CancellationTokenSource();

@@ -22,6 +22,7 @@ internal sealed class ServiceRuntime : IDisposable
         ManypathsMetrics metrics,
         TimeProvider time,
         ILoggerFactory loggers,
+        Mesh.FaultInjector? faults = null,
         Random? random = null)
     {
         Options = options;
@@ -50,7 +51,7 @@ internal sealed class ServiceRuntime : IDisposable
             UseCookies = false,
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
-            ConnectCallback = UpstreamConnector.Create(options.Timeouts.Connect, time),
+            ConnectCallback = UpstreamConnector.Create(options.Timeouts.Connect, time, faults),
             ActivityHeadersPropagator = null,
         };
         Invoker = new PathInvoker(this, _handler, loggers.CreateLogger("Manypaths.Proxy"));
@@ -72,6 +73,9 @@ internal sealed class ServiceRuntime : IDisposable
     public StatusSet PassiveBadStatus { get; }
     public StatusSet RetryStatus { get; }
     public ForwarderRequestConfig ForwarderConfig { get; }
+
+    /// <summary>Set when the service has relay: true and this node is part of a mesh.</summary>
+    public Mesh.RelayContext? Relay { get; set; }
 
     /// <summary>The selection view of every upstream right now (health, drain).</summary>
     public UpstreamView[] Views()

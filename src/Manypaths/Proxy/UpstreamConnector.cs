@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Manypaths.Mesh;
 
 namespace Manypaths.Proxy;
 
@@ -8,7 +9,7 @@ namespace Manypaths.Proxy;
 /// </summary>
 internal static class UpstreamConnector
 {
-    public static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Create(TimeSpan timeout, TimeProvider time) =>
+    public static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Create(TimeSpan timeout, TimeProvider time, FaultInjector? faults = null) =>
         async (context, cancellationToken) =>
         {
             var endpoint = context.DnsEndPoint;
@@ -17,8 +18,22 @@ internal static class UpstreamConnector
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
             try
             {
+                if (faults?.For(endpoint.Host, endpoint.Port) is { } fault)
+                {
+                    if (fault.Kind == FaultKind.Reset)
+                    {
+                        throw new System.Net.Sockets.SocketException((int)SocketError.ConnectionRefused);
+                    }
+
+                    if (faults.Drops(endpoint.Host, endpoint.Port))
+                    {
+                        await Task.Delay(Timeout.InfiniteTimeSpan, time, linked.Token); // the SYN is lost
+                    }
+                }
+
                 await socket.ConnectAsync(endpoint, linked.Token);
-                return new NetworkStream(socket, ownsSocket: true);
+                var stream = new NetworkStream(socket, ownsSocket: true);
+                return faults is null ? stream : new FaultStream(stream, faults, endpoint.Host, endpoint.Port);
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {

@@ -9,6 +9,9 @@ public enum PickReason
 
     /// <summary>Nothing is healthy: the least-bad upstream, tried once because health data can be wrong.</summary>
     LeastBad,
+
+    /// <summary>Every direct path of the best tier is down, but a peer reaches this upstream: go through it.</summary>
+    Relayed,
 }
 
 public readonly record struct Pick(int Index, PickReason Reason)

@@ -8,24 +8,63 @@ namespace Manypaths.Routing;
 /// </summary>
 internal sealed class UpstreamSelector(string? nodeRegion, RegionPreference regions, Random random)
 {
-    public Pick Select(IReadOnlyList<UpstreamView> upstreams, IReadOnlySet<int> tried, bool allowLeastBad)
+    /// <param name="relayable">Upstream index -> a peer can reach it for this request (null: no relay mesh).</param>
+    public Pick Select(IReadOnlyList<UpstreamView> upstreams, IReadOnlySet<int> tried, bool allowLeastBad, Func<int, bool>? relayable = null)
     {
         var tier = int.MaxValue;
+        var direct = false;
         for (var i = 0; i < upstreams.Count; i++)
         {
             var u = upstreams[i];
-            if (Eligible(u, i, tried) && u.Health.Usable && u.Tier < tier)
+            var usable = Eligible(u, i, tried) && u.Health.Usable;
+            if (usable && (u.Tier < tier || (u.Tier == tier && !direct)))
             {
                 tier = u.Tier;
+                direct = true;
+            }
+            else if (!u.Drained && u.Tier < tier && relayable is not null && relayable(i))
+            {
+                // A relayed path to a better tier beats a direct path to a worse one.
+                tier = u.Tier;
+                direct = false;
             }
         }
 
         if (tier != int.MaxValue)
         {
-            return new Pick(PickInTier(upstreams, tried, tier), PickReason.Healthy);
+            return direct ? new Pick(PickInTier(upstreams, tried, tier), PickReason.Healthy) : PickRelayed(upstreams, tier, relayable!);
         }
 
         return allowLeastBad ? LeastBad(upstreams, tried) : Pick.Nothing;
+    }
+
+    private Pick PickRelayed(IReadOnlyList<UpstreamView> upstreams, int tier, Func<int, bool> relayable)
+    {
+        var total = 0;
+        for (var i = 0; i < upstreams.Count; i++)
+        {
+            if (upstreams[i].Tier == tier && !upstreams[i].Drained && relayable(i))
+            {
+                total += upstreams[i].Weight;
+            }
+        }
+
+        var ticket = random.Next(Math.Max(total, 1));
+        var last = -1;
+        for (var i = 0; i < upstreams.Count; i++)
+        {
+            if (upstreams[i].Tier == tier && !upstreams[i].Drained && relayable(i))
+            {
+                last = i;
+                ticket -= upstreams[i].Weight;
+                if (ticket < 0)
+                {
+                    break;
+                }
+            }
+        }
+
+        return last < 0 ? Pick.Nothing : new Pick(last, PickReason.Relayed);
     }
 
     private int PickInTier(IReadOnlyList<UpstreamView> upstreams, IReadOnlySet<int> tried, int tier)

@@ -8,7 +8,11 @@ internal sealed record StatusReport(
     DateTimeOffset GeneratedAt,
     DateTimeOffset StartedAt,
     ConfigStatus Config,
-    IReadOnlyList<ServiceStatus> Services);
+    IReadOnlyList<ServiceStatus> Services,
+    IReadOnlyList<PeerStatus> Peers);
+
+/// <summary>This node's link to one peer, measured by UDP heartbeats.</summary>
+internal sealed record PeerStatus(string Name, string State, double? RttMs, double Loss, DateTimeOffset? LastHeard);
 
 internal sealed record ConfigStatus(int Generation, DateTimeOffset LoadedAt, string? Path, string? LastReloadError, DateTimeOffset? LastReloadAt);
 

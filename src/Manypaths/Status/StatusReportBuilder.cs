@@ -27,7 +27,12 @@ internal static class StatusReportBuilder
                 m is null ? null : new MaintenanceStatus(m.Message, m.Until, m.Since), ups);
         }).ToList();
         return new StatusReport(g.Config.Cluster.Name, host.NodeName, g.Node.Region, host.Time.GetUtcNow(), host.StartedAt,
-            new ConfigStatus(g.Number, g.LoadedAt, hide ? null : g.Config.SourcePath, host.LastReloadError, host.LastReloadAt), services);
+            new ConfigStatus(g.Number, g.LoadedAt, hide ? null : g.Config.SourcePath, host.LastReloadError, host.LastReloadAt), services,
+            host.Mesh?.Peers.Order(StringComparer.Ordinal).Select(p =>
+            {
+                var l = host.Mesh.Link(p);
+                return new PeerStatus(p, l.State.ToString().ToLowerInvariant(), double.IsNaN(l.RttMs) ? null : Math.Round(l.RttMs, 3), Math.Round(l.Loss, 4), l.LastHeard);
+            }).ToList() ?? []);
     }
 
     public static bool IsUsable(HealthState s) => s is HealthState.Up or HealthState.Unknown or HealthState.Suspect;

@@ -21,6 +21,9 @@ internal sealed class ManypathsMetrics : IDisposable
         Probes = _meter.CreateCounter<long>("manypaths_probes", description: "Active health probes, by result.");
         ProbeLatency = _meter.CreateHistogram<double>("manypaths_probe_duration_seconds", unit: "s", description: "Active health probe latency.");
         ConfigReloads = _meter.CreateCounter<long>("manypaths_config_reloads", description: "Config reload attempts, by result.");
+        MeshDropped = _meter.CreateCounter<long>("manypaths_mesh_heartbeats_dropped", description: "Peer heartbeats dropped, by reason (malformed, unauthenticated, unknown_peer).");
+        RelayRefused = _meter.CreateCounter<long>("manypaths_relay_refused", description: "Relay requests refused, by reason.");
+        Relayed = _meter.CreateCounter<long>("manypaths_relayed_requests", description: "Requests this node sent through a peer, by peer and upstream.");
     }
 
     public Counter<long> Requests { get; }
@@ -32,6 +35,9 @@ internal sealed class ManypathsMetrics : IDisposable
     public Counter<long> Probes { get; }
     public Histogram<double> ProbeLatency { get; }
     public Counter<long> ConfigReloads { get; }
+    public Counter<long> MeshDropped { get; }
+    public Counter<long> RelayRefused { get; }
+    public Counter<long> Relayed { get; }
 
     public Meter Meter => _meter;
 

@@ -1,0 +1,72 @@
+namespace Manypaths.Mesh;
+
+/// <summary>An upstream connection that stalls while its link is blackholed, as a real one would.</summary>
+internal sealed class FaultStream(Stream inner, FaultInjector faults, string host, int port) : Stream
+{
+    // HttpClient cancels a stuck request by disposing its connection, not through the read's token.
+    private readonly CancellationTokenSource _closed = new();
+
+    private async ValueTask StallIfBlackholedAsync(CancellationToken ct)
+    {
+        if (faults.For(host, port) is not { Kind: FaultKind.Blackhole })
+        {
+            return;
+        }
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _closed.Token);
+        try
+        {
+            while (faults.For(host, port) is { Kind: FaultKind.Blackhole })
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System, linked.Token);
+            }
+        }
+        catch (OperationCanceledException) when (_closed.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw new IOException("The connection was closed while its link was blackholed.");
+        }
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        // Bytes already received are readable (they are in the socket buffer); new ones stop arriving.
+        await StallIfBlackholedAsync(cancellationToken);
+        return await inner.ReadAsync(buffer, cancellationToken);
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await StallIfBlackholedAsync(cancellationToken);
+        await inner.WriteAsync(buffer, cancellationToken);
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override bool CanRead => inner.CanRead;
+    public override bool CanSeek => false;
+    public override bool CanWrite => inner.CanWrite;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() => inner.Flush();
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _closed.Cancel();
+            inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,106 @@
+using System.Buffers.Binary;
+using System.Text;
+using Manypaths.Health;
+
+namespace Manypaths.Mesh;
+
+internal enum HeartbeatKind : byte
+{
+    Ping = 1,
+    Pong = 2,
+}
+
+/// <summary>
+/// A signed heartbeat datagram. Layout: "MP" 1 kind, from, seq, ticks, boot, version, views..., HMAC-SHA256.
+/// Decoding never throws on bad input: it returns null and the caller counts the datagram as malformed.
+/// </summary>
+internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong Seq, long Ticks, long Boot, long Version, IReadOnlyList<RemoteView> Views)
+{
+    private const int MacLength = 32;
+
+    public byte[] Encode(PeerSigner signer)
+    {
+        using var ms = new MemoryStream(64 + (Views.Count * 32));
+        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write((byte)'M');
+            w.Write((byte)'P');
+            w.Write((byte)1);
+            w.Write((byte)Kind);
+            w.Write(From);
+            w.Write(Seq);
+            w.Write(Ticks);
+            w.Write(Boot);
+            w.Write(Version);
+            w.Write((ushort)Views.Count);
+            foreach (var v in Views)
+            {
+                w.Write(v.Service);
+                w.Write(v.Upstream);
+                w.Write((byte)v.State);
+                w.Write(v.LatencyMs);
+                w.Write(v.SuccessRate);
+            }
+        }
+
+        var body = ms.ToArray();
+        var packet = new byte[body.Length + MacLength];
+        body.CopyTo(packet, 0);
+        signer.Sign(body).CopyTo(packet, body.Length);
+        return packet;
+    }
+
+    /// <summary>Null when the datagram is malformed; <paramref name="authentic"/> false when its MAC is wrong.</summary>
+    public static HeartbeatMessage? Decode(ReadOnlySpan<byte> packet, PeerSigner signer, out bool authentic)
+    {
+        authentic = false;
+        if (packet.Length < 4 + MacLength || packet[0] != 'M' || packet[1] != 'P' || packet[2] != 1)
+        {
+            return null;
+        }
+
+        var body = packet[..^MacLength];
+        if (!signer.Verify(body, packet[^MacLength..]))
+        {
+            return null;
+        }
+
+        authentic = true;
+        try
+        {
+            using var r = new BinaryReader(new MemoryStream(body.ToArray()), Encoding.UTF8);
+            r.ReadBytes(3);
+            var kind = (HeartbeatKind)r.ReadByte();
+            if (kind is not (HeartbeatKind.Ping or HeartbeatKind.Pong))
+            {
+                return null;
+            }
+
+            var from = r.ReadString();
+            var seq = r.ReadUInt64();
+            var ticks = r.ReadInt64();
+            var boot = r.ReadInt64();
+            var version = r.ReadInt64();
+            var count = r.ReadUInt16();
+            var views = new List<RemoteView>(count);
+            for (var i = 0; i < count; i++)
+            {
+                var service = r.ReadString();
+                var upstream = r.ReadString();
+                var state = (HealthState)r.ReadByte();
+                if (!Enum.IsDefined(state))
+                {
+                    return null;
+                }
+
+                views.Add(new RemoteView(service, upstream, state, r.ReadSingle(), r.ReadSingle()));
+            }
+
+            return r.BaseStream.Position == r.BaseStream.Length ? new HeartbeatMessage(kind, from, seq, ticks, boot, version, views) : null;
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or ArgumentException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,203 @@
+using System.Net;
+using System.Net.Sockets;
+using Manypaths.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace Manypaths.Mesh;
+
+/// <summary>
+/// The UDP side of the peer channel: signed pings to every peer every heartbeat (carrying this node's direct
+/// views), pongs back, link health per peer, and the newest views of every peer. A malformed, unsigned or
+/// foreign datagram is dropped and counted; it never stops the loop.
+/// </summary>
+internal sealed partial class MeshNode : IAsyncDisposable
+{
+    private readonly string _self;
+    private readonly Socket _socket;
+    private readonly IReadOnlyDictionary<string, IPEndPoint> _peers;
+    private readonly MeshOptions _options;
+    private readonly PeerSigner _signer;
+    private readonly FaultInjector _faults;
+    private readonly Func<IReadOnlyList<RemoteView>> _localViews;
+    private readonly TimeProvider _time;
+    private readonly ManypathsMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly Dictionary<string, PeerLink> _links;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly long _boot;
+    private Task? _send;
+    private Task? _receive;
+    private ulong _seq;
+    private long _version;
+    private string _lastDigest = "";
+
+    public MeshNode(string self, IPEndPoint bind, IReadOnlyDictionary<string, IPEndPoint> peers, MeshOptions options, PeerSigner signer,
+        FaultInjector faults, Func<IReadOnlyList<RemoteView>> localViews, TimeProvider time, ManypathsMetrics metrics, ILogger logger)
+    {
+        _self = self;
+        _peers = peers;
+        _options = options;
+        _signer = signer;
+        _faults = faults;
+        _localViews = localViews;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _boot = time.GetUtcNow().ToUnixTimeMilliseconds();
+        _links = peers.Keys.ToDictionary(p => p, _ => new PeerLink(options, time));
+        _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        _socket.Bind(bind);
+    }
+
+    public PeerViews Views { get; } = new();
+
+    public IReadOnlyCollection<string> Peers => _peers.Keys.ToList();
+
+    public LinkSnapshot Link(string peer) => _links.TryGetValue(peer, out var l) ? l.Snapshot() : new LinkSnapshot(LinkState.Unknown, double.NaN, 0, null);
+
+    public void Start()
+    {
+        _send = Task.Run(() => SendLoopAsync(_stop.Token));
+        _receive = Task.Run(() => ReceiveLoopAsync(_stop.Token));
+    }
+
+    private async Task SendLoopAsync(CancellationToken stop)
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var views = _localViews();
+                var digest = string.Join(";", views.Select(v => $"{v.Service}/{v.Upstream}={v.State}"));
+                if (digest != _lastDigest)
+                {
+                    _lastDigest = digest;
+                    _version++;
+                }
+
+                var seq = ++_seq;
+                foreach (var (name, endpoint) in _peers)
+                {
+                    var ping = new HeartbeatMessage(HeartbeatKind.Ping, _self, seq, 0, _boot, _version, views);
+                    _links[name].PingSent(seq);
+                    await SendAsync(ping.Encode(_signer), endpoint, stop);
+                }
+
+                await Task.Delay(_options.Heartbeat, _time, stop);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task SendAsync(byte[] packet, IPEndPoint to, CancellationToken stop)
+    {
+        if (_faults.Drops(to.Address.ToString(), to.Port))
+        {
+            return;
+        }
+
+        try
+        {
+            await _socket.SendToAsync(packet, SocketFlags.None, to, stop);
+        }
+        catch (SocketException)
+        {
+            // A peer that is down answers with ICMP unreachable; the missing pong already says so.
+        }
+    }
+
+    private async Task ReceiveLoopAsync(CancellationToken stop)
+    {
+        var buffer = new byte[65536];
+        EndPoint any = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        while (!stop.IsCancellationRequested)
+        {
+            SocketReceiveFromResult got;
+            try
+            {
+                got = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, any, stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+
+            var from = (IPEndPoint)got.RemoteEndPoint;
+            if (_faults.Drops(from.Address.ToString(), from.Port))
+            {
+                continue; // inbound loss on this link
+            }
+
+            Handle(buffer.AsSpan(0, got.ReceivedBytes), from, stop);
+        }
+    }
+
+    private void Handle(ReadOnlySpan<byte> packet, IPEndPoint from, CancellationToken stop)
+    {
+        var message = HeartbeatMessage.Decode(packet, _signer, out var authentic);
+        if (message is null)
+        {
+            Drop(authentic ? "malformed" : "unauthenticated");
+            return;
+        }
+
+        if (!_links.TryGetValue(message.From, out var link))
+        {
+            Drop("unknown_peer");
+            return;
+        }
+
+        link.Heard();
+        if (message.Kind == HeartbeatKind.Pong)
+        {
+            link.PongReceived(message.Seq);
+            return;
+        }
+
+        Views.Update(message.From, message.Boot, message.Version, message.Views);
+        var pong = new HeartbeatMessage(HeartbeatKind.Pong, _self, message.Seq, 0, _boot, _version, []);
+        _ = SendAsync(pong.Encode(_signer), _peers[message.From], stop);
+    }
+
+    private void Drop(string reason)
+    {
+        _metrics.MeshDropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.Dropped(_logger, reason);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _socket.Dispose();
+        foreach (var t in new[] { _send, _receive })
+        {
+            if (t is not null)
+            {
+                try
+                {
+                    await t;
+                }
+                catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+                {
+                }
+            }
+        }
+
+        _stop.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4001, EventName = "HeartbeatDropped", Level = LogLevel.Debug, Message = "Heartbeat dropped: {Reason}")]
+        public static partial void Dropped(ILogger logger, string reason);
+    }
+}

@@ -1,0 +1,52 @@
+using Manypaths.Health;
+using Manypaths.Routing;
+
+namespace Manypaths.Mesh;
+
+/// <summary>A peer through which this node can reach an upstream, and what that path costs.</summary>
+internal sealed record RelayPath(string Peer, Uri PeerMesh, double LatencyMs);
+
+/// <summary>
+/// Origin side of the relay mesh: for an upstream of a service, the best peer to go through, from the link to
+/// the peer (UDP) and the peer's own view of the upstream, minus peers whose relayed traffic just failed.
+/// </summary>
+internal sealed class RelayPaths(MeshNode mesh, IReadOnlyDictionary<string, Uri> peerMesh, TimeProvider time)
+{
+    private static readonly TimeSpan PenaltyBox = TimeSpan.FromSeconds(5);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Peer, string Service, string Upstream), DateTimeOffset> _failed = new();
+
+    public RelayPath? Best(string service, string upstream)
+    {
+        RelayPath? best = null;
+        var now = time.GetUtcNow();
+        foreach (var (peer, url) in peerMesh)
+        {
+            var link = mesh.Link(peer);
+            if (link.State != LinkState.Up || link.Loss > 0.5)
+            {
+                continue;
+            }
+
+            if (_failed.TryGetValue((peer, service, upstream), out var until) && now < until)
+            {
+                continue;
+            }
+
+            if (mesh.Views.Get(peer, service, upstream) is not { State: HealthState.Up or HealthState.Suspect } view)
+            {
+                continue;
+            }
+
+            var latency = (double.IsNaN(link.RttMs) ? 1 : link.RttMs) + view.LatencyMs;
+            if (best is null || latency < best.LatencyMs)
+            {
+                best = new RelayPath(peer, url, latency);
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>Passive correction: real relayed traffic through this peer failed; avoid the path for a while.</summary>
+    public void Failed(string peer, string service, string upstream) => _failed[(peer, service, upstream)] = time.GetUtcNow() + PenaltyBox;
+}

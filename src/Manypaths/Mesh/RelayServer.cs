@@ -1,0 +1,123 @@
+using System.Globalization;
+using System.Net;
+using Manypaths.Demo;
+using Manypaths.Proxy;
+using Manypaths.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Manypaths.Mesh;
+
+/// <summary>
+/// The HTTP side of the peer channel, on the node's mesh address: /_mesh/relay/{service}/{upstream}/{path}.
+/// Forwards only to a configured upstream of a relay-enabled service, only over this node's direct path, and
+/// refuses (and counts) unauthenticated, expired, replayed, looping or foreign-target requests.
+/// </summary>
+internal sealed partial class RelayServer(
+    string self,
+    IPEndPoint endpoint,
+    IReadOnlyCollection<string> peers,
+    PeerSigner signer,
+    ReplayGuard replay,
+    Func<string, ServiceRuntime?> services,
+    ServiceRequestHandler handler,
+    ManypathsMetrics metrics,
+    ILogger logger) : IAsyncDisposable
+{
+    private WebApplication? _app;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = null;
+            k.Listen(endpoint);
+        });
+        var app = builder.Build();
+        app.Run(HandleAsync);
+        await app.StartAsync(cancellationToken);
+        _app = app;
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var path = context.Request.Path.Value ?? "";
+        if (!path.StartsWith(RelayHeaders.PathPrefix, StringComparison.Ordinal))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        var h = context.Request.Headers;
+        var from = h[RelayHeaders.From].ToString();
+        var time = h[RelayHeaders.Time].ToString();
+        var nonce = h[RelayHeaders.Nonce].ToString();
+        var hops = h[RelayHeaders.Hops].ToString();
+        var chain = h[RelayHeaders.Chain].ToString();
+        // The raw target, exactly as the origin signed it (Path is already percent-decoded).
+        var target = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? (path + context.Request.QueryString);
+        var canonical = RelayHeaders.Canonical(context.Request.Method, target, from, time, nonce, hops, chain, context.Request.ContentLength);
+        if (!peers.Contains(from) || nonce.Length == 0 || !signer.VerifyText(canonical, h[RelayHeaders.Signature].ToString()))
+        {
+            await Refuse(context, RelayRefusal.Unauthenticated, StatusCodes.Status401Unauthorized, "relay request is not signed by a cluster peer");
+            return;
+        }
+
+        if (!long.TryParse(time, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) ||
+            replay.Check(DateTimeOffset.FromUnixTimeMilliseconds(ms), nonce) is { } refusal)
+        {
+            await Refuse(context, RelayRefusal.Expired, StatusCodes.Status401Unauthorized, "relay request is expired or replayed", replayedOrExpired: true, ms: ms, nonce: nonce);
+            return;
+        }
+
+        var hopsLeft = int.TryParse(hops, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : -1;
+        if (hopsLeft < 0 || chain.Split(',').Contains(self, StringComparer.Ordinal))
+        {
+            await Refuse(context, RelayRefusal.Loop, StatusCodes.Status508LoopDetected, "relay chain already holds this node or has no hop left");
+            return;
+        }
+
+        var rest = path[RelayHeaders.PathPrefix.Length..];
+        var parts = rest.Split('/', 3);
+        var service = parts.Length >= 2 ? services(parts[0]) : null;
+        var upstream = service is null ? -1 : Array.FindIndex(service.Upstreams, u => u.Name == parts[1]);
+        if (service is null || upstream < 0 || !service.Options.Relay)
+        {
+            await Refuse(context, RelayRefusal.UnknownTarget, StatusCodes.Status404NotFound, "no such relay-enabled service and upstream here");
+            return;
+        }
+
+        context.Request.Path = "/" + (parts.Length == 3 ? parts[2] : "");
+        await handler.HandleAsync(context, service, new RelayArrival(upstream, chain, hopsLeft));
+    }
+
+    private Task Refuse(HttpContext context, RelayRefusal reason, int status, string message, bool replayedOrExpired = false, long ms = 0, string nonce = "")
+    {
+        var name = replayedOrExpired ? "expired_or_replayed" : reason.ToString().ToLowerInvariant();
+        metrics.RelayRefused.Add(1, new KeyValuePair<string, object?>("reason", name));
+        Log.Refused(logger, name, context.Request.Headers[RelayHeaders.From].ToString());
+        context.Response.StatusCode = status;
+        context.Response.Headers["X-Manypaths-Refused"] = name;
+        return context.Response.WriteAsync(message);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopNowAsync();
+            _app = null;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4101, EventName = "RelayRefused", Level = LogLevel.Warning, Message = "Relay request refused ({Reason}) from '{From}'")]
+        public static partial void Refused(ILogger logger, string reason, string from);
+    }
+}

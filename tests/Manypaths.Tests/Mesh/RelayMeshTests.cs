@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Manypaths.Health;
+using Manypaths.Mesh;
+using Manypaths.Tests.Support;
+
+namespace Manypaths.Tests.Mesh;
+
+/// <summary>Three real nodes in one process; the fault layer breaks one node's direct path.</summary>
+public sealed class RelayMeshTests
+{
+    private const string Fast = "health: { interval: 200ms, fast_interval: 50ms, timeout: 150ms, rise: 2, fall: 1 }\ntimeouts: { connect: 200ms, first_byte: 1s }\nretries: 2";
+
+    [Fact]
+    public async Task Peers_SeeEachOther_WithRttAndNoLoss()
+    {
+        await using var up = await TestUpstream.StartAsync("u1");
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}", Fast);
+        var mesh = cluster.Nodes["n1"].Mesh!;
+        await Eventually.TrueAsync(() => mesh.Link("n2").State == LinkState.Up && mesh.Link("n3").State == LinkState.Up, "n1 hears n2 and n3");
+        await Eventually.TrueAsync(() => mesh.Views.Get("n2", "svc", "u1")?.State == HealthState.Up, "n2's view of u1 reaches n1");
+        Assert.False(double.IsNaN(mesh.Link("n2").RttMs));
+    }
+
+    [Fact]
+    public async Task LinkLoss_IsMeasuredFromHeartbeats()
+    {
+        await using var up = await TestUpstream.StartAsync("u1");
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}", Fast);
+        var n1 = cluster.Nodes["n1"];
+        n1.Faults.Set($"127.0.0.1:{cluster.MeshPorts["n2"]}", new Fault(FaultKind.Loss, 30));
+        await Eventually.TrueAsync(() => n1.Mesh!.Link("n2").Loss is > 0.1 and < 0.6, "about 30% loss on n1->n2", TimeSpan.FromSeconds(20));
+        Assert.True(n1.Mesh!.Link("n3").Loss < 0.05);
+    }
+
+    [Fact]
+    public async Task BlackholedDirectPath_MovesTrafficToTheRelay_WithoutAFailedGet_AndBackWhenItHeals()
+    {
+        await using var up = await TestUpstream.StartAsync("u1");
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}", Fast);
+        var n1 = cluster.Nodes["n1"];
+        await Eventually.TrueAsync(() => n1.Mesh!.Views.Get("n2", "svc", "u1")?.State == HealthState.Up && n1.Mesh.Views.Get("n3", "svc", "u1")?.State == HealthState.Up, "peers report u1 up");
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        var url = $"http://127.0.0.1:{cluster.ProxyPorts["n1"]}/work";
+        var failures = new ConcurrentBag<string>();
+        var relayed = 0;
+        var tasks = new List<Task>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        const int total = 2000;
+        for (var i = 0; i < total; i++)
+        {
+            var due = TimeSpan.FromMilliseconds(i * 5) - clock.Elapsed;
+            if (due > TimeSpan.Zero)
+            {
+                await Task.Delay(due, TimeProvider.System);
+            }
+
+            if (i == 300)
+            {
+                n1.Faults.Set($"127.0.0.1:{up.Port}", new Fault(FaultKind.Blackhole));
+            }
+
+            tasks.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    using var r = await client.GetAsync(url);
+                    if (r.StatusCode != HttpStatusCode.OK)
+                    {
+                        failures.Add($"status {(int)r.StatusCode}");
+                    }
+                }
+                catch (Exception e)
+                {
+                    failures.Add(e.Message);
+                }
+            }));
+        }
+
+        await Task.WhenAll(tasks);
+        relayed = up.Seen.Count(s => s.Headers.TryGetValue("Via", out var via) && via.Contains("manypaths-n2", StringComparison.Ordinal) || s.Headers.TryGetValue("Via", out var v3) && v3.Contains("manypaths-n3", StringComparison.Ordinal));
+        Assert.Empty(failures);
+        Assert.True(relayed > total / 2, $"only {relayed} requests went through a peer");
+        Assert.All(up.Seen.Where(s => s.Path == "/work"), s => Assert.False(s.Headers.Keys.Any(k => k.StartsWith("X-Manypaths-", StringComparison.OrdinalIgnoreCase)), "mesh headers reached the upstream"));
+
+        n1.Faults.ClearAll();
+        var direct = n1.Generation!.Services["svc"].Upstreams[0].Health;
+        await Eventually.TrueAsync(() => direct.State == HealthState.Up, "the direct path passes rise probes again", TimeSpan.FromSeconds(30));
+        var before = up.Seen.Count;
+        for (var i = 0; i < 20; i++)
+        {
+            using var r = await client.GetAsync(url);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        }
+
+        var after = up.Seen.Skip(before).Where(s => s.Path == "/work").ToList();
+        Assert.All(after, s => Assert.Equal("1.1 manypaths-n1", s.Headers["Via"]));
+    }
+}

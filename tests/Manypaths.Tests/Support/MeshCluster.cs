@@ -1,0 +1,81 @@
+using Manypaths.Config;
+using Manypaths.Demo;
+using Manypaths.Node;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Manypaths.Tests.Support;
+
+/// <summary>Several real nodes in one process, one config, each with its own listeners, mesh port and admin API.</summary>
+internal sealed class MeshCluster : IAsyncDisposable
+{
+    private readonly DirectoryInfo _dir;
+
+    private MeshCluster(DirectoryInfo dir, Dictionary<string, NodeHost> nodes, Dictionary<string, int> proxyPorts, Dictionary<string, int> meshPorts)
+    {
+        _dir = dir;
+        Nodes = nodes;
+        ProxyPorts = proxyPorts;
+        MeshPorts = meshPorts;
+    }
+
+    public const string Secret = "mesh-test-secret-6b2f";
+    public IReadOnlyDictionary<string, NodeHost> Nodes { get; }
+    public IReadOnlyDictionary<string, int> ProxyPorts { get; }
+    public IReadOnlyDictionary<string, int> MeshPorts { get; }
+
+    public static async Task<MeshCluster> StartAsync(string upstreams, string serviceExtra = "", params string[] names)
+    {
+        names = names.Length == 0 ? ["n1", "n2", "n3"] : names;
+        var dir = Directory.CreateTempSubdirectory("manypaths-mesh-");
+        await File.WriteAllTextAsync(Path.Combine(dir.FullName, "cluster.key"), Secret);
+        await File.WriteAllTextAsync(Path.Combine(dir.FullName, "admin.token"), ProxyNode.Token);
+        var proxy = names.ToDictionary(n => n, _ => FreePort.Next());
+        var mesh = names.ToDictionary(n => n, _ => FreePort.Next());
+        var nodes = string.Join("\n", names.Select(n => $"  {n}: {{ mesh: http://127.0.0.1:{mesh[n]}, admin: http://127.0.0.1:{FreePort.Next()}, region: in-south }}"));
+        var listen = string.Join(", ", names.Select(n => $"{n}: 127.0.0.1:{proxy[n]}"));
+        var yaml = $"""
+            cluster: {"{"} name: mesh, secret_file: cluster.key, admin_token_file: admin.token, shutdown_grace: 1s {"}"}
+            mesh: {"{"} heartbeat: 50ms, dead_after: 500ms, window: 40 {"}"}
+            nodes:
+            {nodes}
+            services:
+              svc:
+                relay: true
+                listen: {"{"} {listen} {"}"}
+                upstreams:
+            {string.Join("\n", upstreams.Split('\n').Select(l => "      " + l.Trim()))}
+            {string.Join("\n", serviceExtra.Split('\n').Where(l => l.Length > 0).Select(l => "    " + l.Trim()))}
+            """;
+        var path = Path.Combine(dir.FullName, "manypaths.yaml");
+        await File.WriteAllTextAsync(path, yaml);
+        var result = ConfigLoader.LoadFile(path);
+        Assert.True(result.Ok, string.Join("\n", result.Errors) + "\n" + yaml);
+        var hosts = new Dictionary<string, NodeHost>();
+        foreach (var n in names)
+        {
+            var loggers = Environment.GetEnvironmentVariable("MANYPATHS_TEST_LOG") is { Length: > 0 } ? Cli.Logging.Create(LogLevel.Debug) : NullLoggerFactory.Instance;
+            var host = new NodeHost(n, TimeProvider.System, loggers);
+            await host.StartAsync(result.Config!, CancellationToken.None);
+            hosts[n] = host;
+        }
+
+        return new MeshCluster(dir, hosts, proxy, mesh);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var n in Nodes.Values)
+        {
+            await n.DisposeAsync();
+        }
+
+        try
+        {
+            _dir.Delete(recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
