@@ -5,7 +5,7 @@ namespace Manypaths.Cli;
 
 internal static class Logging
 {
-    public static ILoggerFactory Create(LogLevel level) => LoggerFactory.Create(b => b
+    public static ILoggerFactory Create(LogLevel level) => level == LogLevel.None ? LoggerFactory.Create(_ => { }) : LoggerFactory.Create(b => b
         .SetMinimumLevel(level)
         .AddFilter("Microsoft", LogLevel.Warning)
         // YARP logs two Information lines per proxied request; at that rate console logging costs a third of the

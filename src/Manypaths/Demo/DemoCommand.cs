@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Manypaths.Config;
+using Manypaths.Mesh;
 using Manypaths.Node;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
@@ -9,21 +10,32 @@ using Spectre.Console;
 namespace Manypaths.Demo;
 
 /// <summary>
-/// `manypaths demo`: one node (the relay mesh will make it three) in front of simulated upstreams in two regions.
-/// It drives steady traffic, kills the primary tier, brings it back, and shows where every request went.
+/// `manypaths demo`: three nodes (blr, maa, del) in front of simulated upstreams in two regions. It drives steady
+/// traffic through blr, blackholes blr's own path to the primary tier (traffic goes through a peer), heals it,
+/// then kills the primary tier (traffic crosses to the backup region) and revives it, showing where every
+/// request went.
 /// </summary>
 internal static class DemoCommand
 {
     private const int RequestsPerSecond = 50;
+
+    /// <summary>The summary is for people too: no \u0027 for apostrophes.</summary>
+    private static readonly DemoJsonContext Readable = new(new JsonSerializerOptions
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+    });
+    private static readonly string[] NodeNames = ["blr", "maa", "del"];
 
     public static async Task<int> RunAsync(string? durationText, bool jsonOnly, CancellationToken cancellationToken)
     {
         TimeSpan? duration = null;
         if (durationText is not null)
         {
-            if (!ValueParsers.TryParseDuration(durationText, out var d) || d < TimeSpan.FromSeconds(4))
+            if (!ValueParsers.TryParseDuration(durationText, out var d) || d < TimeSpan.FromSeconds(8))
             {
-                await Console.Error.WriteLineAsync($"--duration must be a duration of at least 4s, such as 20s, not '{durationText}'.");
+                await Console.Error.WriteLineAsync($"--duration must be a duration of at least 8s, such as 30s, not '{durationText}'.");
                 return 2;
             }
 
@@ -33,24 +45,7 @@ internal static class DemoCommand
         var time = TimeProvider.System;
         var dir = Directory.CreateTempSubdirectory("manypaths-demo-");
         var upstreams = new[] { new SimulatedUpstream("use1", FreePort.Next()), new SimulatedUpstream("use2", FreePort.Next()), new SimulatedUpstream("euw1", FreePort.Next()) };
-        var proxyPort = FreePort.Next();
-        var adminPort = FreePort.Next();
-        var configPath = Path.Combine(dir.FullName, "manypaths.yaml");
-        await File.WriteAllTextAsync(Path.Combine(dir.FullName, "admin.token"), Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)), cancellationToken);
-        await File.WriteAllTextAsync(configPath, $$"""
-            cluster: { name: demo, admin_token_file: admin.token, shutdown_grace: 2s }
-            nodes:
-              blr: { admin: http://127.0.0.1:{{adminPort}}, region: in-south }
-            services:
-              control:
-                listen: 127.0.0.1:{{proxyPort}}
-                upstreams:
-                  - { name: use1, url: {{upstreams[0].Url}}, region: us-east }
-                  - { name: use2, url: {{upstreams[1].Url}}, region: us-east }
-                  - { name: euw1, url: {{upstreams[2].Url}}, region: eu-west, tier: backup }
-                health: { path: /healthz, interval: 500ms, fast_interval: 100ms, timeout: 300ms, rise: 2, fall: 2 }
-                retries: 2
-            """, cancellationToken);
+        var configPath = await WriteConfigAsync(dir, upstreams, cancellationToken);
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
@@ -58,13 +53,6 @@ internal static class DemoCommand
         if (duration is { } limit)
         {
             stop.CancelAfter(limit);
-        }
-
-        using var loggers = Cli.Logging.Create(LogLevel.None);
-        await using var node = new NodeHost("blr", time, loggers);
-        foreach (var u in upstreams)
-        {
-            await u.StartAsync();
         }
 
         var config = ConfigLoader.LoadFile(configPath);
@@ -78,23 +66,41 @@ internal static class DemoCommand
             return 1;
         }
 
-        await node.StartAsync(config.Config!, cancellationToken);
-        var proxyUrl = $"http://127.0.0.1:{proxyPort}/";
-        var statusUrl = node.AdminUrl!.ToString();
-        var live = !jsonOnly && !Console.IsOutputRedirected;
+        using var loggers = Cli.Logging.Create(LogLevel.None);
+        var nodes = new List<NodeHost>();
+        foreach (var u in upstreams)
+        {
+            await u.StartAsync();
+        }
+
+        foreach (var name in NodeNames)
+        {
+            var node = new NodeHost(name, time, loggers);
+            await node.StartAsync(config.Config!, cancellationToken);
+            nodes.Add(node);
+        }
+
+        var blr = nodes[0];
+        var proxyUrl = $"http://{config.Config!.Services["control"].Listen!.For("blr")}/";
+        var statusUrl = blr.AdminUrl!.ToString();
         if (!jsonOnly)
         {
-            Console.WriteLine($"Manypaths demo: status page {statusUrl}  proxy {proxyUrl}  config {configPath}");
-            Console.WriteLine("Traffic goes to the primary tier (use1, use2 in us-east); the demo kills it and brings it back. Ctrl-C ends it.");
+            Console.WriteLine($"Manypaths demo: 3 nodes (blr, maa, del). Status page {statusUrl}  blr's proxy {proxyUrl}  config {configPath}");
+            Console.WriteLine("Traffic enters at blr. The demo breaks blr's own path to us-east (it goes through a peer), heals it, then kills us-east (it crosses to eu-west). Ctrl-C ends it.");
         }
 
         var load = new DemoLoad(proxyUrl, time);
         var started = time.GetTimestamp();
         var events = new ConcurrentQueue<DemoEvent>();
         var loadTask = load.RunAsync(RequestsPerSecond, stop.Token);
-        var script = ScriptAsync(upstreams, duration, events, started, time, jsonOnly ? null : Console.Out, stop.Token);
-        await Display(node, load, events, live, jsonOnly, time, stop.Token);
+        var script = ScriptAsync(blr, upstreams, duration, events, started, time, jsonOnly ? null : Console.Out, stop.Token);
+        await Display(blr, load, !jsonOnly && !Console.IsOutputRedirected, jsonOnly, time, stop.Token);
         await Task.WhenAll(loadTask, script);
+
+        foreach (var n in nodes)
+        {
+            await n.DisposeAsync();
+        }
 
         foreach (var u in upstreams)
         {
@@ -102,8 +108,8 @@ internal static class DemoCommand
         }
 
         var summary = new DemoSummary(statusUrl, proxyUrl, Math.Round(time.GetElapsedTime(started).TotalSeconds, 1), load.Requests, load.Failed,
-            load.ServedBy.ToDictionary(k => k.Key, k => k.Value), events.ToList());
-        Console.WriteLine(JsonSerializer.Serialize(summary, DemoJsonContext.Default.DemoSummary));
+            load.ServedBy.ToDictionary(k => k.Key, k => k.Value), load.Routes.ToDictionary(k => k.Key, k => k.Value), events.ToList());
+        Console.WriteLine(JsonSerializer.Serialize(summary, Readable.DemoSummary));
         try
         {
             dir.Delete(recursive: true);
@@ -115,24 +121,68 @@ internal static class DemoCommand
         return load.Failed == 0 ? 0 : 1;
     }
 
-    /// <summary>Kill the primary tier at 25% of the run, revive it at 55%; without a duration, every 30 s.</summary>
-    private static async Task ScriptAsync(SimulatedUpstream[] upstreams, TimeSpan? duration, ConcurrentQueue<DemoEvent> events, long started, TimeProvider time, TextWriter? log, CancellationToken stop)
+    private static async Task<string> WriteConfigAsync(DirectoryInfo dir, SimulatedUpstream[] upstreams, CancellationToken ct)
     {
-        var cycle = duration ?? TimeSpan.FromSeconds(30);
+        string Random() => Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        await File.WriteAllTextAsync(Path.Combine(dir.FullName, "admin.token"), Random(), ct);
+        await File.WriteAllTextAsync(Path.Combine(dir.FullName, "cluster.key"), Random(), ct);
+        var regions = new[] { "in-south", "in-south", "in-north" };
+        var nodes = string.Join("\n", NodeNames.Select((n, i) => $"  {n}: {{ mesh: http://127.0.0.1:{FreePort.Next()}, admin: http://127.0.0.1:{FreePort.Next()}, region: {regions[i]} }}"));
+        var listen = string.Join(", ", NodeNames.Select(n => $"{n}: 127.0.0.1:{FreePort.Next()}"));
+        var path = Path.Combine(dir.FullName, "manypaths.yaml");
+        await File.WriteAllTextAsync(path, $$"""
+            cluster: { name: demo, secret_file: cluster.key, admin_token_file: admin.token, shutdown_grace: 2s }
+            mesh: { heartbeat: 100ms, dead_after: 600ms }
+            nodes:
+            {{nodes}}
+            services:
+              control:
+                relay: true
+                listen: { {{listen}} }
+                upstreams:
+                  - { name: use1, url: {{upstreams[0].Url}}, region: us-east }
+                  - { name: use2, url: {{upstreams[1].Url}}, region: us-east }
+                  - { name: euw1, url: {{upstreams[2].Url}}, region: eu-west, tier: backup }
+                health: { path: /healthz, interval: 500ms, fast_interval: 100ms, timeout: 300ms, rise: 2, fall: 2 }
+                timeouts: { connect: 300ms, first_byte: 1s }
+                retries: 2
+            """, ct);
+        return path;
+    }
+
+    /// <summary>
+    /// One cycle: blackhole blr -> us-east at 15%, heal at 40%, kill us-east at 55%, revive at 80%.
+    /// Without a duration the cycle is 40 s and repeats.
+    /// </summary>
+    private static async Task ScriptAsync(NodeHost blr, SimulatedUpstream[] upstreams, TimeSpan? duration, ConcurrentQueue<DemoEvent> events, long started, TimeProvider time, TextWriter? log, CancellationToken stop)
+    {
+        var cycle = duration ?? TimeSpan.FromSeconds(40);
         try
         {
             while (!stop.IsCancellationRequested)
             {
                 var cycleStart = time.GetElapsedTime(started);
-                await Task.Delay(cycle * 0.25, time, stop);
+                async Task At(double share) => await Task.Delay(Max(cycleStart + (cycle * share) - time.GetElapsedTime(started)), time, stop);
+
+                await At(0.15);
+                foreach (var u in upstreams[..2])
+                {
+                    blr.Faults.Set($"127.0.0.1:{u.Port}", new Fault(FaultKind.Blackhole));
+                }
+
+                Note("blackholed blr's own path to us-east: blr must reach use1/use2 through maa or del");
+                await At(0.40);
+                blr.Faults.ClearAll();
+                Note("healed blr's path: traffic returns to the direct path once it passes its rise probes");
+                await At(0.55);
                 await upstreams[0].KillAsync();
                 await upstreams[1].KillAsync();
-                Note("killed the primary tier (use1, use2): traffic must cross to euw1 in eu-west");
-                await Task.Delay(cycleStart + (cycle * 0.55) - time.GetElapsedTime(started), time, stop);
+                Note("killed use1 and use2: every node must cross to euw1 in eu-west");
+                await At(0.80);
                 await upstreams[0].StartAsync();
                 await upstreams[1].StartAsync();
-                Note("revived use1 and use2: traffic returns once they pass their rise probes");
-                await Task.Delay(cycleStart + cycle - time.GetElapsedTime(started), time, stop);
+                Note("revived use1 and use2: traffic returns to us-east after rise");
+                await At(1.0);
                 if (duration is not null)
                 {
                     break;
@@ -151,7 +201,9 @@ internal static class DemoCommand
         }
     }
 
-    private static async Task Display(NodeHost node, DemoLoad load, ConcurrentQueue<DemoEvent> events, bool live, bool quiet, TimeProvider time, CancellationToken stop)
+    private static TimeSpan Max(TimeSpan t) => t > TimeSpan.Zero ? t : TimeSpan.Zero;
+
+    private static async Task Display(NodeHost node, DemoLoad load, bool live, bool quiet, TimeProvider time, CancellationToken stop)
     {
         if (quiet)
         {
@@ -167,16 +219,25 @@ internal static class DemoCommand
             var parts = new List<string>();
             foreach (var u in status.Services[0].Upstreams)
             {
-                var now = load.ServedBy.GetValueOrDefault(u.Name);
-                var delta = now - last.GetValueOrDefault(u.Name);
-                last[u.Name] = now;
-                parts.Add($"{u.Name}:{u.State,-7} {delta,3}/s");
+                parts.Add($"{u.Name}:{u.State}");
             }
 
-            var line = $"requests {load.Requests,6}  failed {load.Failed,3}  |  {string.Join("  ", parts)}";
+            var routes = new List<string>();
+            foreach (var (route, count) in load.Routes.OrderBy(r => r.Key, StringComparer.Ordinal))
+            {
+                var delta = count - last.GetValueOrDefault(route);
+                last[route] = count;
+                if (delta > 0)
+                {
+                    routes.Add($"{route} {delta}/s");
+                }
+            }
+
+            var served = string.Join(" ", load.ServedBy.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"{s.Key}={s.Value}"));
+            var line = $"requests {load.Requests,6}  failed {load.Failed,3} | blr sees {string.Join(" ", parts)} | {string.Join(", ", routes)} | served {served}";
             if (live)
             {
-                AnsiConsole.MarkupLine(Markup.Escape(line).Replace("down", "[red]down[/]", StringComparison.Ordinal).Replace(":up", ":[green]up[/]", StringComparison.Ordinal));
+                AnsiConsole.MarkupLine(Markup.Escape(line).Replace(":down", ":[red]down[/]", StringComparison.Ordinal).Replace(":up", ":[green]up[/]", StringComparison.Ordinal).Replace("via ", "[yellow]via[/] ", StringComparison.Ordinal));
             }
             else
             {

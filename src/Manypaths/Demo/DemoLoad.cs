@@ -12,6 +12,9 @@ internal sealed class DemoLoad(string url, TimeProvider time)
     public long Failed => Interlocked.Read(ref _failed);
     public ConcurrentDictionary<string, long> ServedBy { get; } = new();
 
+    /// <summary>"direct" or "via PEER": how each answered request reached its upstream.</summary>
+    public ConcurrentDictionary<string, long> Routes { get; } = new();
+
     public async Task RunAsync(int perSecond, CancellationToken stop)
     {
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
@@ -55,6 +58,9 @@ internal sealed class DemoLoad(string url, TimeProvider time)
 
             var upstream = response.Headers.TryGetValues("X-Upstream", out var v) ? v.First() : "?";
             ServedBy.AddOrUpdate(upstream, 1, (_, n) => n + 1);
+            var via = response.Headers.TryGetValues("X-Via", out var p) ? p.First() : "";
+            var relay = via.Split(',').Select(x => x.Trim()).Where(x => x.StartsWith("1.1 manypaths-", StringComparison.Ordinal)).Skip(1).FirstOrDefault();
+            Routes.AddOrUpdate(relay is null ? "direct" : "via " + relay["1.1 manypaths-".Length..], 1, (_, n) => n + 1);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {

@@ -10,6 +10,7 @@ internal sealed record DemoSummary(
     long Requests,
     long Failed,
     IReadOnlyDictionary<string, long> ServedBy,
+    IReadOnlyDictionary<string, long> Routes,
     IReadOnlyList<DemoEvent> Events);
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(

@@ -26,6 +26,7 @@ internal sealed class SimulatedUpstream(string name, int port) : IAsyncDisposabl
         app.Run(async c =>
         {
             c.Response.Headers["X-Upstream"] = Name;
+            c.Response.Headers["X-Via"] = c.Request.Headers.Via.ToString();
             await c.Response.WriteAsync($"hello from {Name}\n");
         });
         await app.StartAsync();

@@ -30,12 +30,16 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
 
         var streamingBody = state.BufferedBody is null && request.Content is not null ? new TrackingContent(request.Content) : null;
         var pathAndQuery = request.RequestUri!.PathAndQuery;
+        // Attempts that reached an upstream are limited by 'retries'; connects that failed cost nothing, so they
+        // may go on to the remaining paths (each path is tried at most once, so this still ends).
         var maxAttempts = 1 + service.Options.Retry.Retries;
+        var freeAttempts = 0;
+        var limit = maxAttempts + (2 * service.Upstreams.Length);
         var usedLeastBad = false;
         Exception? lastError = null;
         var time = service.Time;
 
-        while (state.Attempts < maxAttempts)
+        while (state.Attempts - freeAttempts < maxAttempts && state.Attempts < limit)
         {
             Pick pick;
             Mesh.RelayPath? via = null;
@@ -124,7 +128,7 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
                 }
 
                 state.NeverReachedUpstream = false;
-                if (service.RetryStatus.Contains(status) && state.Attempts < maxAttempts
+                if (service.RetryStatus.Contains(status) && state.Attempts - freeAttempts < maxAttempts
                     && RetryPolicy.MayRetry(AttemptFailure.RetryableStatus, state.Idempotent, Replayable(state, streamingBody))
                     && HasAlternative(state) && WithdrawRetry())
                 {
@@ -177,8 +181,12 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
                     break;
                 }
 
-                // A connect that failed put no load on any upstream: it does not spend the retry budget.
-                if (state.Attempts >= maxAttempts || (failure != AttemptFailure.NeverSent && !WithdrawRetry()))
+                // A connect that failed put no load on any upstream: it spends neither an attempt nor the budget.
+                if (failure == AttemptFailure.NeverSent)
+                {
+                    freeAttempts++;
+                }
+                else if (state.Attempts - freeAttempts >= maxAttempts || !WithdrawRetry())
                 {
                     break;
                 }

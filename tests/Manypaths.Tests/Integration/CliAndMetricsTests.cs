@@ -97,15 +97,18 @@ public sealed class CliAndMetricsTests
     }
 
     [Fact]
-    public async Task Demo_Unattended_CrossesOverWithoutAFailedRequest()
+    public async Task Demo_Unattended_RoutesAroundTheBrokenPath_AndCrossesRegions_WithoutAFailedRequest()
     {
-        var (exit, stdout, stderr) = await Tool.ManypathsAsync("demo --duration 8s --json", TimeSpan.FromSeconds(60));
+        var (exit, stdout, stderr) = await Tool.ManypathsAsync("demo --duration 16s --json", TimeSpan.FromSeconds(90));
         Assert.True(exit == 0, stdout + stderr);
         using var summary = JsonDocument.Parse(stdout[stdout.IndexOf('{', StringComparison.Ordinal)..]);
         var root = summary.RootElement;
         Assert.Equal(0, root.GetProperty("failed").GetInt64());
-        Assert.True(root.GetProperty("requests").GetInt64() > 200);
+        Assert.True(root.GetProperty("requests").GetInt64() > 400);
         Assert.True(root.GetProperty("served_by").GetProperty("euw1").GetInt64() > 0, "the backup region served while the primary tier was down");
-        Assert.Equal(2, root.GetProperty("events").GetArrayLength());
+        var relayed = root.GetProperty("routes").EnumerateObject().Where(p => p.Name.StartsWith("via ", StringComparison.Ordinal)).Sum(p => p.Value.GetInt64());
+        Assert.True(relayed > 0, "blr reached us-east through a peer while its own path was blackholed");
+        Assert.Equal(4, root.GetProperty("events").GetArrayLength());
+        Assert.Contains("blr's own path", stdout, StringComparison.Ordinal);
     }
 }
