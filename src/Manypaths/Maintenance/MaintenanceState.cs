@@ -6,41 +6,114 @@ public sealed record MaintenanceInfo(string? Message, DateTimeOffset? Until, Dat
 
 public sealed record DrainInfo(DateTimeOffset Since);
 
-/// <summary>
-/// Operator switches of this node: maintenance (sorry page) per service and drains per upstream. Kept outside
-/// the config so they survive reloads; the relay mesh will propagate them cluster-wide.
-/// </summary>
-internal sealed class MaintenanceState(TimeProvider time)
+public enum SwitchKind : byte
 {
-    private readonly ConcurrentDictionary<string, MaintenanceInfo> _maintenance = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<(string Service, string Upstream), DrainInfo> _drains = new();
+    Maintenance = 1,
+    Drain = 2,
+}
+
+/// <summary>
+/// One operator switch, on or off, with who set it and when. Switches spread through the mesh and the newest
+/// (stamp, origin) wins everywhere, so every node converges and a node that rejoins catches up from its peers.
+/// </summary>
+public sealed record SwitchEntry(SwitchKind Kind, string Service, string Upstream, bool On, string? Message, DateTimeOffset? Until, long Stamp, string Origin)
+{
+    public bool NewerThan(SwitchEntry other) =>
+        Stamp > other.Stamp || (Stamp == other.Stamp && string.CompareOrdinal(Origin, other.Origin) > 0);
+}
+
+/// <summary>
+/// Operator switches: maintenance (sorry page) per service and drains per upstream. Kept outside the config so
+/// they survive reloads; merged cluster-wide through the mesh heartbeats (last writer wins).
+/// </summary>
+internal sealed class MaintenanceState(TimeProvider time, string origin = "local")
+{
+    private readonly ConcurrentDictionary<(SwitchKind, string, string), SwitchEntry> _switches = new();
+    private readonly Lock _stampLock = new();
+    private long _lastStamp;
+
+    /// <summary>Raised when a switch changes here, whether set locally or learnt from a peer.</summary>
+    public event Action<SwitchEntry>? Changed;
 
     public MaintenanceInfo? Maintenance(string service)
     {
-        if (!_maintenance.TryGetValue(service, out var info))
+        if (!_switches.TryGetValue((SwitchKind.Maintenance, service, ""), out var e) || !e.On)
         {
             return null;
         }
 
-        if (info.Until is { } until && time.GetUtcNow() >= until)
-        {
-            _maintenance.TryRemove(KeyValuePair.Create(service, info));
-            return null;
-        }
-
-        return info;
+        return e.Until is { } until && time.GetUtcNow() >= until ? null : new MaintenanceInfo(e.Message, e.Until, DateTimeOffset.FromUnixTimeMilliseconds(e.Stamp));
     }
 
-    public void SetMaintenance(string service, string? message, DateTimeOffset? until) =>
-        _maintenance[service] = new MaintenanceInfo(message, until, time.GetUtcNow());
+    public void SetMaintenance(string service, string? message, DateTimeOffset? until) => Set(SwitchKind.Maintenance, service, "", true, message, until);
 
-    public bool ClearMaintenance(string service) => _maintenance.TryRemove(service, out _);
+    public bool ClearMaintenance(string service)
+    {
+        var was = Maintenance(service) is not null;
+        Set(SwitchKind.Maintenance, service, "", false, null, null);
+        return was;
+    }
 
-    public bool IsDrained(string service, string upstream) => _drains.ContainsKey((service, upstream));
+    public bool IsDrained(string service, string upstream) =>
+        _switches.TryGetValue((SwitchKind.Drain, service, upstream), out var e) && e.On;
 
-    public DrainInfo? Drain(string service, string upstream) => _drains.GetValueOrDefault((service, upstream));
+    public DrainInfo? Drain(string service, string upstream) =>
+        _switches.TryGetValue((SwitchKind.Drain, service, upstream), out var e) && e.On ? new DrainInfo(DateTimeOffset.FromUnixTimeMilliseconds(e.Stamp)) : null;
 
-    public void SetDrain(string service, string upstream) => _drains[(service, upstream)] = new DrainInfo(time.GetUtcNow());
+    public void SetDrain(string service, string upstream) => Set(SwitchKind.Drain, service, upstream, true, null, null);
 
-    public bool ClearDrain(string service, string upstream) => _drains.TryRemove((service, upstream), out _);
+    public bool ClearDrain(string service, string upstream)
+    {
+        var was = IsDrained(service, upstream);
+        Set(SwitchKind.Drain, service, upstream, false, null, null);
+        return was;
+    }
+
+    /// <summary>Every switch, on and off (an "off" must travel too, or an old "on" would come back).</summary>
+    public IReadOnlyList<SwitchEntry> Snapshot() => _switches.Values.ToList();
+
+    /// <summary>Takes a peer's switches; each one replaces ours only if it is newer.</summary>
+    public void Merge(IEnumerable<SwitchEntry> entries)
+    {
+        foreach (var e in entries)
+        {
+            var key = (e.Kind, e.Service, e.Upstream);
+            while (true)
+            {
+                if (_switches.TryGetValue(key, out var current))
+                {
+                    if (!e.NewerThan(current))
+                    {
+                        break;
+                    }
+
+                    if (_switches.TryUpdate(key, e, current))
+                    {
+                        Changed?.Invoke(e);
+                        break;
+                    }
+                }
+                else if (_switches.TryAdd(key, e))
+                {
+                    Changed?.Invoke(e);
+                    break;
+                }
+            }
+        }
+    }
+
+    private void Set(SwitchKind kind, string service, string upstream, bool on, string? message, DateTimeOffset? until)
+    {
+        long stamp;
+        lock (_stampLock)
+        {
+            // Milliseconds, but strictly increasing here so two quick changes keep their order.
+            stamp = Math.Max(time.GetUtcNow().ToUnixTimeMilliseconds(), _lastStamp + 1);
+            _lastStamp = stamp;
+        }
+
+        var entry = new SwitchEntry(kind, service, upstream, on, message, until, stamp, origin);
+        _switches[(kind, service, upstream)] = entry;
+        Changed?.Invoke(entry);
+    }
 }

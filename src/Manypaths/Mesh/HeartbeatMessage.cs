@@ -16,6 +16,9 @@ internal enum HeartbeatKind : byte
 /// </summary>
 internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong Seq, long Ticks, long Boot, long Version, IReadOnlyList<RemoteView> Views)
 {
+    /// <summary>The sender's operator switches (maintenance, drains), merged last-writer-wins by the receiver.</summary>
+    public IReadOnlyList<Maintenance.SwitchEntry> Switches { get; init; } = [];
+
     private const int MacLength = 32;
 
     public byte[] Encode(PeerSigner signer)
@@ -40,6 +43,19 @@ internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong S
                 w.Write((byte)v.State);
                 w.Write(v.LatencyMs);
                 w.Write(v.SuccessRate);
+            }
+
+            w.Write((ushort)Switches.Count);
+            foreach (var e in Switches)
+            {
+                w.Write((byte)e.Kind);
+                w.Write(e.Service);
+                w.Write(e.Upstream);
+                w.Write(e.On);
+                w.Write(e.Message ?? "");
+                w.Write(e.Until?.ToUnixTimeMilliseconds() ?? 0);
+                w.Write(e.Stamp);
+                w.Write(e.Origin);
             }
         }
 
@@ -96,7 +112,28 @@ internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong S
                 views.Add(new RemoteView(service, upstream, state, r.ReadSingle(), r.ReadSingle()));
             }
 
-            return r.BaseStream.Position == r.BaseStream.Length ? new HeartbeatMessage(kind, from, seq, ticks, boot, version, views) : null;
+            var switchCount = r.ReadUInt16();
+            var switches = new List<Maintenance.SwitchEntry>(switchCount);
+            for (var i = 0; i < switchCount; i++)
+            {
+                var k = (Maintenance.SwitchKind)r.ReadByte();
+                if (!Enum.IsDefined(k))
+                {
+                    return null;
+                }
+
+                var service = r.ReadString();
+                var upstream = r.ReadString();
+                var on = r.ReadBoolean();
+                var message = r.ReadString();
+                var until = r.ReadInt64();
+                var stamp = r.ReadInt64();
+                var origin = r.ReadString();
+                switches.Add(new Maintenance.SwitchEntry(k, service, upstream, on, message.Length == 0 ? null : message,
+                    until == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(until), stamp, origin));
+            }
+
+            return r.BaseStream.Position == r.BaseStream.Length ? new HeartbeatMessage(kind, from, seq, ticks, boot, version, views) { Switches = switches } : null;
         }
         catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or ArgumentException)
         {

@@ -25,6 +25,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
     private readonly Dictionary<string, PeerLink> _links;
     private readonly CancellationTokenSource _stop = new();
     private readonly long _boot;
+    private readonly Maintenance.MaintenanceState _switches;
     private Task? _send;
     private Task? _receive;
     private ulong _seq;
@@ -32,8 +33,9 @@ internal sealed partial class MeshNode : IAsyncDisposable
     private string _lastDigest = "";
 
     public MeshNode(string self, IPEndPoint bind, IReadOnlyDictionary<string, IPEndPoint> peers, MeshOptions options, PeerSigner signer,
-        FaultInjector faults, Func<IReadOnlyList<RemoteView>> localViews, TimeProvider time, ManypathsMetrics metrics, ILogger logger)
+        FaultInjector faults, Func<IReadOnlyList<RemoteView>> localViews, Maintenance.MaintenanceState switches, TimeProvider time, ManypathsMetrics metrics, ILogger logger)
     {
+        _switches = switches;
         _self = self;
         _peers = peers;
         _options = options;
@@ -76,9 +78,10 @@ internal sealed partial class MeshNode : IAsyncDisposable
                 }
 
                 var seq = ++_seq;
+                var switches = _switches.Snapshot();
                 foreach (var (name, endpoint) in _peers)
                 {
-                    var ping = new HeartbeatMessage(HeartbeatKind.Ping, _self, seq, 0, _boot, _version, views);
+                    var ping = new HeartbeatMessage(HeartbeatKind.Ping, _self, seq, 0, _boot, _version, views) { Switches = switches };
                     _links[name].PingSent(seq);
                     await SendAsync(ping.Encode(_signer), endpoint, stop);
                 }
@@ -161,6 +164,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
         }
 
         Views.Update(message.From, message.Boot, message.Version, message.Views);
+        _switches.Merge(message.Switches);
         var pong = new HeartbeatMessage(HeartbeatKind.Pong, _self, message.Seq, 0, _boot, _version, []);
         _ = SendAsync(pong.Encode(_signer), _peers[message.From], stop);
     }

@@ -43,7 +43,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         _logger = loggers.CreateLogger("Manypaths.Node");
         Metrics = new ManypathsMetrics();
         Exporter = new PrometheusExporter(Metrics.Meter);
-        Maintenance = new MaintenanceState(time);
+        Maintenance = new MaintenanceState(time, nodeName);
         _health = new HealthRegistry(time);
         _services = new ServiceCollection().AddSingleton(loggers).AddLogging().AddSingleton(time).AddHttpForwarder().BuildServiceProvider();
         _forwarder = _services.GetRequiredService<IHttpForwarder>();
@@ -80,7 +80,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         {
             var signer = PeerSigner.FromFile(secret);
             var peers = config.Nodes.Values.Where(n => n.Name != NodeName && MeshEndpoint(n.Mesh) is not null).ToDictionary(n => n.Name, n => MeshEndpoint(n.Mesh)!);
-            _mesh = new MeshNode(NodeName, meshEndpoint, peers, config.Mesh, signer, Faults, LocalViews, Time, Metrics, Loggers.CreateLogger("Manypaths.Mesh"));
+            _mesh = new MeshNode(NodeName, meshEndpoint, peers, config.Mesh, signer, Faults, LocalViews, Maintenance, Time, Metrics, Loggers.CreateLogger("Manypaths.Mesh"));
             var paths = new RelayPaths(_mesh, config.Nodes.Values.Where(n => peers.ContainsKey(n.Name)).ToDictionary(n => n.Name, n => n.Mesh!), Time);
             _relay = new RelayContext(NodeName, paths, signer, config.Mesh, Time);
             _relayServer = new RelayServer(NodeName, meshEndpoint, peers.Keys, signer, new ReplayGuard(config.Mesh.ReplayWindow, Time),

@@ -11,16 +11,20 @@ internal sealed class MeshCluster : IAsyncDisposable
 {
     private readonly DirectoryInfo _dir;
 
-    private MeshCluster(DirectoryInfo dir, Dictionary<string, NodeHost> nodes, Dictionary<string, int> proxyPorts, Dictionary<string, int> meshPorts)
+    private readonly Dictionary<string, NodeHost> _nodes;
+    private readonly ManypathsConfig _config;
+
+    private MeshCluster(DirectoryInfo dir, Dictionary<string, NodeHost> nodes, Dictionary<string, int> proxyPorts, Dictionary<string, int> meshPorts, ManypathsConfig config)
     {
         _dir = dir;
-        Nodes = nodes;
+        _nodes = nodes;
+        _config = config;
         ProxyPorts = proxyPorts;
         MeshPorts = meshPorts;
     }
 
     public const string Secret = "mesh-test-secret-6b2f";
-    public IReadOnlyDictionary<string, NodeHost> Nodes { get; }
+    public IReadOnlyDictionary<string, NodeHost> Nodes => _nodes;
     public IReadOnlyDictionary<string, int> ProxyPorts { get; }
     public IReadOnlyDictionary<string, int> MeshPorts { get; }
 
@@ -60,7 +64,16 @@ internal sealed class MeshCluster : IAsyncDisposable
             hosts[n] = host;
         }
 
-        return new MeshCluster(dir, hosts, proxy, mesh);
+        return new MeshCluster(dir, hosts, proxy, mesh, result.Config!);
+    }
+
+    /// <summary>Stops one node and starts it again with an empty memory (as after a crash or a deploy).</summary>
+    public async Task RestartAsync(string name)
+    {
+        await _nodes[name].DisposeAsync();
+        var host = new NodeHost(name, TimeProvider.System, NullLoggerFactory.Instance);
+        await host.StartAsync(_config, CancellationToken.None);
+        _nodes[name] = host;
     }
 
     public async ValueTask DisposeAsync()
