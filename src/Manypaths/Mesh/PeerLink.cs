@@ -21,6 +21,7 @@ internal sealed class PeerLink
     private readonly (ulong Seq, long SentTicks, bool Acked)[] _ring;
     private double _rtt = double.NaN;
     private DateTimeOffset? _lastHeard;
+    private long _firstHeardTicks = long.MaxValue;
     private readonly DateTimeOffset _created;
 
     public PeerLink(MeshOptions options, TimeProvider time)
@@ -50,6 +51,7 @@ internal sealed class PeerLink
             }
 
             slot.Acked = true;
+            _firstHeardTicks = Math.Min(_firstHeardTicks, slot.SentTicks);
             var rtt = _time.GetElapsedTime(slot.SentTicks).TotalMilliseconds;
             _rtt = double.IsNaN(_rtt) ? rtt : _rtt + (0.2 * (rtt - _rtt));
             _lastHeard = _time.GetUtcNow();
@@ -74,8 +76,9 @@ internal sealed class PeerLink
             var lost = 0;
             foreach (var p in _ring)
             {
-                // Only pings old enough for their pong to have come back count towards loss.
-                if (p.SentTicks == 0 || _time.GetElapsedTime(p.SentTicks, nowTicks) < _options.DeadAfter)
+                // Only pings old enough for their pong to have come back count towards loss, and none sent
+                // before the peer first answered (a peer that is still starting is down, not lossy).
+                if (p.Seq == 0 || p.SentTicks < _firstHeardTicks || _time.GetElapsedTime(p.SentTicks, nowTicks) < _options.DeadAfter)
                 {
                     continue;
                 }

@@ -28,6 +28,7 @@ public sealed class RelayMeshTests
         await using var up = await TestUpstream.StartAsync("u1");
         await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}", Fast);
         var n1 = cluster.Nodes["n1"];
+        await Eventually.TrueAsync(() => n1.Mesh!.Link("n2").State == LinkState.Up && n1.Mesh.Link("n3").State == LinkState.Up, "links up");
         n1.Faults.Set($"127.0.0.1:{cluster.MeshPorts["n2"]}", new Fault(FaultKind.Loss, 30));
         await Eventually.TrueAsync(() => n1.Mesh!.Link("n2").Loss is > 0.1 and < 0.6, "about 30% loss on n1->n2", TimeSpan.FromSeconds(20));
         // The other link is not affected (it can show a little loss only when the test machine is starved).
