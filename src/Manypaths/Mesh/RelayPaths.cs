@@ -15,12 +15,18 @@ internal sealed class RelayPaths(MeshNode mesh, IReadOnlyDictionary<string, Uri>
     private static readonly TimeSpan PenaltyBox = TimeSpan.FromSeconds(5);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Peer, string Service, string Upstream), DateTimeOffset> _failed = new();
 
-    public RelayPath? Best(string service, string upstream)
+    /// <param name="skip">Peers this request already went through for this upstream.</param>
+    public RelayPath? Best(string service, string upstream, Func<string, bool>? skip = null)
     {
         RelayPath? best = null;
         var now = time.GetUtcNow();
         foreach (var (peer, url) in peerMesh)
         {
+            if (skip?.Invoke(peer) == true)
+            {
+                continue;
+            }
+
             var link = mesh.Link(peer);
             if (link.State != LinkState.Up || link.Loss > 0.5)
             {

@@ -34,6 +34,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private RelayServer? _relayServer;
     private RelayContext? _relay;
     private volatile NodeGeneration? _generation;
+    private int _disposed;
 
     public NodeHost(string nodeName, TimeProvider time, ILoggerFactory loggers)
     {
@@ -333,6 +334,11 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         foreach (var l in _listeners.Values)
         {
             await l.DisposeAsync();

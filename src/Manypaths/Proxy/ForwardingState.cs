@@ -27,8 +27,8 @@ internal sealed class ForwardingState(ServiceRuntime service, string method, byt
 
     public PickReason LastPick { get; set; }
 
-    /// <summary>Upstreams already tried through a peer (one relayed attempt per upstream and request).</summary>
-    public TriedSet RelayTried { get; } = new();
+    /// <summary>(upstream, peer) pairs already tried: the same upstream may be tried again through another peer.</summary>
+    public HashSet<(int Upstream, string Peer)> RelayTried { get; } = [];
 
     /// <summary>Set on a node serving a relay request: only this upstream, only directly, no retries.</summary>
     public int? Pinned { get; init; }

@@ -50,11 +50,12 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
             else
             {
                 var relay = state.HopsLeft > 0 ? service.Relay : null;
-                Func<int, bool>? relayable = relay is null ? null : i => !state.RelayTried.Contains(i) && relay.Paths.Best(service.Name, service.Upstreams[i].Name) is not null;
+                Func<int, bool>? relayable = relay is null ? null : i => relay.Paths.Best(service.Name, service.Upstreams[i].Name, p => state.RelayTried.Contains((i, p))) is not null;
                 pick = service.Selector.Select(service.Views(), state.Tried, allowLeastBad: !usedLeastBad, relayable);
                 if (pick.Reason == PickReason.Relayed)
                 {
-                    via = relay!.Paths.Best(service.Name, service.Upstreams[pick.Index].Name);
+                    var index = pick.Index;
+                    via = relay!.Paths.Best(service.Name, service.Upstreams[index].Name, p => state.RelayTried.Contains((index, p)));
                     if (via is null)
                     {
                         continue; // the peer went away between the two looks; choose again
@@ -79,7 +80,7 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
             }
             else
             {
-                state.RelayTried.Add(pick.Index);
+                state.RelayTried.Add((pick.Index, via.Peer));
             }
 
             state.Attempts++;

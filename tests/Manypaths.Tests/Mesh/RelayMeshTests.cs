@@ -98,4 +98,31 @@ public sealed class RelayMeshTests
         var after = up.Seen.Skip(before).Where(s => s.Path == "/work").ToList();
         Assert.All(after, s => Assert.Equal("1.1 manypaths-n1", s.Headers["Via"]));
     }
+
+    [Fact]
+    public async Task PeerDyingMidRequest_IdempotentRequestsRetryOnAnotherPath()
+    {
+        await using var up = await TestUpstream.StartAsync("u1");
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}", Fast);
+        var n1 = cluster.Nodes["n1"];
+        await Eventually.TrueAsync(() => n1.Mesh!.Views.Get("n2", "svc", "u1")?.State == HealthState.Up && n1.Mesh.Views.Get("n3", "svc", "u1")?.State == HealthState.Up, "peers report u1 up");
+        n1.Faults.Set($"127.0.0.1:{up.Port}", new Fault(FaultKind.Reset));
+        await Eventually.TrueAsync(() => n1.Generation!.Services["svc"].Upstreams[0].Health.State == HealthState.Down, "n1's own path is down");
+        up.Behaviour = UpstreamBehaviour.Slow;
+        up.SlowDelay = TimeSpan.FromMilliseconds(600); // below first_byte (1s)
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        var before = up.Requests;
+        var requests = Enumerable.Range(0, 8).Select(_ => client.GetAsync($"http://127.0.0.1:{cluster.ProxyPorts["n1"]}/slow")).ToList();
+        await Eventually.TrueAsync(() => up.Requests - before >= 8, "all requests are in flight through peers");
+        var throughN2 = up.Seen.Skip(before).Count(s => s.Headers.TryGetValue("Via", out var via) && via.Contains("manypaths-n2", StringComparison.Ordinal));
+        var busiest = throughN2 * 2 >= 8 ? "n2" : "n3";
+        await cluster.Nodes[busiest].DisposeAsync(); // the peer carrying most of them dies with them in flight
+
+        var responses = await Task.WhenAll(requests);
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        foreach (var r in responses)
+        {
+            r.Dispose();
+        }
+    }
 }
