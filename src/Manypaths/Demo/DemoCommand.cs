@@ -66,7 +66,8 @@ internal static class DemoCommand
             return 1;
         }
 
-        using var loggers = Cli.Logging.Create(LogLevel.None);
+        // MANYPATHS_DEMO_LOG=Warning (or Debug) shows the nodes' own logs under the demo's lines.
+        using var loggers = Cli.Logging.Create(Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("MANYPATHS_DEMO_LOG"), out var level) ? level : LogLevel.None);
         var nodes = new List<NodeHost>();
         foreach (var u in upstreams)
         {

@@ -14,6 +14,9 @@ internal static class RelayHeaders
     public const string Chain = "X-Manypaths-Chain";
     public const string Signature = "X-Manypaths-Signature";
 
+    /// <summary>On a relay's 502: the relay could not reach the upstream at all (the request never left it).</summary>
+    public const string Unreached = "X-Manypaths-Unreached";
+
     public static string Canonical(string method, string target, string from, string time, string nonce, string hops, string chain, long? contentLength) =>
         string.Join('\n', method.ToUpperInvariant(), target, from, time, nonce, hops, chain, contentLength?.ToString(CultureInfo.InvariantCulture) ?? "-");
 

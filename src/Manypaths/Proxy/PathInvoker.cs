@@ -118,6 +118,16 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
                 var response = await base.SendAsync(attempt, linked.Token);
                 var elapsed = time.GetElapsedTime(started);
                 var status = (int)response.StatusCode;
+                if (via is not null && response.Headers.Contains(Mesh.RelayHeaders.Unreached))
+                {
+                    // The relay never reached the upstream either: as free as a refused connect here.
+                    service.Relay!.Paths.Failed(via.Peer, service.Name, upstream.Name);
+                    CountAttempt(upstream, "relay_unreached");
+                    response.Dispose();
+                    freeAttempts++;
+                    continue;
+                }
+
                 var passiveBad = service.PassiveBadStatus.Contains(status);
                 if (via is null)
                 {

@@ -44,6 +44,12 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
             {
                 context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
             }
+            else if (arrival is not null && (state.NothingToTry || state.NeverReachedUpstream))
+            {
+                // Tell the origin its request never left this relay, so it may try another path for any method.
+                context.Response.StatusCode = StatusCodes.Status502BadGateway;
+                context.Response.Headers[Mesh.RelayHeaders.Unreached] = "1";
+            }
             else if (state.NothingToTry || state.NeverReachedUpstream)
             {
                 await Sorry(context, service, state.NothingToTry ? "no_upstream" : "unreachable", null);
