@@ -53,6 +53,47 @@ internal sealed class RelayPaths(MeshNode mesh, IReadOnlyDictionary<string, Uri>
         return best;
     }
 
+    /// <summary>Every peer's path to one upstream, with its state and why, for the status API.</summary>
+    public IEnumerable<(string Peer, bool Usable, double? LatencyMs, string Why)> Explain(string service, string upstream)
+    {
+        var now = time.GetUtcNow();
+        foreach (var peer in peerMesh.Keys.Order(StringComparer.Ordinal))
+        {
+            var link = mesh.Link(peer);
+            var view = mesh.Views.Get(peer, service, upstream);
+            var latency = view is { } v && !double.IsNaN(link.RttMs) ? Math.Round(link.RttMs + v.LatencyMs, 2) : (double?)null;
+            string why;
+            var usable = false;
+            if (link.State != LinkState.Up)
+            {
+                why = $"link to {peer} is {link.State.ToString().ToLowerInvariant()}";
+            }
+            else if (link.Loss > 0.5)
+            {
+                why = $"link to {peer} loses {link.Loss:P0} of heartbeats";
+            }
+            else if (_failed.TryGetValue((peer, service, upstream), out var until) && now < until)
+            {
+                why = $"relayed requests through {peer} failed; avoided until {until:HH:mm:ss}";
+            }
+            else if (view is null)
+            {
+                why = $"no view of {upstream} from {peer} yet";
+            }
+            else if (view.Value.State is not (HealthState.Up or HealthState.Suspect))
+            {
+                why = $"{peer}'s own path to {upstream} is {view.Value.State.ToString().ToLowerInvariant()}";
+            }
+            else
+            {
+                usable = true;
+                why = $"link rtt {link.RttMs:0.0} ms, loss {link.Loss:P0}; {peer} sees {upstream} {view.Value.State.ToString().ToLowerInvariant()}";
+            }
+
+            yield return (peer, usable, latency, why);
+        }
+    }
+
     /// <summary>Passive correction: real relayed traffic through this peer failed; avoid the path for a while.</summary>
     public void Failed(string peer, string service, string upstream) => _failed[(peer, service, upstream)] = time.GetUtcNow() + PenaltyBox;
 }

@@ -22,7 +22,11 @@ internal sealed record ServiceStatus(
     string? Listen,
     string State,
     MaintenanceStatus? Maintenance,
-    IReadOnlyList<UpstreamStatus> Upstreams);
+    IReadOnlyList<UpstreamStatus> Upstreams,
+    IReadOnlyList<PathStatus> Paths);
+
+/// <summary>One way from this node to one upstream: direct (Via null) or through a peer, with its state and why.</summary>
+internal sealed record PathStatus(string Upstream, string? Via, string State, double? LatencyMs, string Why);
 
 internal sealed record MaintenanceStatus(string? Message, DateTimeOffset? Until, DateTimeOffset Since);
 

@@ -23,8 +23,21 @@ internal static class StatusReportBuilder
             var state = m is not null ? "maintenance"
                 : ups.Any(u => !u.Drained && u.State is "up" or "unknown") ? (ups.All(u => u.State == "up" || u.Drained) ? "healthy" : "degraded")
                 : ups.Any(u => !u.Drained && u.State == "suspect") ? "degraded" : "down";
+            var paths = new List<PathStatus>();
+            foreach (var u in ups)
+            {
+                paths.Add(new PathStatus(u.Name, null, u.Drained ? "drained" : u.State, u.LatencyMs, u.Drained ? "drained by an operator" : u.Reason));
+                if (s.Relay is { } relay)
+                {
+                    foreach (var (peer, usable, latency, why) in relay.Paths.Explain(s.Name, u.Name))
+                    {
+                        paths.Add(new PathStatus(u.Name, peer, usable ? "up" : "down", latency, why));
+                    }
+                }
+            }
+
             return new ServiceStatus(s.Name, s.Options.Mode.ToString().ToLowerInvariant(), hide ? null : s.Options.Listen?.For(host.NodeName)?.ToString(), state,
-                m is null ? null : new MaintenanceStatus(m.Message, m.Until, m.Since), ups);
+                m is null ? null : new MaintenanceStatus(m.Message, m.Until, m.Since), ups, paths);
         }).ToList();
         return new StatusReport(g.Config.Cluster.Name, host.NodeName, g.Node.Region, host.Time.GetUtcNow(), host.StartedAt,
             new ConfigStatus(g.Number, g.LoadedAt, hide ? null : g.Config.SourcePath, host.LastReloadError, host.LastReloadAt), services,

@@ -126,4 +126,30 @@ public sealed class RelayMeshTests
             r.Dispose();
         }
     }
+
+    [Fact]
+    public async Task Status_ShowsEveryPathWithItsStateAndWhy_AndThePeerLinks()
+    {
+        await using var up = await TestUpstream.StartAsync("u1");
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}", Fast);
+        var n1 = cluster.Nodes["n1"];
+        await Eventually.TrueAsync(() => n1.Mesh!.Views.Get("n2", "svc", "u1")?.State == HealthState.Up, "n2's view arrives");
+        n1.Faults.Set($"127.0.0.1:{cluster.MeshPorts["n3"]}", new Fault(FaultKind.Blackhole));
+        using var client = new HttpClient();
+        await Eventually.TrueAsync(async () =>
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync(new Uri(n1.AdminUrl!, "api/status")));
+            var paths = doc.RootElement.GetProperty("services")[0].GetProperty("paths").EnumerateArray().ToList();
+            var peers = doc.RootElement.GetProperty("peers").EnumerateArray().ToList();
+            string? Via(System.Text.Json.JsonElement p) => p.GetProperty("via").ValueKind == System.Text.Json.JsonValueKind.Null ? null : p.GetProperty("via").GetString();
+            var direct = paths.Single(p => Via(p) is null);
+            var viaN2 = paths.Single(p => Via(p) == "n2");
+            var viaN3 = paths.Single(p => Via(p) == "n3");
+            return direct.GetProperty("state").GetString() == "up"
+                && viaN2.GetProperty("state").GetString() == "up" && viaN2.GetProperty("why").GetString()!.Contains("n2 sees u1 up", StringComparison.Ordinal)
+                && viaN3.GetProperty("state").GetString() == "down" && viaN3.GetProperty("why").GetString()!.Contains("link to n3 is down", StringComparison.Ordinal)
+                && peers.Single(p => p.GetProperty("name").GetString() == "n3").GetProperty("state").GetString() == "down"
+                && peers.Single(p => p.GetProperty("name").GetString() == "n2").GetProperty("state").GetString() == "up";
+        }, "status explains every path and shows the peer links", TimeSpan.FromSeconds(10));
+    }
 }
