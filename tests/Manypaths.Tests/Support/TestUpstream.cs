@@ -27,6 +27,7 @@ internal sealed class TestUpstream : IAsyncDisposable
     private WebApplication? _app;
     private int _requests;
     private int _probes;
+    private int _cancelled;
 
     public TestUpstream(string name, int? port = null)
     {
@@ -39,6 +40,7 @@ internal sealed class TestUpstream : IAsyncDisposable
     public string Url => $"http://127.0.0.1:{Port}";
     public int Requests => Volatile.Read(ref _requests);
     public int Probes => Volatile.Read(ref _probes);
+    public int Cancelled => Volatile.Read(ref _cancelled);
     private volatile UpstreamBehaviour _behaviour;
     private volatile bool _healthOk = true;
 
@@ -88,7 +90,16 @@ internal sealed class TestUpstream : IAsyncDisposable
                 c.Abort();
                 return;
             case UpstreamBehaviour.Slow:
-                await Task.Delay(SlowDelay, TimeProvider.System, c.RequestAborted);
+                try
+                {
+                    await Task.Delay(SlowDelay, TimeProvider.System, c.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    Interlocked.Increment(ref _cancelled); // the proxy gave up on this request (e.g. a hedge won)
+                    return;
+                }
+
                 break;
         }
 
