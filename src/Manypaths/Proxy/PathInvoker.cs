@@ -422,8 +422,13 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
         return false;
     }
 
-    private bool HasAlternative(ForwardingState state) =>
-        service.Selector.Select(service.Views(), state.Tried, allowLeastBad: false).Found;
+    /// <summary>Is there another path (direct, or through a peer not tried yet) worth a retry?</summary>
+    private bool HasAlternative(ForwardingState state)
+    {
+        var relay = state.HopsLeft > 0 && state.Pinned is null ? service.Relay : null;
+        Func<int, bool>? relayable = relay is null ? null : i => relay.Paths.Best(service.Name, service.Upstreams[i].Name, p => state.RelayTried.Contains((i, p))) is not null;
+        return service.Selector.Select(service.Views(), state.Tried, allowLeastBad: false, relayable).Found;
+    }
 
     private static bool Replayable(ForwardingState state, TrackingContent? streaming) => streaming is null || !streaming.Started;
 
