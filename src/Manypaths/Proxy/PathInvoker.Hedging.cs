@@ -1,0 +1,202 @@
+using Manypaths.Health;
+using Manypaths.Routing;
+
+namespace Manypaths.Proxy;
+
+/// <summary>Hedged requests: see <see cref="HedgedAsync"/>.</summary>
+internal sealed partial class PathInvoker
+{
+    /// <summary>
+    /// "Dial every line at once, first answer wins" without the cascade: idempotent requests only; after the hedge
+    /// delay with no answer, the next attempt goes out on another path (another upstream, or the same one through
+    /// a peer); the first usable response wins and the others are cancelled. Every hedge spends the retry budget.
+    /// </summary>
+    private async Task<HttpResponseMessage> HedgedAsync(HttpRequestMessage request, string pathAndQuery, ForwardingState state, Config.HedgeOptions hedge, CancellationToken cancellationToken)
+    {
+        using var losers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var running = new List<Task<(HttpResponseMessage? Response, Exception? Error, bool Usable)>>();
+        Exception? lastError = null;
+        HttpResponseMessage? fallback = null;
+        var started = 0;
+        try
+        {
+            while (true)
+            {
+                var canStart = started < hedge.MaxAttempts && (started == 0 || running.Count == 0 || WithdrawRetry());
+                var next = canStart ? NextPath(state) : null;
+                if (next is { } path)
+                {
+                    started++;
+                    if (started > 1)
+                    {
+                        CountRetry(running.Count > 0 ? "hedge" : "retry");
+                    }
+
+                    running.Add(HedgeAttemptAsync(request, pathAndQuery, state, path.Pick, path.Via, losers.Token));
+                }
+
+                if (running.Count == 0)
+                {
+                    break;
+                }
+
+                var delay = started < hedge.MaxAttempts ? Task.Delay(HedgeDelay(hedge, state), service.Time, losers.Token) : Task.Delay(Timeout.InfiniteTimeSpan, service.Time, losers.Token);
+                var done = await Task.WhenAny([.. running, delay]);
+                if (done == delay)
+                {
+                    continue; // no answer yet: hedge on the next path
+                }
+
+                var finished = (Task<(HttpResponseMessage? Response, Exception? Error, bool Usable)>)done;
+                running.Remove(finished);
+                var (response, error, usable) = await finished;
+                if (response is not null && usable)
+                {
+                    fallback?.Dispose();
+                    return response;
+                }
+
+                if (response is not null)
+                {
+                    fallback?.Dispose();
+                    fallback = response; // a retryable status: keep it in case nothing better comes
+                }
+
+                lastError = error ?? lastError;
+                if (error is not null && running.Count == 0 && started >= hedge.MaxAttempts)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            await losers.CancelAsync();
+            foreach (var t in running)
+            {
+                _ = t.ContinueWith(static t => t.Result.Response?.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            }
+        }
+
+        if (fallback is not null)
+        {
+            return fallback;
+        }
+
+        throw lastError is null
+            ? new NoUpstreamException(service.Name)
+            : new HttpRequestException($"Every hedged attempt for service '{service.Name}' failed: {Describe(lastError)}", lastError);
+    }
+
+    private (Pick Pick, Mesh.RelayPath? Via)? NextPath(ForwardingState state)
+    {
+        var relay = state.HopsLeft > 0 ? service.Relay : null;
+        Func<int, bool>? relayable = relay is null ? null : i => relay.Paths.Best(service.Name, service.Upstreams[i].Name, p => state.RelayTried.Contains((i, p))) is not null;
+        var pick = service.Selector.Select(service.Views(), state.Tried, allowLeastBad: state.Attempts == 0, relayable);
+        if (!pick.Found)
+        {
+            state.NothingToTry |= state.Attempts == 0;
+            return null;
+        }
+
+        Mesh.RelayPath? via = null;
+        if (pick.Reason == PickReason.Relayed)
+        {
+            var index = pick.Index;
+            via = relay!.Paths.Best(service.Name, service.Upstreams[index].Name, p => state.RelayTried.Contains((index, p)));
+            if (via is null)
+            {
+                return null;
+            }
+
+            state.RelayTried.Add((index, via.Peer));
+        }
+        else
+        {
+            state.Tried.Add(pick.Index);
+        }
+
+        state.Attempts++;
+        return (pick, via);
+    }
+
+    /// <summary>Configured delay, or adaptive: twice the chosen paths' latency, between 5 ms and half the first-byte timeout.</summary>
+    private TimeSpan HedgeDelay(Config.HedgeOptions hedge, ForwardingState state)
+    {
+        if (hedge.Delay is { } fixedDelay)
+        {
+            return fixedDelay;
+        }
+
+        var latency = state.Tried.Select(i => service.Upstreams[i].Health.Snapshot().LatencyMs).Where(l => !double.IsNaN(l)).DefaultIfEmpty(50).Max();
+        return TimeSpan.FromMilliseconds(Math.Clamp(latency * 2, 5, service.Options.Timeouts.FirstByte.TotalMilliseconds / 2));
+    }
+
+    private async Task<(HttpResponseMessage? Response, Exception? Error, bool Usable)> HedgeAttemptAsync(
+        HttpRequestMessage original, string pathAndQuery, ForwardingState state, Pick pick, Mesh.RelayPath? via, CancellationToken cancellationToken)
+    {
+        var upstream = service.Upstreams[pick.Index];
+        var target = via is null
+            ? new Uri(upstream.Prefix + pathAndQuery, NoCanonicalization)
+            : new Uri($"{via.PeerMesh.GetLeftPart(UriPartial.Authority)}{Mesh.RelayHeaders.PathPrefix}{service.Name}/{upstream.Name}{pathAndQuery}", NoCanonicalization);
+        using var attempt = BuildAttempt(original, target, state, null);
+        foreach (var h in RelayHeaderNames)
+        {
+            attempt.Headers.Remove(h);
+        }
+
+        if (via is not null)
+        {
+            var relay = service.Relay!;
+            Mesh.RelayHeaders.Sign(attempt, relay.Signer, relay.Self, state.HopsLeft - 1, state.Chain, relay.Time);
+        }
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var firstByte = Deadline.Start(linked, service.Options.Timeouts.FirstByte, service.Time);
+        var started = service.Time.GetTimestamp();
+        try
+        {
+            var response = await base.SendAsync(attempt, linked.Token);
+            var status = (int)response.StatusCode;
+            if (via is null)
+            {
+                upstream.Health.ReportRequest(service.PassiveBadStatus.Contains(status) ? RequestOutcome.BadStatus : RequestOutcome.Success, service.Time.GetElapsedTime(started), $"status {status}");
+            }
+
+            state.NeverReachedUpstream = false;
+            var usable = !service.RetryStatus.Contains(status);
+            CountAttempt(upstream, usable ? "response" : "status_" + status);
+            if (usable)
+            {
+                state.ServedBy = upstream;
+            }
+
+            return (response, null, usable);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            var failure = Classify(e, linked.IsCancellationRequested);
+            if (via is null)
+            {
+                upstream.Health.ReportRequest(failure switch
+                {
+                    AttemptFailure.NeverSent => RequestOutcome.ConnectFailed,
+                    AttemptFailure.Timeout => RequestOutcome.Timeout,
+                    _ => RequestOutcome.Broken,
+                }, service.Time.GetElapsedTime(started), Describe(e));
+            }
+            else
+            {
+                service.Relay!.Paths.Failed(via.Peer, service.Name, upstream.Name);
+            }
+
+            CountAttempt(upstream, failure.ToString().ToLowerInvariant());
+            return (null, e, false);
+        }
+        catch (OperationCanceledException e)
+        {
+            CountAttempt(upstream, "hedge_cancelled"); // another path answered first
+            return (null, e, false);
+        }
+    }
+}
