@@ -4,6 +4,7 @@ using Manypaths.Tests.Support;
 
 namespace Manypaths.Tests.Integration;
 
+[Collection(Heavy.Name)]
 public sealed class CliAndMetricsTests
 {
     [Fact]

@@ -7,7 +7,7 @@ namespace Manypaths.Tests.Mesh;
 /// upstream; site s1's direct link loses 10% of packets, or is blackholed; every request from s1 must succeed.
 /// CI machines run as root with these tools (scripts/test installs them), so this never skips.
 /// </summary>
-[Collection(nameof(NetnsRelayTests))]
+[Collection(Heavy.Name)]
 public sealed class NetnsRelayTests
 {
     [Theory]
