@@ -25,7 +25,8 @@ public sealed record ServiceOptions
     /// <summary>HTTP version spoken to upstreams: 1.1, or 2 (h2c on http://, ALPN on https://).</summary>
     public Version HttpVersion { get; init; } = System.Net.HttpVersion.Version11;
 
-    /// <summary>Accepted now, acted on by the relay mesh.</summary>
+    /// <summary>May requests go through a peer whose path to an upstream is healthy.</summary>
     public bool Relay { get; init; }
+    public RelayPolicy RelayPolicy { get; init; } = new();
     public HedgeOptions? Hedge { get; init; }
 }

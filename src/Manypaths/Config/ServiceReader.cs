@@ -24,7 +24,8 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
             Sorry = ReadSorry(map.Map("sorry")),
             Forwarded = ReadForwarded(map.Map("forwarded")),
             HttpVersion = ReadVersion(map),
-            Relay = map.Bool("relay") ?? false,
+            Relay = ReadRelay(map, out var policy),
+            RelayPolicy = policy,
             Hedge = ReadHedge(map.Map("hedge")),
         };
     }
@@ -287,6 +288,43 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
             Via = map.Bool("via") ?? d.Via,
             PreserveHost = map.Bool("preserve_host") ?? d.PreserveHost,
         };
+    }
+
+    /// <summary>'relay: true|false', or a mapping with the policy (enabled defaults to true then).</summary>
+    private bool ReadRelay(YamlMap map, out RelayPolicy policy)
+    {
+        var d = new RelayPolicy();
+        policy = d;
+        if (map.Raw("relay") is not YamlMappingNode)
+        {
+            return map.Bool("relay") ?? false;
+        }
+
+        var r = map.Map("relay")!;
+        r.AllowOnly("enabled", "prefer_over_backup", "loss_margin", "latency_margin");
+        var loss = d.LossMargin;
+        if (r.Scalar("loss_margin") is { } s)
+        {
+            var text = s.Value?.Trim() ?? "";
+            var percent = text.EndsWith('%');
+            if (double.TryParse(percent ? text[..^1] : text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v)
+                && (percent ? v / 100 : v) is >= 0 and <= 1)
+            {
+                loss = percent ? v / 100 : v;
+            }
+            else
+            {
+                errors.Add(s, $"'loss_margin' in {r.Where} must be a share such as 5% or 0.05, not '{s.Value}'.");
+            }
+        }
+
+        policy = new RelayPolicy
+        {
+            PreferOverBackup = r.Bool("prefer_over_backup") ?? d.PreferOverBackup,
+            LossMargin = loss,
+            LatencyMargin = r.Duration("latency_margin") ?? d.LatencyMargin,
+        };
+        return r.Bool("enabled") ?? true;
     }
 
     private Version ReadVersion(YamlMap map)

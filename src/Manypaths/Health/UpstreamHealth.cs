@@ -95,7 +95,11 @@ internal sealed class UpstreamHealth
                 };
                 if (t is not null)
                 {
+                    // Back up after rise: the outage's failures no longer describe this path (they would keep a
+                    // degraded-path rule preferring a relay long after the path healed).
                     _passiveFailures = 0;
+                    _success = new Ewma(0.1);
+                    _success.Add(1);
                 }
             }
             else

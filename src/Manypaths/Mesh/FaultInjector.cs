@@ -12,9 +12,12 @@ public enum FaultKind
 
     /// <summary>A share of connects and heartbeats is lost (Percent).</summary>
     Loss,
+
+    /// <summary>Every connect and every read on the link waits this long first (Delay), as on a slow path.</summary>
+    Delay,
 }
 
-public sealed record Fault(FaultKind Kind, int Percent = 100);
+public sealed record Fault(FaultKind Kind, int Percent = 100, TimeSpan Delay = default);
 
 /// <summary>
 /// The in-process fault layer: faults on this node's link to one target (host:port of an upstream or a peer's
@@ -39,6 +42,6 @@ public sealed class FaultInjector
     public bool Drops(string host, int port)
     {
         var f = For(host, port);
-        return f is not null && f.Kind != FaultKind.Reset && (f.Kind == FaultKind.Blackhole || Random.Shared.Next(100) < f.Percent);
+        return f is { Kind: FaultKind.Blackhole } || (f is { Kind: FaultKind.Loss } && Random.Shared.Next(100) < f.Percent);
     }
 }

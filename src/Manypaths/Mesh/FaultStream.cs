@@ -31,7 +31,13 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
     {
         // Bytes already received are readable (they are in the socket buffer); new ones stop arriving.
         await StallIfBlackholedAsync(cancellationToken);
-        return await inner.ReadAsync(buffer, cancellationToken);
+        var n = await inner.ReadAsync(buffer, cancellationToken);
+        if (faults.For(host, port) is { Kind: FaultKind.Delay } slow)
+        {
+            await Task.Delay(slow.Delay, TimeProvider.System, cancellationToken);
+        }
+
+        return n;
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)

@@ -4,7 +4,7 @@ using Manypaths.Routing;
 namespace Manypaths.Mesh;
 
 /// <summary>A peer through which this node can reach an upstream, and what that path costs.</summary>
-internal sealed record RelayPath(string Peer, Uri PeerMesh, double LatencyMs);
+internal sealed record RelayPath(string Peer, Uri PeerMesh, double LatencyMs, double Loss);
 
 /// <summary>
 /// Origin side of the relay mesh: for an upstream of a service, the best peer to go through, from the link to
@@ -44,9 +44,10 @@ internal sealed class RelayPaths(MeshNode mesh, IReadOnlyDictionary<string, Uri>
             }
 
             var latency = (double.IsNaN(link.RttMs) ? 1 : link.RttMs) + view.LatencyMs;
+            var loss = 1 - ((1 - link.Loss) * Math.Clamp(view.SuccessRate, 0, 1));
             if (best is null || latency < best.LatencyMs)
             {
-                best = new RelayPath(peer, url, latency);
+                best = new RelayPath(peer, url, latency, loss);
             }
         }
 
@@ -92,6 +93,21 @@ internal sealed class RelayPaths(MeshNode mesh, IReadOnlyDictionary<string, Uri>
 
             yield return (peer, usable, latency, why);
         }
+    }
+
+    /// <summary>
+    /// A direct path that still works but is degraded: the relayed one must be clearly better (by the policy's
+    /// loss or latency margin), so traffic does not move for noise.
+    /// </summary>
+    public static bool ClearlyBetter(RelayPath relay, HealthSnapshot direct, Config.RelayPolicy policy)
+    {
+        var directLoss = 1 - direct.SuccessRate;
+        if (directLoss - relay.Loss > policy.LossMargin)
+        {
+            return true;
+        }
+
+        return !double.IsNaN(direct.LatencyMs) && direct.LatencyMs - relay.LatencyMs > policy.LatencyMargin.TotalMilliseconds;
     }
 
     /// <summary>Passive correction: real relayed traffic through this peer failed; avoid the path for a while.</summary>

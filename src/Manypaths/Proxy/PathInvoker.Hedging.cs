@@ -90,26 +90,16 @@ internal sealed partial class PathInvoker
 
     private (Pick Pick, Mesh.RelayPath? Via)? NextPath(ForwardingState state)
     {
-        var relay = state.HopsLeft > 0 ? service.Relay : null;
-        Func<int, bool>? relayable = relay is null ? null : i => relay.Paths.Best(service.Name, service.Upstreams[i].Name, p => state.RelayTried.Contains((i, p))) is not null;
-        var pick = service.Selector.Select(service.Views(), state.Tried, allowLeastBad: state.Attempts == 0, relayable);
+        var (pick, via) = ChoosePath(state, allowLeastBad: state.Attempts == 0);
         if (!pick.Found)
         {
             state.NothingToTry |= state.Attempts == 0;
             return null;
         }
 
-        Mesh.RelayPath? via = null;
-        if (pick.Reason == PickReason.Relayed)
+        if (via is not null)
         {
-            var index = pick.Index;
-            via = relay!.Paths.Best(service.Name, service.Upstreams[index].Name, p => state.RelayTried.Contains((index, p)));
-            if (via is null)
-            {
-                return null;
-            }
-
-            state.RelayTried.Add((index, via.Peer));
+            state.RelayTried.Add((pick.Index, via.Peer));
         }
         else
         {

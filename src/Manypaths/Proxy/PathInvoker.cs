@@ -55,18 +55,7 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
             }
             else
             {
-                var relay = state.HopsLeft > 0 ? service.Relay : null;
-                Func<int, bool>? relayable = relay is null ? null : i => relay.Paths.Best(service.Name, service.Upstreams[i].Name, p => state.RelayTried.Contains((i, p))) is not null;
-                pick = service.Selector.Select(service.Views(), state.Tried, allowLeastBad: !usedLeastBad, relayable);
-                if (pick.Reason == PickReason.Relayed)
-                {
-                    var index = pick.Index;
-                    via = relay!.Paths.Best(service.Name, service.Upstreams[index].Name, p => state.RelayTried.Contains((index, p)));
-                    if (via is null)
-                    {
-                        continue; // the peer went away between the two looks; choose again
-                    }
-                }
+                (pick, via) = ChoosePath(state, allowLeastBad: !usedLeastBad);
             }
 
             if (!pick.Found)
@@ -230,11 +219,36 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
     }
 
     /// <summary>Is there another path (direct, or through a peer not tried yet) worth a retry?</summary>
-    private bool HasAlternative(ForwardingState state)
+    private bool HasAlternative(ForwardingState state) => ChoosePath(state, allowLeastBad: false).Pick.Found;
+
+    /// <summary>
+    /// The next path: the selector's upstream, directly or through the best peer not tried yet for it. A relay
+    /// is taken when the tier has no working direct path (or, by policy, any tier), or when the direct path
+    /// works but the relayed one is clearly better (loss or latency margin).
+    /// </summary>
+    private (Pick Pick, Mesh.RelayPath? Via) ChoosePath(ForwardingState state, bool allowLeastBad)
     {
+        var views = service.Views();
         var relay = state.HopsLeft > 0 && state.Pinned is null ? service.Relay : null;
-        Func<int, bool>? relayable = relay is null ? null : i => relay.Paths.Best(service.Name, service.Upstreams[i].Name, p => state.RelayTried.Contains((i, p))) is not null;
-        return service.Selector.Select(service.Views(), state.Tried, allowLeastBad: false, relayable).Found;
+        if (relay is null)
+        {
+            return (service.Selector.Select(views, state.Tried, allowLeastBad), null);
+        }
+
+        var policy = service.Options.RelayPolicy;
+        Mesh.RelayPath? Best(int i) => relay.Paths.Best(service.Name, service.Upstreams[i].Name, p => state.RelayTried.Contains((i, p)));
+        var pick = service.Selector.Select(views, state.Tried, allowLeastBad, i => Best(i) is not null, policy.PreferOverBackup);
+        if (pick.Reason == PickReason.Relayed)
+        {
+            return Best(pick.Index) is { } via ? (pick, via) : (Pick.Nothing, null);
+        }
+
+        if (pick.Reason == PickReason.Healthy && Best(pick.Index) is { } better && Mesh.RelayPaths.ClearlyBetter(better, views[pick.Index].Health, policy))
+        {
+            return (new Pick(pick.Index, PickReason.Relayed), better);
+        }
+
+        return (pick, null);
     }
 
     private static bool Replayable(ForwardingState state, TrackingContent? streaming) => streaming is null || !streaming.Started;

@@ -25,6 +25,11 @@ internal static class UpstreamConnector
                         throw new System.Net.Sockets.SocketException((int)SocketError.ConnectionRefused);
                     }
 
+                    if (fault.Kind == FaultKind.Delay)
+                    {
+                        await Task.Delay(fault.Delay, time, linked.Token);
+                    }
+
                     if (faults.Drops(endpoint.Host, endpoint.Port))
                     {
                         await Task.Delay(Timeout.InfiniteTimeSpan, time, linked.Token); // the SYN is lost

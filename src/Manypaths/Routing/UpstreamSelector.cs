@@ -9,8 +9,18 @@ namespace Manypaths.Routing;
 internal sealed class UpstreamSelector(string? nodeRegion, RegionPreference regions, Random random)
 {
     /// <param name="relayable">Upstream index -> a peer can reach it for this request (null: no relay mesh).</param>
-    public Pick Select(IReadOnlyList<UpstreamView> upstreams, IReadOnlySet<int> tried, bool allowLeastBad, Func<int, bool>? relayable = null)
+    /// <param name="relayBeatsLowerTier">False: a direct path of any tier is used before a relayed one.</param>
+    public Pick Select(IReadOnlyList<UpstreamView> upstreams, IReadOnlySet<int> tried, bool allowLeastBad, Func<int, bool>? relayable = null, bool relayBeatsLowerTier = true)
     {
+        if (relayable is not null && !relayBeatsLowerTier)
+        {
+            var directOnly = Select(upstreams, tried, allowLeastBad: false);
+            if (directOnly.Found)
+            {
+                return directOnly;
+            }
+        }
+
         var tier = int.MaxValue;
         var direct = false;
         for (var i = 0; i < upstreams.Count; i++)

@@ -152,4 +152,30 @@ public sealed class RelayMeshTests
                 && peers.Single(p => p.GetProperty("name").GetString() == "n2").GetProperty("state").GetString() == "up";
         }, "status explains every path and shows the peer links", TimeSpan.FromSeconds(10));
     }
+
+    [Fact]
+    public async Task SlowDirectPath_MovesToAClearlyFasterRelay_AndBackWhenItRecovers()
+    {
+        await using var up = await TestUpstream.StartAsync("u1");
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}",
+            "health: { interval: 1s, fast_interval: 200ms, timeout: 1s, rise: 2, fall: 3 }\nrelay: { latency_margin: 100ms }");
+        var n1 = cluster.Nodes["n1"];
+        await Eventually.TrueAsync(() => n1.Mesh!.Views.Get("n2", "svc", "u1")?.State == HealthState.Up && !double.IsNaN(n1.Mesh.Link("n2").RttMs), "n2's view and RTT arrive");
+        n1.Faults.Set($"127.0.0.1:{up.Port}", new Fault(FaultKind.Delay, Delay: TimeSpan.FromMilliseconds(300)));
+        using var client = new HttpClient();
+        var url = $"http://127.0.0.1:{cluster.ProxyPorts["n1"]}/x";
+        await Eventually.TrueAsync(async () =>
+        {
+            using var r = await client.GetAsync(url);
+            return r.StatusCode == HttpStatusCode.OK && up.Seen.Last(s => s.Path == "/x").Headers["Via"].Contains(',', StringComparison.Ordinal);
+        }, "a degraded (slow) direct path gives way to a clearly faster relay", TimeSpan.FromSeconds(20));
+        Assert.Equal(HealthState.Up, n1.Generation!.Services["svc"].Upstreams[0].Health.State); // still up, only slow
+
+        n1.Faults.ClearAll();
+        await Eventually.TrueAsync(async () =>
+        {
+            using var r = await client.GetAsync(url);
+            return r.StatusCode == HttpStatusCode.OK && up.Seen.Last(s => s.Path == "/x").Headers["Via"] == "1.1 manypaths-n1";
+        }, "back on the direct path once it is fast again", TimeSpan.FromSeconds(20));
+    }
 }

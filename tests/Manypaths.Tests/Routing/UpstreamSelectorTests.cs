@@ -105,4 +105,22 @@ public sealed class UpstreamSelectorTests
         Assert.Equal((1, PickReason.LeastBad), (pick.Index, pick.Reason));
         Assert.False(Selector().Select(ups, None, allowLeastBad: false).Found);
     }
+
+    [Fact]
+    public void Relay_ToAPrimary_BeatsADirectBackup_ByDefault_ButNotWhenThePolicySaysNo()
+    {
+        var ups = new[] { U(tier: 0, state: HealthState.Down), U(tier: 1) };
+        var byDefault = Selector().Select(ups, None, true, relayable: i => i == 0);
+        Assert.Equal((0, PickReason.Relayed), (byDefault.Index, byDefault.Reason));
+        var directFirst = Selector().Select(ups, None, true, relayable: i => i == 0, relayBeatsLowerTier: false);
+        Assert.Equal((1, PickReason.Healthy), (directFirst.Index, directFirst.Reason));
+    }
+
+    [Fact]
+    public void Relay_IsNotUsedWhileTheTierHasAWorkingDirectPath()
+    {
+        var ups = new[] { U(tier: 0, state: HealthState.Down), U(tier: 0) };
+        var pick = Selector().Select(ups, None, true, relayable: _ => true);
+        Assert.Equal((1, PickReason.Healthy), (pick.Index, pick.Reason));
+    }
 }

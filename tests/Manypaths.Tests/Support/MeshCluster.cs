@@ -45,7 +45,7 @@ internal sealed class MeshCluster : IAsyncDisposable
             {nodes}
             services:
               svc:
-                relay: true
+                {(serviceExtra.Contains("relay:", StringComparison.Ordinal) ? "" : "relay: true")}
                 listen: {"{"} {listen} {"}"}
                 upstreams:
             {string.Join("\n", upstreams.Split('\n').Select(l => "      " + l.Trim()))}
