@@ -17,7 +17,7 @@ internal sealed class DemoLoad(string url, TimeProvider time)
 
     public async Task RunAsync(int perSecond, CancellationToken stop)
     {
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) }; // what a patient client would wait
         var interval = TimeSpan.FromSeconds(1.0 / perSecond);
         var inFlight = new List<Task>();
         var started = time.GetTimestamp();
