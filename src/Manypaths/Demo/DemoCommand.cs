@@ -74,11 +74,24 @@ internal static class DemoCommand
             await u.StartAsync();
         }
 
-        foreach (var name in NodeNames)
+        try
         {
-            var node = new NodeHost(name, time, loggers);
-            await node.StartAsync(config.Config!, cancellationToken);
-            nodes.Add(node);
+            foreach (var name in NodeNames)
+            {
+                var node = new NodeHost(name, time, loggers);
+                nodes.Add(node);
+                await node.StartAsync(config.Config!, cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            await Console.Error.WriteLineAsync($"The demo could not start its nodes: {e.Message}");
+            foreach (var n in nodes)
+            {
+                await n.DisposeAsync();
+            }
+
+            return 1;
         }
 
         var blr = nodes[0];
@@ -108,7 +121,7 @@ internal static class DemoCommand
             await u.DisposeAsync();
         }
 
-        var summary = new DemoSummary(statusUrl, proxyUrl, Math.Round(time.GetElapsedTime(started).TotalSeconds, 1), load.Requests, load.Failed,
+        var summary = new DemoSummary(statusUrl, proxyUrl, Math.Round(time.GetElapsedTime(started).TotalSeconds, 1), load.Requests, load.Failed, load.Failures.ToDictionary(k => k.Key, k => k.Value),
             load.ServedBy.ToDictionary(k => k.Key, k => k.Value), load.Routes.ToDictionary(k => k.Key, k => k.Value), events.ToList());
         Console.WriteLine(JsonSerializer.Serialize(summary, Readable.DemoSummary));
         try

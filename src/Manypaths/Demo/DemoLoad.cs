@@ -12,6 +12,9 @@ internal sealed class DemoLoad(string url, TimeProvider time)
     public long Failed => Interlocked.Read(ref _failed);
     public ConcurrentDictionary<string, long> ServedBy { get; } = new();
 
+    /// <summary>Why requests failed (status and reason, or the client's error), if any did.</summary>
+    public ConcurrentDictionary<string, long> Failures { get; } = new();
+
     /// <summary>"direct" or "via PEER": how each answered request reached its upstream.</summary>
     public ConcurrentDictionary<string, long> Routes { get; } = new();
 
@@ -53,6 +56,8 @@ internal sealed class DemoLoad(string url, TimeProvider time)
             if (!response.IsSuccessStatusCode)
             {
                 Interlocked.Increment(ref _failed);
+                var reason = response.Headers.TryGetValues("X-Manypaths-Reason", out var r) ? $" ({r.First()})" : "";
+                Failures.AddOrUpdate($"status {(int)response.StatusCode}{reason}", 1, (_, n) => n + 1);
                 return;
             }
 
@@ -65,6 +70,7 @@ internal sealed class DemoLoad(string url, TimeProvider time)
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
             Interlocked.Increment(ref _failed);
+            Failures.AddOrUpdate(e is TaskCanceledException ? "client timeout" : e.Message, 1, (_, n) => n + 1);
         }
     }
 }

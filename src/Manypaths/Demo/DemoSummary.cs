@@ -9,6 +9,7 @@ internal sealed record DemoSummary(
     double DurationSeconds,
     long Requests,
     long Failed,
+    IReadOnlyDictionary<string, long> Failures,
     IReadOnlyDictionary<string, long> ServedBy,
     IReadOnlyDictionary<string, long> Routes,
     IReadOnlyList<DemoEvent> Events);

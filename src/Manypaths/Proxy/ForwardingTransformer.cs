@@ -60,6 +60,15 @@ internal sealed class ForwardingTransformer(ServiceRuntime service) : HttpTransf
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
         var copy = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+
+        // Only a Manypaths node may speak the mesh's headers: an upstream that sent X-Manypaths-Unreached could
+        // otherwise make an origin resend a request that did reach it.
+        var spoofed = httpContext.Response.Headers.Keys.Where(k => k.StartsWith("X-Manypaths-", StringComparison.OrdinalIgnoreCase)).ToList();
+        foreach (var key in spoofed)
+        {
+            httpContext.Response.Headers.Remove(key);
+        }
+
         if (proxyResponse is not null && service.Options.Forwarded.Via)
         {
             httpContext.Response.Headers.Append("Via", _via);

@@ -139,4 +139,20 @@ public sealed class RetryTests
         // Without a budget this would be 3 x 400 = 1200 attempts.
         Assert.InRange(attempts, requests, (int)(requests * 1.2) + 10 + 1);
     }
+
+    [Fact]
+    public async Task UpstreamSpoofingMeshHeaders_CannotMakeAPostBeSentTwice()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        await using var b = await TestUpstream.StartAsync("b");
+        a.ExtraResponseHeaders["X-Manypaths-Unreached"] = "1";
+        b.ExtraResponseHeaders["X-Manypaths-Unreached"] = "1";
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {a.Url} }}\n- {{ name: b, url: {b.Url} }}", SlowHealth + "\nretries: 2");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient();
+        using var r = await client.PostAsync($"http://127.0.0.1:{port}/pay", new StringContent("once"));
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.False(r.Headers.Contains("X-Manypaths-Unreached"));
+        Assert.Equal(1, a.Seen.Count(s => s.Method == "POST") + b.Seen.Count(s => s.Method == "POST"));
+    }
 }

@@ -47,6 +47,9 @@ internal sealed class TestUpstream : IAsyncDisposable
     public UpstreamBehaviour Behaviour { get => _behaviour; set => _behaviour = value; }
     public bool HealthOk { get => _healthOk; set => _healthOk = value; }
     public TimeSpan SlowDelay { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>Headers added to every normal answer (e.g. to try to spoof the mesh's own headers).</summary>
+    public Dictionary<string, string> ExtraResponseHeaders { get; } = [];
+
     public ConcurrentQueue<(string Method, string Path, string Body, Dictionary<string, string> Headers)> Seen { get; } = new();
 
     public static async Task<TestUpstream> StartAsync(string name)
@@ -104,6 +107,11 @@ internal sealed class TestUpstream : IAsyncDisposable
         }
 
         c.Response.Headers["X-Upstream"] = Name;
+        foreach (var (key, value) in ExtraResponseHeaders)
+        {
+            c.Response.Headers[key] = value;
+        }
+
         await c.Response.WriteAsync($"hello from {Name}");
     }
 
