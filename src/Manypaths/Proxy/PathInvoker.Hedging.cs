@@ -22,8 +22,13 @@ internal sealed partial class PathInvoker
         {
             while (true)
             {
-                var canStart = started < hedge.MaxAttempts && (started == 0 || running.Count == 0 || WithdrawRetry());
-                var next = canStart ? NextPath(state) : null;
+                // Every attempt after the first (hedge or retry) spends the retry budget, and only when a path exists.
+                var next = started < hedge.MaxAttempts ? NextPath(state) : null;
+                if (next is not null && started > 0 && !WithdrawRetry())
+                {
+                    next = null;
+                }
+
                 if (next is { } path)
                 {
                     started++;
