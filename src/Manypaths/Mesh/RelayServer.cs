@@ -69,9 +69,9 @@ internal sealed partial class RelayServer(
         }
 
         if (!long.TryParse(time, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) ||
-            replay.Check(DateTimeOffset.FromUnixTimeMilliseconds(ms), nonce) is { } refusal)
+            replay.Check(DateTimeOffset.FromUnixTimeMilliseconds(ms), nonce) is not null)
         {
-            await Refuse(context, RelayRefusal.Expired, StatusCodes.Status401Unauthorized, "relay request is expired or replayed", replayedOrExpired: true, ms: ms, nonce: nonce);
+            await Refuse(context, "expired_or_replayed", StatusCodes.Status401Unauthorized, "relay request is expired or replayed");
             return;
         }
 
@@ -96,9 +96,11 @@ internal sealed partial class RelayServer(
         await handler.HandleAsync(context, service, new RelayArrival(upstream, chain, hopsLeft));
     }
 
-    private Task Refuse(HttpContext context, RelayRefusal reason, int status, string message, bool replayedOrExpired = false, long ms = 0, string nonce = "")
+    private Task Refuse(HttpContext context, RelayRefusal reason, int status, string message) =>
+        Refuse(context, reason.ToString().ToLowerInvariant(), status, message);
+
+    private Task Refuse(HttpContext context, string name, int status, string message)
     {
-        var name = replayedOrExpired ? "expired_or_replayed" : reason.ToString().ToLowerInvariant();
         metrics.RelayRefused.Add(1, new KeyValuePair<string, object?>("reason", name));
         Log.Refused(logger, name, context.Request.Headers[RelayHeaders.From].ToString());
         context.Response.StatusCode = status;

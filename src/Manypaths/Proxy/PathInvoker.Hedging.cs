@@ -131,20 +131,8 @@ internal sealed partial class PathInvoker
         HttpRequestMessage original, string pathAndQuery, ForwardingState state, Pick pick, Mesh.RelayPath? via, CancellationToken cancellationToken)
     {
         var upstream = service.Upstreams[pick.Index];
-        var target = via is null
-            ? new Uri(upstream.Prefix + pathAndQuery, NoCanonicalization)
-            : new Uri($"{via.PeerMesh.GetLeftPart(UriPartial.Authority)}{Mesh.RelayHeaders.PathPrefix}{service.Name}/{upstream.Name}{pathAndQuery}", NoCanonicalization);
-        using var attempt = BuildAttempt(original, target, state, null);
-        foreach (var h in RelayHeaderNames)
-        {
-            attempt.Headers.Remove(h);
-        }
-
-        if (via is not null)
-        {
-            var relay = service.Relay!;
-            Mesh.RelayHeaders.Sign(attempt, relay.Signer, relay.Self, state.HopsLeft - 1, state.Chain, relay.Time);
-        }
+        using var attempt = BuildAttempt(original, TargetFor(upstream, via, pathAndQuery), state, null);
+        SetMeshHeaders(attempt, upstream, via, state);
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var firstByte = Deadline.Start(linked, service.Options.Timeouts.FirstByte, service.Time);

@@ -83,26 +83,9 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
 
             // The first attempt reuses YARP's message (no second copy of the headers); later ones get a clone.
             var first = state.Attempts == 1;
-            var target = via is null
-                ? new Uri(upstream.Prefix + pathAndQuery, NoCanonicalization)
-                : new Uri($"{via.PeerMesh.GetLeftPart(UriPartial.Authority)}{Mesh.RelayHeaders.PathPrefix}{service.Name}/{upstream.Name}{pathAndQuery}", NoCanonicalization);
+            var target = TargetFor(upstream, via, pathAndQuery);
             var attempt = first ? Retarget(request, target, state, streamingBody) : BuildAttempt(request, target, state, streamingBody);
-            if (via is not null)
-            {
-                var relay = service.Relay!;
-                Mesh.RelayHeaders.Sign(attempt, relay.Signer, relay.Self, state.HopsLeft - 1, state.Chain, relay.Time);
-                service.Metrics.Relayed.Add(1,
-                    new KeyValuePair<string, object?>("service", service.Name),
-                    new KeyValuePair<string, object?>("peer", via.Peer),
-                    new KeyValuePair<string, object?>("upstream", upstream.Name));
-            }
-            else if (!first)
-            {
-                foreach (var h in RelayHeaderNames)
-                {
-                    attempt.Headers.Remove(h);
-                }
-            }
+            SetMeshHeaders(attempt, upstream, via, state);
             using var owned = new OwnedAttempt(first ? null : attempt);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             using var firstByte = Deadline.Start(linked, service.Options.Timeouts.FirstByte, time);
@@ -252,6 +235,31 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
     }
 
     private static bool Replayable(ForwardingState state, TrackingContent? streaming) => streaming is null || !streaming.Started;
+
+    private Uri TargetFor(UpstreamRuntime upstream, Mesh.RelayPath? via, string pathAndQuery) => via is null
+        ? new Uri(upstream.Prefix + pathAndQuery, NoCanonicalization)
+        : new Uri($"{via.PeerMesh.GetLeftPart(UriPartial.Authority)}{Mesh.RelayHeaders.PathPrefix}{service.Name}/{upstream.Name}{pathAndQuery}", NoCanonicalization);
+
+    /// <summary>A relayed attempt is signed for its peer; a direct one carries no mesh headers (a clone may have copied them).</summary>
+    private void SetMeshHeaders(HttpRequestMessage attempt, UpstreamRuntime upstream, Mesh.RelayPath? via, ForwardingState state)
+    {
+        if (via is null)
+        {
+            foreach (var h in RelayHeaderNames)
+            {
+                attempt.Headers.Remove(h);
+            }
+
+            return;
+        }
+
+        var relay = service.Relay!;
+        Mesh.RelayHeaders.Sign(attempt, relay.Signer, relay.Self, state.HopsLeft - 1, state.Chain, relay.Time);
+        service.Metrics.Relayed.Add(1,
+            new KeyValuePair<string, object?>("service", service.Name),
+            new KeyValuePair<string, object?>("peer", via.Peer),
+            new KeyValuePair<string, object?>("upstream", upstream.Name));
+    }
 
     private static HttpRequestMessage Retarget(HttpRequestMessage original, Uri target, ForwardingState state, TrackingContent? streaming)
     {

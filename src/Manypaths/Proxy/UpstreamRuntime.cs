@@ -11,10 +11,6 @@ internal sealed class UpstreamRuntime(int index, UpstreamOptions options, Upstre
     public UpstreamHealth Health { get; } = health;
     public string Name => Options.Name;
 
-    /// <summary>scheme://host:port of the upstream, and its base path (without a trailing slash).</summary>
-    public string Authority { get; } = options.Url.GetLeftPart(UriPartial.Authority);
-    public string BasePath { get; } = options.Url.AbsolutePath.TrimEnd('/');
-
     /// <summary>Authority and base path: the request's path and query are appended to this.</summary>
     public string Prefix { get; } = options.Url.GetLeftPart(UriPartial.Authority) + options.Url.AbsolutePath.TrimEnd('/');
 }

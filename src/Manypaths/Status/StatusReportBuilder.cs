@@ -47,6 +47,4 @@ internal static class StatusReportBuilder
                 return new PeerStatus(p, l.State.ToString().ToLowerInvariant(), double.IsNaN(l.RttMs) ? null : Math.Round(l.RttMs, 3), Math.Round(l.Loss, 4), l.LastHeard);
             }).ToList() ?? []);
     }
-
-    public static bool IsUsable(HealthState s) => s is HealthState.Up or HealthState.Unknown or HealthState.Suspect;
 }
