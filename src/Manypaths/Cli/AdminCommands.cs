@@ -44,7 +44,40 @@ internal static class AdminCommands
         }
 
         AnsiConsole.Write(table);
+        WriteLinkMatrix(report["link_matrix"]?.AsArray());
         return 0;
+    }
+
+    /// <summary>The peer link matrix as a grid: a row per measuring node, a column per peer.</summary>
+    private static void WriteLinkMatrix(JsonArray? cells)
+    {
+        if (cells is null || cells.Count == 0)
+        {
+            return;
+        }
+
+        var byPair = cells.ToDictionary(c => ((string)c!["from"]!, (string)c!["to"]!), c => c!);
+        var nodes = byPair.Keys.SelectMany(k => new[] { k.Item1, k.Item2 }).Distinct().Order(StringComparer.Ordinal).ToList();
+        var grid = new Table { Title = new TableTitle("peer links (row measures column)") }.AddColumn("from \\ to");
+        foreach (var n in nodes)
+        {
+            grid.AddColumn(Markup.Escape(n));
+        }
+
+        foreach (var from in nodes)
+        {
+            var row = new List<string> { Markup.Escape(from) };
+            foreach (var to in nodes)
+            {
+                row.Add(byPair.TryGetValue((from, to), out var c)
+                    ? Markup.Escape($"{(string?)c["state"]}{(c["rtt_ms"] is { } r ? $" {(double)r:0.0} ms" : "")}{(c["loss"] is { } l ? $" {(double)l:P0} loss" : "")}")
+                    : "-");
+            }
+
+            grid.AddRow(row.ToArray());
+        }
+
+        AnsiConsole.Write(grid);
     }
 
     public static async Task<int> MaintenanceAsync(AdminClient client, string service, bool on, string? message, string? until)

@@ -11,13 +11,16 @@ internal enum HeartbeatKind : byte
 }
 
 /// <summary>
-/// A signed heartbeat datagram. Layout: "MP" 1 kind, from, seq, ticks, boot, version, views..., HMAC-SHA256.
+/// A signed heartbeat datagram. Layout: "MP" 1 kind, from, seq, ticks, boot, version, views, switches, links, HMAC-SHA256.
 /// Decoding never throws on bad input: it returns null and the caller counts the datagram as malformed.
 /// </summary>
 internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong Seq, long Ticks, long Boot, long Version, IReadOnlyList<RemoteView> Views)
 {
     /// <summary>The sender's operator switches (maintenance, drains), merged last-writer-wins by the receiver.</summary>
     public IReadOnlyList<Maintenance.SwitchEntry> Switches { get; init; } = [];
+
+    /// <summary>The sender's own links to its peers (state, RTT, loss): its row of the peer link matrix.</summary>
+    public IReadOnlyList<LinkReport> Links { get; init; } = [];
 
     private const int MacLength = 32;
 
@@ -56,6 +59,15 @@ internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong S
                 w.Write(e.Until?.ToUnixTimeMilliseconds() ?? 0);
                 w.Write(e.Stamp);
                 w.Write(e.Origin);
+            }
+
+            w.Write((ushort)Links.Count);
+            foreach (var l in Links)
+            {
+                w.Write(l.Peer);
+                w.Write((byte)l.State);
+                w.Write(l.RttMs);
+                w.Write(l.Loss);
             }
         }
 
@@ -133,7 +145,23 @@ internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong S
                     until == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(until), stamp, origin));
             }
 
-            return r.BaseStream.Position == r.BaseStream.Length ? new HeartbeatMessage(kind, from, seq, ticks, boot, version, views) { Switches = switches } : null;
+            var linkCount = r.ReadUInt16();
+            var links = new List<LinkReport>(linkCount);
+            for (var i = 0; i < linkCount; i++)
+            {
+                var peer = r.ReadString();
+                var state = (LinkState)r.ReadByte();
+                if (!Enum.IsDefined(state))
+                {
+                    return null;
+                }
+
+                links.Add(new LinkReport(peer, state, r.ReadSingle(), r.ReadSingle()));
+            }
+
+            return r.BaseStream.Position == r.BaseStream.Length
+                ? new HeartbeatMessage(kind, from, seq, ticks, boot, version, views) { Switches = switches, Links = links }
+                : null;
         }
         catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or ArgumentException)
         {

@@ -53,6 +53,9 @@ internal sealed partial class MeshNode : IAsyncDisposable
 
     public PeerViews Views { get; } = new();
 
+    /// <summary>The other nodes' rows of the peer link matrix, from their heartbeats.</summary>
+    public LinkMatrix Matrix { get; } = new();
+
     public IReadOnlyCollection<string> Peers => _peers.Keys.ToList();
 
     public LinkSnapshot Link(string peer) => _links.TryGetValue(peer, out var l) ? l.Snapshot() : new LinkSnapshot(LinkState.Unknown, double.NaN, 0, null);
@@ -79,11 +82,16 @@ internal sealed partial class MeshNode : IAsyncDisposable
 
                 var seq = ++_seq;
                 var switches = _switches.Snapshot();
+                var links = _links.Select(l =>
+                {
+                    var link = l.Value.Snapshot();
+                    return new LinkReport(l.Key, link.State, (float)link.RttMs, (float)link.Loss);
+                }).ToList();
+                var packet = new HeartbeatMessage(HeartbeatKind.Ping, _self, seq, 0, _boot, _version, views) { Switches = switches, Links = links }.Encode(_signer);
                 foreach (var (name, endpoint) in _peers)
                 {
-                    var ping = new HeartbeatMessage(HeartbeatKind.Ping, _self, seq, 0, _boot, _version, views) { Switches = switches };
                     _links[name].PingSent(seq);
-                    await SendAsync(ping.Encode(_signer), endpoint, stop);
+                    await SendAsync(packet, endpoint, stop);
                 }
 
                 await Task.Delay(_options.Heartbeat, _time, stop);
@@ -165,6 +173,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
 
         Views.Update(message.From, message.Boot, message.Version, message.Views);
         _switches.Merge(message.Switches);
+        Matrix.Update(message.From, message.Boot, message.Seq, message.Links, _time.GetUtcNow());
         var pong = new HeartbeatMessage(HeartbeatKind.Pong, _self, message.Seq, 0, _boot, _version, []);
         _ = SendAsync(pong.Encode(_signer), _peers[message.From], stop);
     }

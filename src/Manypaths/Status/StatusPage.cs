@@ -35,7 +35,56 @@ internal static class StatusPage
             sb.Append("</table>");
         }
 
+        AppendLinkMatrix(sb, r.LinkMatrix);
         return sb.Append("</body></html>").ToString();
+    }
+
+    /// <summary>Rows are the measuring node, columns the peer it measured; a cell shows state, RTT and loss.</summary>
+    private static void AppendLinkMatrix(StringBuilder sb, IReadOnlyList<LinkMatrixEntry> cells)
+    {
+        if (cells.Count == 0)
+        {
+            return;
+        }
+
+        var nodes = cells.Select(c => c.From).Concat(cells.Select(c => c.To)).Distinct().Order(StringComparer.Ordinal).ToList();
+        sb.Append("<h2>Peer links</h2><table id=\"link-matrix\"><tr><th>from \\ to</th>");
+        foreach (var to in nodes)
+        {
+            sb.Append("<th>").Append(E(to)).Append("</th>");
+        }
+
+        sb.Append("</tr>");
+        foreach (var from in nodes)
+        {
+            sb.Append("<tr><th>").Append(E(from)).Append("</th>");
+            foreach (var to in nodes)
+            {
+                var c = cells.FirstOrDefault(x => x.From == from && x.To == to);
+                if (c is null)
+                {
+                    sb.Append("<td></td>");
+                    continue;
+                }
+
+                sb.Append("<td class=\"").Append(c.State).Append("\" title=\"").Append(c.Source).Append("\">").Append(c.State);
+                if (c.RttMs is { } rtt)
+                {
+                    sb.Append(' ').Append(rtt.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)).Append(" ms");
+                }
+
+                if (c.Loss is { } loss)
+                {
+                    sb.Append(", ").Append(loss.ToString("P0", System.Globalization.CultureInfo.InvariantCulture)).Append(" loss");
+                }
+
+                sb.Append("</td>");
+            }
+
+            sb.Append("</tr>");
+        }
+
+        sb.Append("</table>");
     }
 
     private static string E(string s) => WebUtility.HtmlEncode(s);

@@ -9,10 +9,18 @@ internal sealed record StatusReport(
     DateTimeOffset StartedAt,
     ConfigStatus Config,
     IReadOnlyList<ServiceStatus> Services,
-    IReadOnlyList<PeerStatus> Peers);
+    IReadOnlyList<PeerStatus> Peers,
+    IReadOnlyList<LinkMatrixEntry> LinkMatrix);
 
 /// <summary>This node's link to one peer, measured by UDP heartbeats.</summary>
 internal sealed record PeerStatus(string Name, string State, double? RttMs, double Loss, DateTimeOffset? LastHeard);
+
+/// <summary>
+/// One cell of the peer link matrix: node From's link to node To. This node's own cells are measured here
+/// (source "measured"); the others are what From last reported in its heartbeats ("reported", as of ReportedAt),
+/// or "unheard" when From's heartbeats never reached this node.
+/// </summary>
+internal sealed record LinkMatrixEntry(string From, string To, string State, double? RttMs, double? Loss, string Source, DateTimeOffset? ReportedAt);
 
 internal sealed record ConfigStatus(int Generation, DateTimeOffset LoadedAt, string? Path, string? LastReloadError, DateTimeOffset? LastReloadAt);
 

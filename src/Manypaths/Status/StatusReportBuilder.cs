@@ -44,7 +44,41 @@ internal static class StatusReportBuilder
             host.Mesh?.Peers.Order(StringComparer.Ordinal).Select(p =>
             {
                 var l = host.Mesh.Link(p);
-                return new PeerStatus(p, l.State.ToString().ToLowerInvariant(), double.IsNaN(l.RttMs) ? null : Math.Round(l.RttMs, 3), Math.Round(l.Loss, 4), l.LastHeard);
-            }).ToList() ?? []);
+                return new PeerStatus(p, Name(l.State), Rtt(l.RttMs), Math.Round(l.Loss, 4), l.LastHeard);
+            }).ToList() ?? [],
+            host.Mesh is { } mesh ? Matrix(host.NodeName, mesh) : []);
     }
+
+    private static List<LinkMatrixEntry> Matrix(string self, Mesh.MeshNode mesh)
+    {
+        var nodes = mesh.Peers.Append(self).Order(StringComparer.Ordinal).ToList();
+        var cells = new List<LinkMatrixEntry>();
+        foreach (var from in nodes)
+        {
+            var reported = from == self ? null : mesh.Matrix.Get(from);
+            foreach (var to in nodes.Where(n => n != from))
+            {
+                if (from == self)
+                {
+                    var l = mesh.Link(to);
+                    cells.Add(new LinkMatrixEntry(from, to, Name(l.State), Rtt(l.RttMs), Math.Round(l.Loss, 4), "measured", null));
+                }
+                else if (reported is { } row && row.Links.Any(c => c.Peer == to))
+                {
+                    var c = row.Links.First(c => c.Peer == to);
+                    cells.Add(new LinkMatrixEntry(from, to, Name(c.State), Rtt(c.RttMs), Math.Round(c.Loss, 4), "reported", row.ReceivedAt));
+                }
+                else
+                {
+                    cells.Add(new LinkMatrixEntry(from, to, "unknown", null, null, "unheard", null));
+                }
+            }
+        }
+
+        return cells;
+    }
+
+    private static string Name(Mesh.LinkState state) => state.ToString().ToLowerInvariant();
+
+    private static double? Rtt(double ms) => double.IsNaN(ms) ? null : Math.Round(ms, 3);
 }

@@ -12,6 +12,7 @@ public sealed class HeartbeatMessageTests
         [new RemoteView("control", "use1", HealthState.Up, 12.5f, 0.99f)])
     {
         Switches = [new SwitchEntry(SwitchKind.Maintenance, "control", "", true, "moving", null, 123, "maa")],
+        Links = [new LinkReport("maa", LinkState.Up, 0.8f, 0.1f), new LinkReport("del", LinkState.Down, float.NaN, 1f)],
     };
 
     [Fact]
@@ -23,6 +24,7 @@ public sealed class HeartbeatMessageTests
         Assert.Equal(("blr", 42UL, 7L), (decoded.From, decoded.Seq, decoded.Version));
         Assert.Equal(Sample().Views, decoded.Views);
         Assert.Equal(Sample().Switches, decoded.Switches);
+        Assert.Equal(Sample().Links, decoded.Links);
     }
 
     [Fact]
