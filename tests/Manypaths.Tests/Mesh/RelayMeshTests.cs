@@ -178,4 +178,32 @@ public sealed class RelayMeshTests
             return r.StatusCode == HttpStatusCode.OK && up.Seen.Last(s => s.Path == "/x").Headers["Via"] == "1.1 manypaths-n1";
         }, "back on the direct path once it is fast again", TimeSpan.FromSeconds(20));
     }
+
+    [Fact]
+    public async Task HedgedGet_GoesThroughAPeer_WhenTheOnlyUpstreamIsSlowDirectly_AndTheSlowAttemptIsCancelled()
+    {
+        await using var up = await TestUpstream.StartAsync("u1");
+        // One upstream: the only independent path for a hedge is the same upstream through a peer. The direct
+        // path is healthy (probes are fast) but requests arriving straight from n1 stall for 3 s.
+        up.Behaviour = UpstreamBehaviour.Slow;
+        up.SlowDelay = TimeSpan.FromSeconds(3);
+        up.SlowOnlyWhen = r => !r.Headers.Via.ToString().Contains("manypaths-n2", StringComparison.Ordinal) && !r.Headers.Via.ToString().Contains("manypaths-n3", StringComparison.Ordinal);
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}",
+            "health: { interval: 200ms, fast_interval: 50ms, timeout: 150ms, rise: 2, fall: 1 }\ntimeouts: { connect: 200ms, first_byte: 5s }\nretries: 2\nhedge: { delay: 250ms, max_attempts: 2 }");
+        var n1 = cluster.Nodes["n1"];
+        await Eventually.TrueAsync(() => n1.Generation!.Services["svc"].Upstreams[0].Health.State == HealthState.Up
+            && n1.Mesh!.Views.Get("n2", "svc", "u1")?.State == HealthState.Up && n1.Mesh.Views.Get("n3", "svc", "u1")?.State == HealthState.Up, "direct and peer views up");
+
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await client.GetAsync($"http://127.0.0.1:{cluster.ProxyPorts["n1"]}/quote");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}: the hedge did not win");
+        var via = string.Join(", ", response.Headers.Via.Select(v => v.ToString()));
+        Assert.Matches("manypaths-n[23]", via); // the answer came back through a peer
+        // One hedge through a peer, plus the stalled direct attempt unless the hedge won before it even arrived
+        // (on a loaded machine); nothing else.
+        Assert.InRange(up.Requests, 1, 2);
+        await Eventually.TrueAsync(() => up.Cancelled == up.Requests - 1, "the stalled direct attempt is cancelled, its connection cleaned up");
+    }
 }

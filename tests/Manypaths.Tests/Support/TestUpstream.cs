@@ -47,6 +47,9 @@ internal sealed class TestUpstream : IAsyncDisposable
     public UpstreamBehaviour Behaviour { get => _behaviour; set => _behaviour = value; }
     public bool HealthOk { get => _healthOk; set => _healthOk = value; }
     public TimeSpan SlowDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>With <see cref="UpstreamBehaviour.Slow"/>: only requests that match are slow (null: all of them).</summary>
+    public Func<HttpRequest, bool>? SlowOnlyWhen { get; set; }
     /// <summary>Headers added to every normal answer (e.g. to try to spoof the mesh's own headers).</summary>
     public Dictionary<string, string> ExtraResponseHeaders { get; } = [];
 
@@ -92,7 +95,7 @@ internal sealed class TestUpstream : IAsyncDisposable
             case UpstreamBehaviour.AbortAfterRead:
                 c.Abort();
                 return;
-            case UpstreamBehaviour.Slow:
+            case UpstreamBehaviour.Slow when SlowOnlyWhen?.Invoke(c.Request) ?? true:
                 try
                 {
                     await Task.Delay(SlowDelay, TimeProvider.System, c.RequestAborted);
