@@ -14,4 +14,11 @@ public enum RequestOutcome
 
     /// <summary>A status listed in passive.on_status.</summary>
     BadStatus,
+
+    /// <summary>
+    /// A hedge on another path answered first while this attempt was still waiting after a whole hedge delay, as
+    /// a lost packet makes it wait for a retransmit. Loss inferred from delay: it counts against the success rate
+    /// (so a relay can be clearly better), but never makes the upstream Suspect or ejects it.
+    /// </summary>
+    Outpaced,
 }

@@ -25,6 +25,11 @@ internal sealed class ForwardingState(ServiceRuntime service, string method, byt
 
     public UpstreamRuntime? ServedBy { get; set; }
 
+    /// <summary>Set when a hedged attempt won, before the others are cancelled: they were outpaced, not aborted.</summary>
+    public bool HedgeWon { get => Volatile.Read(ref _hedgeWon); set => Volatile.Write(ref _hedgeWon, value); }
+
+    private bool _hedgeWon;
+
     public PickReason LastPick { get; set; }
 
     /// <summary>(upstream, peer) pairs already tried: the same upstream may be tried again through another peer.</summary>

@@ -37,7 +37,7 @@ internal sealed partial class PathInvoker
                         CountRetry(running.Count > 0 ? "hedge" : "retry");
                     }
 
-                    running.Add(HedgeAttemptAsync(request, pathAndQuery, state, path.Pick, path.Via, losers.Token));
+                    running.Add(HedgeAttemptAsync(request, pathAndQuery, state, path.Pick, path.Via, HedgeDelay(hedge, state), losers.Token));
                 }
 
                 if (running.Count == 0)
@@ -58,6 +58,7 @@ internal sealed partial class PathInvoker
                 if (response is not null && usable)
                 {
                     fallback?.Dispose();
+                    state.HedgeWon = running.Count > 0;
                     return response;
                 }
 
@@ -128,7 +129,7 @@ internal sealed partial class PathInvoker
     }
 
     private async Task<(HttpResponseMessage? Response, Exception? Error, bool Usable)> HedgeAttemptAsync(
-        HttpRequestMessage original, string pathAndQuery, ForwardingState state, Pick pick, Mesh.RelayPath? via, CancellationToken cancellationToken)
+        HttpRequestMessage original, string pathAndQuery, ForwardingState state, Pick pick, Mesh.RelayPath? via, TimeSpan hedgeDelay, CancellationToken cancellationToken)
     {
         var upstream = service.Upstreams[pick.Index];
         using var attempt = BuildAttempt(original, TargetFor(upstream, via, pathAndQuery), state, null);
@@ -178,7 +179,15 @@ internal sealed partial class PathInvoker
         }
         catch (OperationCanceledException e)
         {
-            CountAttempt(upstream, "hedge_cancelled"); // another path answered first
+            // Another path answered first. A direct path that had already waited a whole hedge delay was outpaced:
+            // its success rate learns it (loss inferred from delay), so a lossy path gives way to a relay.
+            var elapsed = service.Time.GetElapsedTime(started);
+            if (via is null && state.HedgeWon && elapsed >= hedgeDelay)
+            {
+                upstream.Health.ReportRequest(RequestOutcome.Outpaced, elapsed, "another path answered first");
+            }
+
+            CountAttempt(upstream, "hedge_cancelled");
             return (null, e, false);
         }
     }

@@ -75,6 +75,21 @@ public sealed class UpstreamHealthTests
     }
 
     [Fact]
+    public void Outpaced_LowersTheSuccessRate_ButNeverSuspectsOrEjects()
+    {
+        var h = Create(failures: 1);
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        for (var i = 0; i < 5; i++)
+        {
+            h.ReportRequest(RequestOutcome.Outpaced, TimeSpan.FromMilliseconds(60), "another path answered first");
+        }
+
+        Assert.Equal(HealthState.Up, h.State);
+        Assert.Equal(0, h.Snapshot().ConsecutiveFailures);
+        Assert.InRange(h.Snapshot().SuccessRate, 0.5, 0.7); // five losses in an EWMA of weight 0.1: 0.9^5
+    }
+
+    [Fact]
     public void Success_ClearsSuspicion()
     {
         var h = Create();

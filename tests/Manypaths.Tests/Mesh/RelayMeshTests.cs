@@ -206,4 +206,40 @@ public sealed class RelayMeshTests
         Assert.InRange(up.Requests, 1, 2);
         await Eventually.TrueAsync(() => up.Cancelled == up.Requests - 1, "the stalled direct attempt is cancelled, its connection cleaned up");
     }
+
+    [Fact]
+    public async Task DirectPathOutpacedByAHedge_CountsAsLoss_SoTheNextRequestsGoThroughAPeerFirst()
+    {
+        await using var up = await TestUpstream.StartAsync("u1");
+        // As on a lossy link: the direct path answers probes, but its requests stall (a retransmit).
+        up.Behaviour = UpstreamBehaviour.Slow;
+        up.SlowDelay = TimeSpan.FromSeconds(3);
+        static bool Direct(HttpRequest r) => !r.Headers.Via.ToString().Contains("manypaths-n2", StringComparison.Ordinal) && !r.Headers.Via.ToString().Contains("manypaths-n3", StringComparison.Ordinal);
+        up.SlowOnlyWhen = Direct;
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}",
+            "health: { interval: 1s, fast_interval: 1s, timeout: 150ms, rise: 2, fall: 1 }\ntimeouts: { connect: 200ms, first_byte: 5s }\nretries: 2\nhedge: { delay: 100ms, max_attempts: 2 }");
+        var n1 = cluster.Nodes["n1"];
+        var u1 = n1.Generation!.Services["svc"].Upstreams[0];
+        await Eventually.TrueAsync(() => u1.Health.State == HealthState.Up
+            && n1.Mesh!.Views.Get("n2", "svc", "u1")?.State == HealthState.Up && n1.Mesh.Views.Get("n3", "svc", "u1")?.State == HealthState.Up, "direct and peer views up");
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        var url = $"http://127.0.0.1:{cluster.ProxyPorts["n1"]}/quote";
+
+        using (var first = await client.GetAsync(url))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode); // the hedge through a peer won
+        }
+
+        await Eventually.TrueAsync(() => u1.Health.Snapshot().SuccessRate < 0.95, "the outpaced direct attempt counts as a loss");
+        Assert.Equal(HealthState.Up, u1.Health.State); // degraded, not down: probes still pass
+        var directBefore = up.Seen.Count(s => !s.Headers.TryGetValue("Via", out var v) || (!v.Contains("manypaths-n2", StringComparison.Ordinal) && !v.Contains("manypaths-n3", StringComparison.Ordinal)));
+        for (var i = 0; i < 5; i++)
+        {
+            using var r = await client.GetAsync(url);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        }
+
+        var directAfter = up.Seen.Count(s => !s.Headers.TryGetValue("Via", out var v) || (!v.Contains("manypaths-n2", StringComparison.Ordinal) && !v.Contains("manypaths-n3", StringComparison.Ordinal)));
+        Assert.Equal(directBefore, directAfter); // the relay was clearly better (loss margin), so no request went direct first
+    }
 }
