@@ -1,0 +1,100 @@
+# Sourced (not run) by tests/netns/*.sh and bench/relay-bench.sh: the relay mesh's test topology.
+# Three site namespaces (s1 s2 s3 at 10.250.0.1-3) and one upstream namespace (up at 10.250.0.10) on a bridge that
+# lives in its own namespace. A blackhole route for 10.250.0.0/16 goes into the root namespace first, so nothing
+# can leak out. Root only. netns_down removes all of it: the processes started with netns_start (by PID), the
+# namespaces (their veths go with them) and the route, if we added it.
+#
+#   netns_up                   create it all (names get a per-run prefix, NS_S1 NS_S2 NS_S3 NS_UP)
+#   netns_start NS LOG CMD...  start CMD inside namespace NS (ip netns exec execs it, so $! is CMD's own PID)
+#   netns_fault MODE           on s1's direct link to the upstream: none | loss PERCENT | blackhole
+#   netns_secrets DIR          write DIR/cluster.key and DIR/admin.token (random)
+#   netns_cluster_yaml NAME    print the cluster, mesh and nodes sections of a Manypaths config for s1 s2 s3
+#   netns_down                 tear down (put it in an EXIT trap)
+
+NS_PREFIX=mp$$
+NS_SW=${NS_PREFIX}sw NS_S1=${NS_PREFIX}s1 NS_S2=${NS_PREFIX}s2 NS_S3=${NS_PREFIX}s3 NS_UP=${NS_PREFIX}up
+NS_ALL=("$NS_S1" "$NS_S2" "$NS_S3" "$NS_UP")
+NS_ADDR=(10.250.0.1 10.250.0.2 10.250.0.3 10.250.0.10)
+UPSTREAM_ADDR=10.250.0.10
+NS_PIDS=()
+NS_ADDED_ROUTE=0
+NS_STARTED_PID=
+
+netns_up() {
+  if ! ip route show | grep -q "blackhole 10.250.0.0/16"; then ip route add blackhole 10.250.0.0/16; NS_ADDED_ROUTE=1; fi
+  ip netns add "$NS_SW"
+  ip -n "$NS_SW" link set lo up
+  ip -n "$NS_SW" link add br0 type bridge
+  ip -n "$NS_SW" link set br0 up
+  local i ns
+  for i in 0 1 2 3; do
+    ns=${NS_ALL[$i]}
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip link add "${NS_PREFIX}v$i" type veth peer name "${NS_PREFIX}b$i"
+    ip link set "${NS_PREFIX}v$i" netns "$ns"
+    ip link set "${NS_PREFIX}b$i" netns "$NS_SW"
+    ip -n "$NS_SW" link set "${NS_PREFIX}b$i" master br0
+    ip -n "$NS_SW" link set "${NS_PREFIX}b$i" up
+    ip -n "$ns" link set "${NS_PREFIX}v$i" name eth0
+    ip -n "$ns" addr add "${NS_ADDR[$i]}/24" dev eth0
+    ip -n "$ns" link set eth0 up
+  done
+}
+
+netns_start() {
+  local ns=$1 log=$2; shift 2
+  ip netns exec "$ns" "$@" >"$log" 2>&1 &
+  NS_STARTED_PID=$!
+  NS_PIDS+=("$NS_STARTED_PID")
+}
+
+# netns_stop PID: stop one process we started (TERM, then KILL after 5 s).
+netns_stop() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+netns_fault() {
+  ip netns exec "$NS_S1" nft delete table inet mpfault 2>/dev/null || true
+  local out="ip daddr $UPSTREAM_ADDR" in="ip saddr $UPSTREAM_ADDR"
+  case "$1" in
+    none) return 0 ;;
+    blackhole) ;;
+    loss) out="$out numgen random mod 100 < $2"; in="$in numgen random mod 100 < $2" ;;
+    *) echo "netns_fault: unknown mode $1" >&2; return 2 ;;
+  esac
+  ip netns exec "$NS_S1" nft -f - <<NFT
+table inet mpfault {
+  chain out { type filter hook output priority 0; $out drop; }
+  chain in { type filter hook input priority 0; $in drop; }
+}
+NFT
+}
+
+netns_secrets() {
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1/cluster.key"
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1/admin.token"
+}
+
+netns_cluster_yaml() {
+  cat <<YAML
+cluster: { name: $1, secret_file: cluster.key, admin_token_file: admin.token, shutdown_grace: 1s }
+mesh: { heartbeat: 100ms, dead_after: 1s }
+nodes:
+  s1: { mesh: http://${NS_ADDR[0]}:7400, admin: http://127.0.0.1:7500, region: site }
+  s2: { mesh: http://${NS_ADDR[1]}:7400, admin: http://127.0.0.1:7500, region: site }
+  s3: { mesh: http://${NS_ADDR[2]}:7400, admin: http://127.0.0.1:7500, region: site }
+YAML
+}
+
+netns_down() {
+  local pid ns
+  for pid in "${NS_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${NS_PIDS[@]}"; do netns_stop "$pid"; done
+  for ns in "${NS_ALL[@]}" "$NS_SW"; do ip netns del "$ns" 2>/dev/null || true; done
+  if [ "$NS_ADDED_ROUTE" = 1 ]; then ip route del blackhole 10.250.0.0/16 2>/dev/null || true; fi
+}
