@@ -14,6 +14,14 @@ public sealed record HealthCheckOptions
     public IReadOnlyList<StatusRange> ExpectStatus { get; init; } = [new StatusRange(200, 399)];
     public string? ExpectBody { get; init; }
     public string? Host { get; init; }
+
+    /// <summary>
+    /// Probe over a kept-alive connection (replaced every <see cref="ReusedConnectionLifetime"/>, so new connections
+    /// are still proven that often); false opens a fresh connection for every probe, at about twice the CPU.
+    /// </summary>
+    public bool ReuseConnection { get; init; } = true;
+
+    public static readonly TimeSpan ReusedConnectionLifetime = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>An inclusive HTTP status range such as 200-399.</summary>

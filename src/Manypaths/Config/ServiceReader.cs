@@ -155,7 +155,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
             return d;
         }
 
-        map.AllowOnly("path", "interval", "fast_interval", "timeout", "rise", "fall", "expect_status", "expect_body", "host");
+        map.AllowOnly("path", "interval", "fast_interval", "timeout", "rise", "fall", "expect_status", "expect_body", "host", "reuse_connection");
         var path = map.String("path") ?? d.Path;
         if (!path.StartsWith('/'))
         {
@@ -187,6 +187,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
             ExpectStatus = map.StatusRanges("expect_status") ?? d.ExpectStatus,
             ExpectBody = map.String("expect_body"),
             Host = map.String("host"),
+            ReuseConnection = map.Bool("reuse_connection") ?? d.ReuseConnection,
         };
     }
 

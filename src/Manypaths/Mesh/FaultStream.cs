@@ -1,6 +1,9 @@
 namespace Manypaths.Mesh;
 
-/// <summary>An upstream connection that stalls while its link is blackholed, as a real one would.</summary>
+/// <summary>
+/// An upstream connection that stalls while its link is blackholed and breaks when the link resets, as a real one
+/// would (a kept-alive connection must not outlive a fault that real traffic would see).
+/// </summary>
 internal sealed class FaultStream(Stream inner, FaultInjector faults, string host, int port) : Stream
 {
     // HttpClient cancels a stuck request by disposing its connection, not through the read's token.
@@ -8,7 +11,13 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
 
     private async ValueTask StallIfBlackholedAsync(CancellationToken ct)
     {
-        if (faults.For(host, port) is not { Kind: FaultKind.Blackhole })
+        var fault = faults.For(host, port);
+        if (fault is { Kind: FaultKind.Reset })
+        {
+            throw new IOException($"The connection to {host}:{port} was reset (fault layer).");
+        }
+
+        if (fault is not { Kind: FaultKind.Blackhole })
         {
             return;
         }

@@ -41,6 +41,11 @@ internal sealed class TestUpstream : IAsyncDisposable
     public int Requests => Volatile.Read(ref _requests);
     public int Probes => Volatile.Read(ref _probes);
     public int Cancelled => Volatile.Read(ref _cancelled);
+
+    /// <summary>How many distinct TCP connections health probes arrived on.</summary>
+    public int ProbeConnections => _probeConnections.Count;
+
+    private readonly ConcurrentDictionary<string, bool> _probeConnections = new();
     private volatile UpstreamBehaviour _behaviour;
     private volatile bool _healthOk = true;
 
@@ -78,6 +83,7 @@ internal sealed class TestUpstream : IAsyncDisposable
         if (c.Request.Path == "/healthz")
         {
             Interlocked.Increment(ref _probes);
+            _probeConnections.TryAdd(c.Connection.Id, true);
             c.Response.StatusCode = HealthOk ? 200 : 503;
             await c.Response.WriteAsync(HealthOk ? "ok" : "sick");
             return;
