@@ -1,6 +1,7 @@
 """docs/BENCHMARKS.md: each bench script owns the section between its own marker lines and rewrites only that.
 
-    from benchmd import write_section          # in a bench script's Python
+    from benchmd import publish                # in a bench script's Python: prints the section, and writes it
+    publish("probe-cost", lines)               # into $ROOT/docs/BENCHMARKS.md unless WRITE=0
     python3 bench/benchmd.py NAME MD_PATH < SECTION_TEXT
 """
 import os
@@ -23,6 +24,16 @@ def write_section(path, name, section):
         doc = doc.rstrip("\n") + "\n\n" + block
     with open(path, "w", encoding="utf-8") as f:
         f.write(doc)
+
+
+def publish(name, lines):
+    section = "\n".join(lines) + "\n"
+    print()
+    print(section)
+    if os.environ.get("WRITE", "1") == "1":
+        path = os.path.join(os.environ["ROOT"], "docs", "BENCHMARKS.md")
+        write_section(path, name, section)
+        print(f"wrote the {name} section of {path}")
 
 
 if __name__ == "__main__":

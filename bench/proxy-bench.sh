@@ -313,14 +313,7 @@ L.append("- bare YARP: `bench/BareYarp`, `IHttpForwarder.SendAsync` with `HttpTr
 L.append("- HAProxy: `nbthread 1`, `mode http`, keep-alive, `option httpchk GET /healthz` every 2s, no added headers.")
 L.append(f"- Machine: {env['NPROC']} CPUs ({env['CPU_MODEL']}), Linux {env['KERNEL']}. Versions: .NET runtime {env['V_DOTNET']} "
          f"(SDK {env['V_SDK']}), YARP {env['V_YARP']}, HAProxy {env['V_HAPROXY']}, wrk {env['V_WRK']}.")
-section = "\n".join(L) + "\n"
-print()
-print(section)
-
-if env["WRITE"] == "1":
-    sys.path.insert(0, os.path.join(env["ROOT"], "bench"))
-    from benchmd import write_section
-    path = env["BENCH_MD"]
-    write_section(path, "proxy-bench", section)
-    print(f"wrote the proxy-bench section of {path}")
+sys.path.insert(0, os.path.join(env["ROOT"], "bench"))
+from benchmd import publish
+publish("proxy-bench", L)
 PY

@@ -270,14 +270,10 @@ for f in faults:
         peer = "" if r["relayed"] is None else f"{r['relayed']:,}"
         L.append(f"| {label.get(f, f)} | {s} | {r['ok']:,} | {r['failed']:,} | {r['p50']:.1f} | {r['p90']:.1f} | "
                  f"**{r['p99']:.1f}** | {r['p999']:.1f} | {r['max']:.1f} | {peer} |")
-L += ["", "A failed request is a non-200 answer, a connection error or the 5 s client timeout; "
-      "`through a peer` counts s1's relayed attempts (hedges included) during the run."]
-section = "\n".join(L) + "\n"
-print()
-print(section)
-if env["WRITE"] == "1":
-    sys.path.insert(0, os.path.join(env["ROOT"], "bench"))
-    from benchmd import write_section
-    write_section(os.path.join(env["ROOT"], "docs", "BENCHMARKS.md"), "relay-bench", section)
-    print("wrote the relay-bench section of docs/BENCHMARKS.md")
+L += ["", "A failed request is a non-200 answer, a connection error or the 5 s client timeout. The percentiles "
+      "include failures with the time they took, so a system that fails fast (an immediate 503) can show a low p99: read "
+      "it together with `failed`. `through a peer` counts s1's relayed attempts (hedges included) during the run."]
+sys.path.insert(0, os.path.join(env["ROOT"], "bench"))
+from benchmd import publish
+publish("relay-bench", L)
 PY

@@ -1,11 +1,27 @@
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-// A minimal upstream for proxy benchmarks: GET / answers a small fixed body, GET /healthz answers 200, the rest 404.
+// A minimal upstream for benchmarks: GET / answers a small fixed body, GET /healthz answers 200, the rest 404.
+// A port range listens on every port of it (many simulated upstreams in one process).
 //   dotnet Upstream.dll 127.0.0.1:9001
-if (args.Length != 1 || !IPEndPoint.TryParse(args[0], out var listen))
+//   dotnet Upstream.dll 127.0.0.1:21000-21199
+var listens = new List<IPEndPoint>();
+var range = args.Length == 1 ? System.Text.RegularExpressions.Regex.Match(args[0], @"^(.+):(\d+)-(\d+)$") : null;
+if (range is { Success: true } && IPAddress.TryParse(range.Groups[1].Value, out var rangeAddress))
 {
-    await Console.Error.WriteLineAsync("usage: Upstream LISTEN_IP:PORT   (for example 127.0.0.1:9001)");
+    for (var port = int.Parse(range.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture); port <= int.Parse(range.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture); port++)
+    {
+        listens.Add(new IPEndPoint(rangeAddress, port));
+    }
+}
+else if (args.Length == 1 && IPEndPoint.TryParse(args[0], out var single))
+{
+    listens.Add(single);
+}
+
+if (listens.Count == 0)
+{
+    await Console.Error.WriteLineAsync("usage: Upstream LISTEN_IP:PORT[-LAST_PORT]   (for example 127.0.0.1:9001)");
     return 2;
 }
 
@@ -17,7 +33,10 @@ builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(k =>
 {
     k.AddServerHeader = false;
-    k.Listen(listen, l => l.Protocols = HttpProtocols.Http1);
+    foreach (var listen in listens)
+    {
+        k.Listen(listen, l => l.Protocols = HttpProtocols.Http1);
+    }
 });
 var app = builder.Build();
 

@@ -91,7 +91,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
                 foreach (var (name, endpoint) in _peers)
                 {
                     _links[name].PingSent(seq);
-                    await SendAsync(packet, endpoint, stop);
+                    await SendAsync(packet, endpoint, HeartbeatKind.Ping, stop);
                 }
 
                 await Task.Delay(_options.Heartbeat, _time, stop);
@@ -102,8 +102,13 @@ internal sealed partial class MeshNode : IAsyncDisposable
         }
     }
 
-    private async Task SendAsync(byte[] packet, IPEndPoint to, CancellationToken stop)
+    private static readonly KeyValuePair<string, object?> PingTag = new("kind", "ping");
+    private static readonly KeyValuePair<string, object?> PongTag = new("kind", "pong");
+
+    private async Task SendAsync(byte[] packet, IPEndPoint to, HeartbeatKind kind, CancellationToken stop)
     {
+        _metrics.HeartbeatsSent.Add(1, kind == HeartbeatKind.Ping ? PingTag : PongTag);
+        _metrics.HeartbeatBytesSent.Add(packet.Length);
         if (_faults.Drops(to.Address.ToString(), to.Port))
         {
             return;
@@ -175,7 +180,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
         _switches.Merge(message.Switches);
         Matrix.Update(message.From, message.Boot, message.Seq, message.Links, _time.GetUtcNow());
         var pong = new HeartbeatMessage(HeartbeatKind.Pong, _self, message.Seq, 0, _boot, _version, []);
-        _ = SendAsync(pong.Encode(_signer), _peers[message.From], stop);
+        _ = SendAsync(pong.Encode(_signer), _peers[message.From], HeartbeatKind.Pong, stop);
     }
 
     private void Drop(string reason)

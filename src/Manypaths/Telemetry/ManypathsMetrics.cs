@@ -24,6 +24,8 @@ internal sealed class ManypathsMetrics : IDisposable
         MeshDropped = _meter.CreateCounter<long>("manypaths_mesh_heartbeats_dropped", description: "Peer heartbeats dropped, by reason (malformed, unauthenticated, unknown_peer).");
         RelayRefused = _meter.CreateCounter<long>("manypaths_relay_refused", description: "Relay requests refused, by reason.");
         Relayed = _meter.CreateCounter<long>("manypaths_relayed_requests", description: "Requests this node sent through a peer, by peer and upstream.");
+        HeartbeatsSent = _meter.CreateCounter<long>("manypaths_mesh_heartbeats_sent", description: "Heartbeat datagrams sent to peers, by kind (ping, pong).");
+        HeartbeatBytesSent = _meter.CreateCounter<long>("manypaths_mesh_heartbeat_bytes_sent", unit: "By", description: "Bytes of heartbeat datagrams sent to peers (UDP payload).");
     }
 
     public Counter<long> Requests { get; }
@@ -38,6 +40,8 @@ internal sealed class ManypathsMetrics : IDisposable
     public Counter<long> MeshDropped { get; }
     public Counter<long> RelayRefused { get; }
     public Counter<long> Relayed { get; }
+    public Counter<long> HeartbeatsSent { get; }
+    public Counter<long> HeartbeatBytesSent { get; }
 
     public Meter Meter => _meter;
 
