@@ -5,22 +5,25 @@ namespace Manypaths.Mesh;
 
 /// <summary>
 /// HMAC-SHA256 with the cluster secret. The first line of the secret file signs; every line verifies, so a secret
-/// can be rotated without a flag day.
+/// can be rotated without a flag day: add the new secret as a second line everywhere, then make it the first,
+/// then drop the old one, reloading (SIGHUP) the nodes after each step.
 /// </summary>
 internal sealed class PeerSigner
 {
-    private readonly byte[][] _keys;
+    private volatile byte[][] _keys;
 
-    public PeerSigner(IEnumerable<string> secrets)
-    {
-        _keys = secrets.Where(s => s.Trim().Length > 0).Select(s => Encoding.UTF8.GetBytes(s.Trim())).ToArray();
-        if (_keys.Length == 0)
-        {
-            throw new ArgumentException("The cluster secret is empty.");
-        }
-    }
+    public PeerSigner(IEnumerable<string> secrets) => _keys = Keys(secrets);
 
     public static PeerSigner FromFile(string path) => new(File.ReadAllLines(path));
+
+    /// <summary>Takes the secret file's current lines; throws (keeping the old keys) when it is empty or unreadable.</summary>
+    public void ReloadFromFile(string path) => _keys = Keys(File.ReadAllLines(path));
+
+    private static byte[][] Keys(IEnumerable<string> secrets)
+    {
+        var keys = secrets.Where(s => s.Trim().Length > 0).Select(s => Encoding.UTF8.GetBytes(s.Trim())).ToArray();
+        return keys.Length > 0 ? keys : throw new InvalidOperationException("The cluster secret file is empty.");
+    }
 
     public byte[] Sign(ReadOnlySpan<byte> data) => HMACSHA256.HashData(_keys[0], data);
 

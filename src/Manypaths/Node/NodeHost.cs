@@ -33,6 +33,8 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private MeshNode? _mesh;
     private RelayServer? _relayServer;
     private RelayContext? _relay;
+    private PeerSigner? _signer;
+    private ManypathsConfig? _startConfig;
     private volatile NodeGeneration? _generation;
     private int _disposed;
 
@@ -62,6 +64,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
     public NodeGeneration? Generation => _generation;
     public string? LastReloadError { get; private set; }
     public DateTimeOffset? LastReloadAt { get; private set; }
+
+    /// <summary>What the last reload could not apply until a restart (see <see cref="RestartOnlySettings"/>).</summary>
+    public string? PendingRestart { get; private set; }
     public Uri? AdminUrl => _admin?.Url;
     public IReadOnlyCollection<IPEndPoint> ListenEndpoints => _listeners.Keys;
     public FaultInjector Faults { get; } = new();
@@ -79,7 +84,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         var meshEndpoint = MeshEndpoint(node.Mesh);
         if (config.Nodes.Count > 1 && meshEndpoint is not null && config.Cluster.SecretFile is { } secret)
         {
-            var signer = PeerSigner.FromFile(secret);
+            var signer = _signer = PeerSigner.FromFile(secret);
             var peers = config.Nodes.Values.Where(n => n.Name != NodeName && MeshEndpoint(n.Mesh) is not null).ToDictionary(n => n.Name, n => MeshEndpoint(n.Mesh)!);
             _mesh = new MeshNode(NodeName, meshEndpoint, peers, config.Mesh, signer, Faults, LocalViews, Maintenance, Time, Metrics, Loggers.CreateLogger("Manypaths.Mesh"));
             var paths = new RelayPaths(_mesh, config.Nodes.Values.Where(n => peers.ContainsKey(n.Name)).ToDictionary(n => n.Name, n => n.Mesh!), Time);
@@ -88,6 +93,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 name => _generation?.Services.GetValueOrDefault(name), _handler, Metrics, Loggers.CreateLogger("Manypaths.Mesh"));
         }
 
+        _startConfig = config;
         await ApplyAsync(config, cancellationToken);
         if (_mesh is not null)
         {
@@ -121,12 +127,23 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
         try
         {
+            if (_signer is not null && result.Config!.Cluster.SecretFile is { } secret)
+            {
+                _signer.ReloadFromFile(secret); // secret rotation: a bad file throws and keeps the old keys
+            }
+
             await ApplyAsync(result.Config!, cancellationToken);
             LastReloadError = null;
+            PendingRestart = _startConfig is null ? null : RestartOnlySettings.Changed(_startConfig, result.Config!, NodeName);
+            if (PendingRestart is { } pending)
+            {
+                Log.RestartNeeded(_logger, pending);
+            }
+
             Metrics.ConfigReloads.Add(1, new KeyValuePair<string, object?>("result", "applied"));
             Log.Reloaded(_logger, _generation!.Number);
         }
-        catch (Exception e) when (e is IOException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
         {
             LastReloadError = e.Message;
             Metrics.ConfigReloads.Add(1, new KeyValuePair<string, object?>("result", "failed"));
@@ -398,6 +415,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
         [LoggerMessage(EventId = 3006, EventName = "ListenFailed", Level = LogLevel.Error, Message = "{Message}")]
         public static partial void ListenFailed(ILogger logger, string message);
+
+        [LoggerMessage(EventId = 3008, EventName = "RestartNeeded", Level = LogLevel.Warning, Message = "{Message}")]
+        public static partial void RestartNeeded(ILogger logger, string message);
 
         [LoggerMessage(EventId = 3007, EventName = "NodeStopping", Level = LogLevel.Information, Message = "Node {Node} stopping: finishing in-flight requests for up to {GraceSeconds}s")]
         public static partial void Stopping(ILogger logger, string node, double graceSeconds);

@@ -22,7 +22,7 @@ internal sealed record PeerStatus(string Name, string State, double? RttMs, doub
 /// </summary>
 internal sealed record LinkMatrixEntry(string From, string To, string State, double? RttMs, double? Loss, string Source, DateTimeOffset? ReportedAt);
 
-internal sealed record ConfigStatus(int Generation, DateTimeOffset LoadedAt, string? Path, string? LastReloadError, DateTimeOffset? LastReloadAt);
+internal sealed record ConfigStatus(int Generation, DateTimeOffset LoadedAt, string? Path, string? LastReloadError, DateTimeOffset? LastReloadAt, string? PendingRestart);
 
 internal sealed record ServiceStatus(
     string Name,

@@ -40,7 +40,7 @@ internal static class StatusReportBuilder
                 m is null ? null : new MaintenanceStatus(m.Message, m.Until, m.Since), ups, paths);
         }).ToList();
         return new StatusReport(g.Config.Cluster.Name, host.NodeName, g.Node.Region, host.Time.GetUtcNow(), host.StartedAt,
-            new ConfigStatus(g.Number, g.LoadedAt, hide ? null : g.Config.SourcePath, host.LastReloadError, host.LastReloadAt), services,
+            new ConfigStatus(g.Number, g.LoadedAt, hide ? null : g.Config.SourcePath, host.LastReloadError, host.LastReloadAt, host.PendingRestart), services,
             host.Mesh?.Peers.Order(StringComparer.Ordinal).Select(p =>
             {
                 var l = host.Mesh.Link(p);

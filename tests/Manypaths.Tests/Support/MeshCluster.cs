@@ -28,6 +28,11 @@ internal sealed class MeshCluster : IAsyncDisposable
     public IReadOnlyDictionary<string, int> ProxyPorts { get; }
     public IReadOnlyDictionary<string, int> MeshPorts { get; }
 
+    /// <summary>The config file every node started from (reload it with NodeHost.ReloadAsync after editing).</summary>
+    public string ConfigPath => Path.Combine(_dir.FullName, "manypaths.yaml");
+
+    public string SecretPath => Path.Combine(_dir.FullName, "cluster.key");
+
     public static async Task<MeshCluster> StartAsync(string upstreams, string serviceExtra = "", params string[] names)
     {
         names = names.Length == 0 ? ["n1", "n2", "n3"] : names;
