@@ -100,7 +100,7 @@ try
     var kernelPct = (self.PrivilegedProcessorTime - kernel0).TotalSeconds / wall * 100;
     var line = string.Create(CultureInfo.InvariantCulture,
         $"{{\"nodes\": {hosts.Count}, \"upstreams\": {upstreams}, \"health_interval_s\": {config.Services.Values.First().Health.Interval.TotalSeconds}, " +
-        $"\"heartbeat_s\": {config.Mesh.Heartbeat.TotalSeconds}, \"seconds\": {wall:0.0}, \"ready_after_s\": {readyAfter.TotalSeconds:0.0}, " +
+        $"\"heartbeat_s\": {config.Mesh.Heartbeat.TotalSeconds}, \"reuse_connection\": {(config.Services.Values.First().Health.ReuseConnection ? "true" : "false")}, \"seconds\": {wall:0.0}, \"ready_after_s\": {readyAfter.TotalSeconds:0.0}, " +
         $"\"probes_per_s\": {Rate("manypaths_probes"):0.0}, \"pings_per_s\": {Rate("manypaths_mesh_heartbeats_sent_ping"):0.0}, " +
         $"\"pongs_per_s\": {Rate("manypaths_mesh_heartbeats_sent_pong"):0.0}, \"heartbeat_bytes_per_s\": {Rate("manypaths_mesh_heartbeat_bytes_sent"):0}, " +
         $"\"process_cpu_pct\": {cpuPct:0.00}, \"process_kernel_cpu_pct\": {kernelPct:0.00}, \"cpu_pct_per_node\": {cpuPct / hosts.Count:0.00}, " +
@@ -127,7 +127,7 @@ Dictionary<string, long> Snapshot()
 
 bool Ready(NodeHost h) =>
     h.Generation!.Services.Values.All(s => s.Upstreams.All(u => u.Health.State == HealthState.Up))
-    && h.Mesh is { } mesh && mesh.Peers.All(p => mesh.Link(p).State == LinkState.Up);
+    && (hosts.Count == 1 || (h.Mesh is { } mesh && mesh.Peers.All(p => mesh.Link(p).State == LinkState.Up)));
 
 double? UpstreamCpu()
 {
