@@ -4,13 +4,15 @@
 # health is derived from the link and the peer's own view). All nodes run in one process (bench/ProbeCost), the
 # simulated upstreams in another (bench/Upstream on a port range), so the nodes' process CPU divided by N is the
 # CPU per node; the upstreams' CPU is reported beside it. Writes the probe-cost section of docs/BENCHMARKS.md.
+# The warm-up matters: at a few probes per second .NET's tiered JIT keeps recompiling for tens of seconds (perf
+# showed it as most of an idle node's CPU), so a short warm-up measures start-up, not the steady state.
 # Not part of CI. Loopback only; every process it starts is stopped by PID on exit.
 #
-#   bench/probe-cost.sh [--no-build] [--seconds 30] [--warmup 10] [--no-write] [--only "NODES UPSTREAMS INTERVAL HEARTBEAT"]
+#   bench/probe-cost.sh [--no-build] [--seconds 30] [--warmup 30] [--no-write] [--only "NODES UPSTREAMS INTERVAL HEARTBEAT"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-BUILD=1 SECS=30 WARMUP=10 WRITE=1 ONLY=
+BUILD=1 SECS=30 WARMUP=30 WRITE=1 ONLY=
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD=0 ;;

@@ -70,7 +70,7 @@ internal static class AdminCommands
             foreach (var to in nodes)
             {
                 row.Add(byPair.TryGetValue((from, to), out var c)
-                    ? Markup.Escape($"{(string?)c["state"]}{(c["rtt_ms"] is { } r ? $" {(double)r:0.0} ms" : "")}{(c["loss"] is { } l ? $" {(double)l:P0} loss" : "")}")
+                    ? Markup.Escape(Status.LinkText.Cell((string?)c["state"], (double?)c["rtt_ms"], (double?)c["loss"]))
                     : "-");
             }
 

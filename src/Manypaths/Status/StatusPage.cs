@@ -67,17 +67,8 @@ internal static class StatusPage
                     continue;
                 }
 
-                sb.Append("<td class=\"").Append(c.State).Append("\" title=\"").Append(c.Source).Append("\">").Append(c.State);
-                if (c.RttMs is { } rtt)
-                {
-                    sb.Append(' ').Append(rtt.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)).Append(" ms");
-                }
-
-                if (c.Loss is { } loss)
-                {
-                    sb.Append(", ").Append(loss.ToString("P0", System.Globalization.CultureInfo.InvariantCulture)).Append(" loss");
-                }
-
+                sb.Append("<td class=\"").Append(c.State).Append("\" title=\"").Append(c.Source).Append("\">")
+                  .Append(E(LinkText.Cell(c.State, c.RttMs, c.Loss)));
                 sb.Append("</td>");
             }
 

@@ -37,6 +37,13 @@ public sealed class LinkMatrixTests
         var page = await client.GetStringAsync(n1.AdminUrl);
         Assert.Contains("<table id=\"link-matrix\">", page, StringComparison.Ordinal);
         Assert.Contains("<td class=\"down\" title=\"reported\">down", page, StringComparison.Ordinal);
+
+        var cli = await Tool.ManypathsAsync($"status --config \"{cluster.ConfigPath}\" --node n1");
+        Assert.True(cli.Exit == 0, cli.Stderr);
+        Assert.Contains("peer links (row measures column)", cli.Stdout, StringComparison.Ordinal);
+        var n2Row = cli.Stdout.Split('\n').Single(l => l.TrimStart().StartsWith("│ n2", StringComparison.Ordinal) || l.TrimStart().StartsWith("| n2", StringComparison.Ordinal));
+        Assert.Contains("down", n2Row, StringComparison.Ordinal); // n2 -> n3
+        Assert.Contains("up", n2Row, StringComparison.Ordinal); // n2 -> n1
     }
 
     [Fact]
