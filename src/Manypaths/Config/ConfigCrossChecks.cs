@@ -29,8 +29,11 @@ internal sealed class ConfigCrossChecks(ConfigErrors errors)
         CheckHeartbeatSize(config, serviceMarks);
     }
 
-    /// <summary>Room for the direct views in one heartbeat datagram (max UDP payload 65,507, minus the rest).</summary>
-    internal const int HeartbeatViewBudget = 60_000;
+    /// <summary>
+    /// Room for the direct views in one heartbeat datagram: of the 65,507-byte UDP payload, 15 KB stay for the
+    /// header, the link row and the operator switches (maintenance messages are capped at 500 characters).
+    /// </summary>
+    internal const int HeartbeatViewBudget = 50_000;
 
     /// <summary>
     /// Every ping carries this node's view of every upstream of every relay service in one UDP datagram; a config

@@ -88,6 +88,15 @@ internal sealed partial class MeshNode : IAsyncDisposable
                     return new LinkReport(l.Key, link.State, (float)link.RttMs, (float)link.Loss);
                 }).ToList();
                 var packet = new HeartbeatMessage(HeartbeatKind.Ping, _self, seq, 0, _boot, _version, views) { Switches = switches, Links = links }.Encode(_signer);
+                if (packet.Length > MaxDatagram)
+                {
+                    // Every peer would see this node as down: say why, loudly (config check keeps views well below).
+                    _metrics.MeshDropped.Add(1, new KeyValuePair<string, object?>("reason", "too_big_to_send"));
+                    Log.TooBig(_logger, packet.Length, views.Count, switches.Count, MaxDatagram);
+                    await Task.Delay(_options.Heartbeat, _time, stop);
+                    continue;
+                }
+
                 foreach (var (name, endpoint) in _peers)
                 {
                     _links[name].PingSent(seq);
@@ -105,18 +114,21 @@ internal sealed partial class MeshNode : IAsyncDisposable
     private static readonly KeyValuePair<string, object?> PingTag = new("kind", "ping");
     private static readonly KeyValuePair<string, object?> PongTag = new("kind", "pong");
 
+    /// <summary>The largest UDP payload over IPv4.</summary>
+    internal const int MaxDatagram = 65_507;
+
     private async Task SendAsync(byte[] packet, IPEndPoint to, HeartbeatKind kind, CancellationToken stop)
     {
-        _metrics.HeartbeatsSent.Add(1, kind == HeartbeatKind.Ping ? PingTag : PongTag);
-        _metrics.HeartbeatBytesSent.Add(packet.Length);
         if (_faults.Drops(to.Address.ToString(), to.Port))
         {
-            return;
+            return; // lost on the (simulated) wire, after it was sent
         }
 
         try
         {
             await _socket.SendToAsync(packet, SocketFlags.None, to, stop);
+            _metrics.HeartbeatsSent.Add(1, kind == HeartbeatKind.Ping ? PingTag : PongTag);
+            _metrics.HeartbeatBytesSent.Add(packet.Length);
         }
         catch (SocketException)
         {
@@ -217,5 +229,8 @@ internal sealed partial class MeshNode : IAsyncDisposable
     {
         [LoggerMessage(EventId = 4001, EventName = "HeartbeatDropped", Level = LogLevel.Debug, Message = "Heartbeat dropped: {Reason}")]
         public static partial void Dropped(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 4002, EventName = "HeartbeatTooBig", Level = LogLevel.Error, Message = "Heartbeat not sent: {Bytes} bytes ({Views} upstream views, {Switches} switches) exceed one datagram ({Max}); peers will see this node as down. Shorten maintenance messages or put fewer upstreams under relay.")]
+        public static partial void TooBig(ILogger logger, int bytes, int views, int switches, int max);
     }
 }

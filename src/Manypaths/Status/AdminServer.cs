@@ -58,6 +58,9 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
         _app = app;
     }
 
+    /// <summary>Maintenance messages ride in every heartbeat datagram; see Config/ConfigCrossChecks.HeartbeatViewBudget.</summary>
+    internal const int MaxMaintenanceMessage = 500;
+
     private async Task SetMaintenanceAsync(HttpContext c, string service)
     {
         MaintenanceRequest? body = null;
@@ -72,6 +75,12 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
                 await Fail(c, 400, $"The request body is not valid JSON: {e.Message}");
                 return;
             }
+        }
+
+        if (body?.Message is { Length: > MaxMaintenanceMessage } tooLong)
+        {
+            await Fail(c, 400, $"The maintenance message has {tooLong.Length} characters; at most {MaxMaintenanceMessage} are allowed (it travels in every heartbeat).");
+            return;
         }
 
         DateTimeOffset? until = null;

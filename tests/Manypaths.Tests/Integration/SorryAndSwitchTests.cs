@@ -113,6 +113,11 @@ public sealed class SorryAndSwitchTests
         Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await ServeStatus(client, port)));
 
+        using var tooLong = await Admin(client, HttpMethod.Post, admin, ProxyNode.Token, $"{{\"message\":\"{new string('x', 501)}\"}}");
+        Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode); // it would not fit the heartbeats that carry it
+        Assert.Contains("at most 500", await tooLong.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await ServeStatus(client, port)));
+
         var requestsBefore = up.Requests;
         using var on = await Admin(client, HttpMethod.Post, admin, ProxyNode.Token, "{\"message\":\"Upgrading the database\",\"until\":\"30m\"}");
         Assert.Equal(HttpStatusCode.OK, on.StatusCode);
