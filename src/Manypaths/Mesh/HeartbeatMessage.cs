@@ -121,7 +121,14 @@ internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong S
                     return null;
                 }
 
-                views.Add(new RemoteView(service, upstream, state, r.ReadSingle(), r.ReadSingle()));
+                var latency = r.ReadSingle();
+                var success = r.ReadSingle();
+                if (!float.IsFinite(latency) || latency < 0 || !(success is >= 0 and <= 1))
+                {
+                    return null;
+                }
+
+                views.Add(new RemoteView(service, upstream, state, latency, success));
             }
 
             var switchCount = r.ReadUInt16();
@@ -145,23 +152,29 @@ internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong S
                     until == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(until), stamp, origin));
             }
 
-            var linkCount = r.ReadUInt16();
-            var links = new List<LinkReport>(linkCount);
-            for (var i = 0; i < linkCount; i++)
+            // Sections added later are optional, so nodes one version apart still understand each other during a
+            // rolling upgrade: a body may end here (no link row), and sections this version does not know are
+            // ignored (the body is signed, so they come from a peer holding the secret).
+            var links = new List<LinkReport>();
+            if (r.BaseStream.Position < r.BaseStream.Length)
             {
-                var peer = r.ReadString();
-                var state = (LinkState)r.ReadByte();
-                if (!Enum.IsDefined(state))
+                var linkCount = r.ReadUInt16();
+                for (var i = 0; i < linkCount; i++)
                 {
-                    return null;
-                }
+                    var peer = r.ReadString();
+                    var state = (LinkState)r.ReadByte();
+                    var rtt = r.ReadSingle();
+                    var loss = r.ReadSingle();
+                    if (!Enum.IsDefined(state) || !(float.IsNaN(rtt) || (float.IsFinite(rtt) && rtt >= 0)) || !(loss is >= 0 and <= 1))
+                    {
+                        return null;
+                    }
 
-                links.Add(new LinkReport(peer, state, r.ReadSingle(), r.ReadSingle()));
+                    links.Add(new LinkReport(peer, state, rtt, loss));
+                }
             }
 
-            return r.BaseStream.Position == r.BaseStream.Length
-                ? new HeartbeatMessage(kind, from, seq, ticks, boot, version, views) { Switches = switches, Links = links }
-                : null;
+            return new HeartbeatMessage(kind, from, seq, ticks, boot, version, views) { Switches = switches, Links = links };
         }
         catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or ArgumentException)
         {

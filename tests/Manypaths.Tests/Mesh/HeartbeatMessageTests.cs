@@ -28,6 +28,29 @@ public sealed class HeartbeatMessageTests
     }
 
     [Fact]
+    public void BodyFromTheVersionBeforeTheLinkRow_StillDecodes()
+    {
+        // What a node one version older sends during a rolling upgrade: no link section at all.
+        var withEmptyLinks = (Sample() with { Links = [] }).Encode(_signer);
+        var body = withEmptyLinks[..^(32 + 2)]; // drop the MAC and the empty link count
+        var old = body.Concat(_signer.Sign(body)).ToArray();
+        var decoded = HeartbeatMessage.Decode(old, _signer, out _);
+        Assert.NotNull(decoded);
+        Assert.Empty(decoded.Links);
+        Assert.Equal(Sample().Switches, decoded.Switches);
+    }
+
+    [Fact]
+    public void NonFiniteOrOutOfRangeFigures_AreMalformed()
+    {
+        var badView = new HeartbeatMessage(HeartbeatKind.Ping, "blr", 1, 0, 1, 1, [new RemoteView("control", "use1", HealthState.Up, 1, float.NaN)]);
+        Assert.Null(HeartbeatMessage.Decode(badView.Encode(_signer), _signer, out var authentic));
+        Assert.True(authentic); // signed by a peer, still refused (and counted as malformed)
+        var badLink = new HeartbeatMessage(HeartbeatKind.Ping, "blr", 1, 0, 1, 1, []) { Links = [new LinkReport("maa", LinkState.Up, float.PositiveInfinity, 0)] };
+        Assert.Null(HeartbeatMessage.Decode(badLink.Encode(_signer), _signer, out _));
+    }
+
+    [Fact]
     public void WrongKey_IsNotAuthentic()
     {
         var packet = Sample().Encode(new PeerSigner(["other"]));
