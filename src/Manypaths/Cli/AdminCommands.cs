@@ -70,7 +70,7 @@ internal static class AdminCommands
             foreach (var to in nodes)
             {
                 row.Add(byPair.TryGetValue((from, to), out var c)
-                    ? Markup.Escape(Status.LinkText.Cell((string?)c["state"], (double?)c["rtt_ms"], (double?)c["loss"]))
+                    ? Markup.Escape(Status.LinkText.Cell((string?)c["state"], (string?)c["source"], (double?)c["rtt_ms"], (double?)c["loss"]))
                     : "-");
             }
 

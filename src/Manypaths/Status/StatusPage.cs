@@ -68,7 +68,7 @@ internal static class StatusPage
                 }
 
                 sb.Append("<td class=\"").Append(c.State).Append("\" title=\"").Append(c.Source).Append("\">")
-                  .Append(E(LinkText.Cell(c.State, c.RttMs, c.Loss)));
+                  .Append(E(LinkText.Cell(c.State, c.Source, c.RttMs, c.Loss)));
                 sb.Append("</td>");
             }
 

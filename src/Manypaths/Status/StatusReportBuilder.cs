@@ -46,10 +46,11 @@ internal static class StatusReportBuilder
                 var l = host.Mesh.Link(p);
                 return new PeerStatus(p, Name(l.State), Rtt(l.RttMs), Math.Round(l.Loss, 4), l.LastHeard);
             }).ToList() ?? [],
-            host.Mesh is { } mesh ? Matrix(host.NodeName, mesh) : []);
+            host.Mesh is { } mesh ? Matrix(host.NodeName, mesh, g.Config.Mesh.DeadAfter, host.Time.GetUtcNow()) : []);
     }
 
-    private static List<LinkMatrixEntry> Matrix(string self, Mesh.MeshNode mesh)
+    /// <summary>A reported row older than dead_after is stale: its node went quiet, so its "up" proves nothing.</summary>
+    private static List<LinkMatrixEntry> Matrix(string self, Mesh.MeshNode mesh, TimeSpan deadAfter, DateTimeOffset now)
     {
         var nodes = mesh.Peers.Append(self).Order(StringComparer.Ordinal).ToList();
         var cells = new List<LinkMatrixEntry>();
@@ -63,10 +64,14 @@ internal static class StatusReportBuilder
                     var l = mesh.Link(to);
                     cells.Add(new LinkMatrixEntry(from, to, Name(l.State), Rtt(l.RttMs), Math.Round(l.Loss, 4), "measured", null));
                 }
+                else if (reported is { } stale && now - stale.ReceivedAt > deadAfter)
+                {
+                    cells.Add(new LinkMatrixEntry(from, to, "unknown", null, null, "stale", stale.ReceivedAt));
+                }
                 else if (reported is { } row && row.Links.Any(c => c.Peer == to))
                 {
                     var c = row.Links.First(c => c.Peer == to);
-                    cells.Add(new LinkMatrixEntry(from, to, Name(c.State), Rtt(c.RttMs), Math.Round(c.Loss, 4), "reported", row.ReceivedAt));
+                    cells.Add(new LinkMatrixEntry(from, to, Name(c.State), Rtt(c.RttMs), double.IsFinite(c.Loss) ? Math.Round(c.Loss, 4) : null, "reported", row.ReceivedAt));
                 }
                 else
                 {
@@ -80,5 +85,5 @@ internal static class StatusReportBuilder
 
     private static string Name(Mesh.LinkState state) => state.ToString().ToLowerInvariant();
 
-    private static double? Rtt(double ms) => double.IsNaN(ms) ? null : Math.Round(ms, 3);
+    private static double? Rtt(double ms) => double.IsFinite(ms) ? Math.Round(ms, 3) : null;
 }

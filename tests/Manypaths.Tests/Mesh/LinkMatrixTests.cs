@@ -44,6 +44,16 @@ public sealed class LinkMatrixTests
         var n2Row = cli.Stdout.Split('\n').Single(l => l.TrimStart().StartsWith("│ n2", StringComparison.Ordinal) || l.TrimStart().StartsWith("| n2", StringComparison.Ordinal));
         Assert.Contains("down", n2Row, StringComparison.Ordinal); // n2 -> n3
         Assert.Contains("up", n2Row, StringComparison.Ordinal); // n2 -> n1
+
+        // n3 goes quiet: its last report says its link to n1 was up, which no longer proves anything.
+        await cluster.Nodes["n3"].DisposeAsync();
+        await Eventually.TrueAsync(async () =>
+        {
+            using var doc = JsonDocument.Parse(await client.GetStringAsync(new Uri(n1.AdminUrl!, "api/status")));
+            var cell = doc.RootElement.GetProperty("link_matrix").EnumerateArray()
+                .Single(c => c.GetProperty("from").GetString() == "n3" && c.GetProperty("to").GetString() == "n1");
+            return cell.GetProperty("source").GetString() == "stale" && cell.GetProperty("state").GetString() == "unknown";
+        }, "n3's old row is shown as stale", TimeSpan.FromSeconds(10));
     }
 
     [Fact]
