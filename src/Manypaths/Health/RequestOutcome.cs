@@ -16,8 +16,8 @@ public enum RequestOutcome
     BadStatus,
 
     /// <summary>
-    /// A hedge on another path answered first while this attempt was still waiting after a whole hedge delay, as
-    /// a lost packet makes it wait for a retransmit. Loss inferred from delay: it counts against the success rate
+    /// A hedge to the same upstream through a peer answered first while this direct attempt was still waiting
+    /// after a whole hedge delay, as a lost packet makes it wait for a retransmit. Loss inferred from delay: it counts against the success rate
     /// (so a relay can be clearly better), but never makes the upstream Suspect or ejects it.
     /// </summary>
     Outpaced,

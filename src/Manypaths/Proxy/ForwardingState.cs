@@ -25,10 +25,13 @@ internal sealed class ForwardingState(ServiceRuntime service, string method, byt
 
     public UpstreamRuntime? ServedBy { get; set; }
 
-    /// <summary>Set when a hedged attempt won, before the others are cancelled: they were outpaced, not aborted.</summary>
-    public bool HedgeWon { get => Volatile.Read(ref _hedgeWon); set => Volatile.Write(ref _hedgeWon, value); }
+    /// <summary>
+    /// The upstream whose relayed hedge won while other attempts were still running (-1: none), set before those
+    /// are cancelled: a direct attempt to the same upstream was outpaced by another path, not aborted.
+    /// </summary>
+    public int RelayedHedgeWinner { get => Volatile.Read(ref _relayedHedgeWinner); set => Volatile.Write(ref _relayedHedgeWinner, value); }
 
-    private bool _hedgeWon;
+    private int _relayedHedgeWinner = -1;
 
     public PickReason LastPick { get; set; }
 

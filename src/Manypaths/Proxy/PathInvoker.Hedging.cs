@@ -14,7 +14,7 @@ internal sealed partial class PathInvoker
     private async Task<HttpResponseMessage> HedgedAsync(HttpRequestMessage request, string pathAndQuery, ForwardingState state, Config.HedgeOptions hedge, CancellationToken cancellationToken)
     {
         using var losers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var running = new List<Task<(HttpResponseMessage? Response, Exception? Error, bool Usable)>>();
+        var running = new List<Task<(HttpResponseMessage? Response, Exception? Error, bool Usable, int Upstream, bool Relayed)>>();
         Exception? lastError = null;
         HttpResponseMessage? fallback = null;
         var started = 0;
@@ -52,13 +52,17 @@ internal sealed partial class PathInvoker
                     continue; // no answer yet: hedge on the next path
                 }
 
-                var finished = (Task<(HttpResponseMessage? Response, Exception? Error, bool Usable)>)done;
+                var finished = (Task<(HttpResponseMessage? Response, Exception? Error, bool Usable, int Upstream, bool Relayed)>)done;
                 running.Remove(finished);
-                var (response, error, usable) = await finished;
+                var (response, error, usable, upstream, relayed) = await finished;
                 if (response is not null && usable)
                 {
                     fallback?.Dispose();
-                    state.HedgeWon = running.Count > 0;
+                    if (running.Count > 0 && relayed)
+                    {
+                        state.RelayedHedgeWinner = upstream; // before the losers are cancelled (finally)
+                    }
+
                     return response;
                 }
 
@@ -128,7 +132,7 @@ internal sealed partial class PathInvoker
         return TimeSpan.FromMilliseconds(Math.Clamp(latency * 2, 5, service.Options.Timeouts.FirstByte.TotalMilliseconds / 2));
     }
 
-    private async Task<(HttpResponseMessage? Response, Exception? Error, bool Usable)> HedgeAttemptAsync(
+    private async Task<(HttpResponseMessage? Response, Exception? Error, bool Usable, int Upstream, bool Relayed)> HedgeAttemptAsync(
         HttpRequestMessage original, string pathAndQuery, ForwardingState state, Pick pick, Mesh.RelayPath? via, TimeSpan hedgeDelay, CancellationToken cancellationToken)
     {
         var upstream = service.Upstreams[pick.Index];
@@ -155,7 +159,7 @@ internal sealed partial class PathInvoker
                 state.ServedBy = upstream;
             }
 
-            return (response, null, usable);
+            return (response, null, usable, pick.Index, via is not null);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -175,20 +179,21 @@ internal sealed partial class PathInvoker
             }
 
             CountAttempt(upstream, failure.ToString().ToLowerInvariant());
-            return (null, e, false);
+            return (null, e, false, pick.Index, via is not null);
         }
         catch (OperationCanceledException e)
         {
-            // Another path answered first. A direct path that had already waited a whole hedge delay was outpaced:
-            // its success rate learns it (loss inferred from delay), so a lossy path gives way to a relay.
+            // Another path answered first. When that was the same upstream through a peer and this direct attempt
+            // had already waited a whole hedge delay, the direct path (not the upstream) was slow: its success
+            // rate learns it (loss inferred from delay), so a lossy path gives way to the relay.
             var elapsed = service.Time.GetElapsedTime(started);
-            if (via is null && state.HedgeWon && elapsed >= hedgeDelay)
+            if (via is null && state.RelayedHedgeWinner == pick.Index && elapsed >= hedgeDelay)
             {
                 upstream.Health.ReportRequest(RequestOutcome.Outpaced, elapsed, "another path answered first");
             }
 
             CountAttempt(upstream, "hedge_cancelled");
-            return (null, e, false);
+            return (null, e, false, pick.Index, via is not null);
         }
     }
 }
