@@ -16,8 +16,10 @@ internal sealed class PeerSigner
 
     public static PeerSigner FromFile(string path) => new(File.ReadAllLines(path));
 
-    /// <summary>Takes the secret file's current lines; throws (keeping the old keys) when it is empty or unreadable.</summary>
-    public void ReloadFromFile(string path) => _keys = Keys(File.ReadAllLines(path));
+    /// <summary>Reads a secret file's keys; throws when it is empty or unreadable. <see cref="Use"/> makes them live.</summary>
+    public static byte[][] ReadKeys(string path) => Keys(File.ReadAllLines(path));
+
+    public void Use(byte[][] keys) => _keys = keys;
 
     private static byte[][] Keys(IEnumerable<string> secrets)
     {

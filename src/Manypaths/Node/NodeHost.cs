@@ -127,12 +127,14 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
         try
         {
-            if (_signer is not null && result.Config!.Cluster.SecretFile is { } secret)
+            // Secret rotation: a bad file throws before anything changed; the new keys go live only with the rest.
+            var keys = _signer is not null && result.Config!.Cluster.SecretFile is { } secret ? PeerSigner.ReadKeys(secret) : null;
+            await ApplyAsync(result.Config!, cancellationToken);
+            if (keys is not null)
             {
-                _signer.ReloadFromFile(secret); // secret rotation: a bad file throws and keeps the old keys
+                _signer!.Use(keys);
             }
 
-            await ApplyAsync(result.Config!, cancellationToken);
             LastReloadError = null;
             PendingRestart = _startConfig is null ? null : RestartOnlySettings.Changed(_startConfig, result.Config!, NodeName);
             if (PendingRestart is { } pending)
