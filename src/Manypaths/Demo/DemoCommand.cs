@@ -146,7 +146,7 @@ internal static class DemoCommand
         var path = Path.Combine(dir.FullName, "manypaths.yaml");
         await File.WriteAllTextAsync(path, $$"""
             cluster: { name: demo, secret_file: cluster.key, admin_token_file: admin.token, shutdown_grace: 2s }
-            mesh: { heartbeat: 100ms, dead_after: 600ms }
+            mesh: { heartbeat: 100ms, dead_after: 1500ms }
             nodes:
             {{nodes}}
             services:
@@ -157,8 +157,8 @@ internal static class DemoCommand
                   - { name: use1, url: {{upstreams[0].Url}}, region: us-east }
                   - { name: use2, url: {{upstreams[1].Url}}, region: us-east }
                   - { name: euw1, url: {{upstreams[2].Url}}, region: eu-west, tier: backup }
-                health: { path: /healthz, interval: 500ms, fast_interval: 100ms, timeout: 300ms, rise: 2, fall: 2 }
-                timeouts: { connect: 300ms, first_byte: 1s }
+                health: { path: /healthz, interval: 1s, fast_interval: 200ms, timeout: 800ms, rise: 2, fall: 2 }
+                timeouts: { connect: 1s, first_byte: 2s }
                 retries: 2
             """, ct);
         return path;
