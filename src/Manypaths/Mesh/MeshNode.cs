@@ -31,6 +31,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
     private ulong _seq;
     private long _version;
     private string _lastDigest = "";
+    private bool _tooBig;
 
     public MeshNode(string self, IPEndPoint bind, IReadOnlyDictionary<string, IPEndPoint> peers, MeshOptions options, PeerSigner signer,
         FaultInjector faults, Func<IReadOnlyList<RemoteView>> localViews, Maintenance.MaintenanceState switches, TimeProvider time, ManypathsMetrics metrics, ILogger logger)
@@ -90,12 +91,20 @@ internal sealed partial class MeshNode : IAsyncDisposable
                 var packet = new HeartbeatMessage(HeartbeatKind.Ping, _self, seq, 0, _boot, _version, views) { Switches = switches, Links = links }.Encode(_signer);
                 if (packet.Length > MaxDatagram)
                 {
-                    // Every peer would see this node as down: say why, loudly (config check keeps views well below).
+                    // Every peer would see this node as down: say why, loudly but once (the config check keeps
+                    // views well below this), and count every ping not sent.
                     _metrics.MeshDropped.Add(1, new KeyValuePair<string, object?>("reason", "too_big_to_send"));
-                    Log.TooBig(_logger, packet.Length, views.Count, switches.Count, MaxDatagram);
+                    if (!_tooBig)
+                    {
+                        Log.TooBig(_logger, packet.Length, views.Count, switches.Count, MaxDatagram);
+                    }
+
+                    _tooBig = true;
                     await Task.Delay(_options.Heartbeat, _time, stop);
                     continue;
                 }
+
+                _tooBig = false;
 
                 foreach (var (name, endpoint) in _peers)
                 {

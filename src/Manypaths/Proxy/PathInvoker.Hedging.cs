@@ -14,7 +14,7 @@ internal sealed partial class PathInvoker
     private async Task<HttpResponseMessage> HedgedAsync(HttpRequestMessage request, string pathAndQuery, ForwardingState state, Config.HedgeOptions hedge, CancellationToken cancellationToken)
     {
         using var losers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var running = new List<Task<(HttpResponseMessage? Response, Exception? Error, bool Usable, int Upstream, bool Relayed)>>();
+        var running = new List<Task<HedgeResult>>();
         Exception? lastError = null;
         HttpResponseMessage? fallback = null;
         var started = 0;
@@ -52,7 +52,7 @@ internal sealed partial class PathInvoker
                     continue; // no answer yet: hedge on the next path
                 }
 
-                var finished = (Task<(HttpResponseMessage? Response, Exception? Error, bool Usable, int Upstream, bool Relayed)>)done;
+                var finished = (Task<HedgeResult>)done;
                 running.Remove(finished);
                 var (response, error, usable, upstream, relayed) = await finished;
                 if (response is not null && usable)
@@ -120,6 +120,9 @@ internal sealed partial class PathInvoker
         return (pick, via);
     }
 
+    /// <summary>One hedged attempt's end: a response (usable or a retryable status) or an error, and its path.</summary>
+    private readonly record struct HedgeResult(HttpResponseMessage? Response, Exception? Error, bool Usable, int Upstream, bool Relayed);
+
     /// <summary>Configured delay, or adaptive: twice the chosen paths' latency, between 5 ms and half the first-byte timeout.</summary>
     private TimeSpan HedgeDelay(Config.HedgeOptions hedge, ForwardingState state)
     {
@@ -132,7 +135,7 @@ internal sealed partial class PathInvoker
         return TimeSpan.FromMilliseconds(Math.Clamp(latency * 2, 5, service.Options.Timeouts.FirstByte.TotalMilliseconds / 2));
     }
 
-    private async Task<(HttpResponseMessage? Response, Exception? Error, bool Usable, int Upstream, bool Relayed)> HedgeAttemptAsync(
+    private async Task<HedgeResult> HedgeAttemptAsync(
         HttpRequestMessage original, string pathAndQuery, ForwardingState state, Pick pick, Mesh.RelayPath? via, TimeSpan hedgeDelay, CancellationToken cancellationToken)
     {
         var upstream = service.Upstreams[pick.Index];
@@ -159,7 +162,7 @@ internal sealed partial class PathInvoker
                 state.ServedBy = upstream;
             }
 
-            return (response, null, usable, pick.Index, via is not null);
+            return new HedgeResult(response, null, usable, pick.Index, via is not null);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -179,7 +182,7 @@ internal sealed partial class PathInvoker
             }
 
             CountAttempt(upstream, failure.ToString().ToLowerInvariant());
-            return (null, e, false, pick.Index, via is not null);
+            return new HedgeResult(null, e, false, pick.Index, via is not null);
         }
         catch (OperationCanceledException e)
         {
@@ -193,7 +196,7 @@ internal sealed partial class PathInvoker
             }
 
             CountAttempt(upstream, "hedge_cancelled");
-            return (null, e, false, pick.Index, via is not null);
+            return new HedgeResult(null, e, false, pick.Index, via is not null);
         }
     }
 }
