@@ -20,6 +20,7 @@ internal sealed partial class ActiveProber : IAsyncDisposable
     private readonly HttpMessageInvoker _client;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
+    private readonly TimeSpan _tick;
 
     public ActiveProber(string service, HealthCheckOptions options, TimeProvider time, ManypathsMetrics metrics, ILogger logger, Mesh.FaultInjector? faults = null)
     {
@@ -28,6 +29,7 @@ internal sealed partial class ActiveProber : IAsyncDisposable
         _time = time;
         _metrics = metrics;
         _logger = logger;
+        _tick = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMilliseconds(100).Ticks, Math.Max(TimeSpan.FromMilliseconds(1).Ticks, options.FastInterval.Ticks / 10)));
         _client = new HttpMessageInvoker(new SocketsHttpHandler
         {
             UseProxy = false,
@@ -74,7 +76,7 @@ internal sealed partial class ActiveProber : IAsyncDisposable
     /// </summary>
     private TimeSpan OnTick(TimeSpan wait)
     {
-        var tick = Math.Min(TimeSpan.FromMilliseconds(100).Ticks, Math.Max(TimeSpan.FromMilliseconds(1).Ticks, _options.FastInterval.Ticks / 10));
+        var tick = _tick.Ticks;
         var due = _time.GetUtcNow().UtcTicks + wait.Ticks;
         var rounded = (due + (tick / 2)) / tick * tick;
         return wait + TimeSpan.FromTicks(rounded - due);

@@ -29,6 +29,8 @@ internal sealed partial class PathInvoker
                     next = null;
                 }
 
+                // The delay depends on the paths tried so far, so it is computed once they include this attempt's.
+                var hedgeDelay = HedgeDelay(hedge, state);
                 if (next is { } path)
                 {
                     started++;
@@ -37,7 +39,7 @@ internal sealed partial class PathInvoker
                         CountRetry(running.Count > 0 ? "hedge" : "retry");
                     }
 
-                    running.Add(HedgeAttemptAsync(request, pathAndQuery, state, path.Pick, path.Via, HedgeDelay(hedge, state), losers.Token));
+                    running.Add(HedgeAttemptAsync(request, pathAndQuery, state, path.Pick, path.Via, hedgeDelay, losers.Token));
                 }
 
                 if (running.Count == 0)
@@ -45,7 +47,7 @@ internal sealed partial class PathInvoker
                     break;
                 }
 
-                var delay = started < hedge.MaxAttempts ? Task.Delay(HedgeDelay(hedge, state), service.Time, losers.Token) : Task.Delay(Timeout.InfiniteTimeSpan, service.Time, losers.Token);
+                var delay = started < hedge.MaxAttempts ? Task.Delay(hedgeDelay, service.Time, losers.Token) : Task.Delay(Timeout.InfiniteTimeSpan, service.Time, losers.Token);
                 var done = await Task.WhenAny([.. running, delay]);
                 if (done == delay)
                 {

@@ -68,9 +68,8 @@ internal static class StatusReportBuilder
                 {
                     cells.Add(new LinkMatrixEntry(from, to, "unknown", null, null, "stale", stale.ReceivedAt));
                 }
-                else if (reported is { } row && row.Links.Any(c => c.Peer == to))
+                else if (reported is { } row && row.Links.FirstOrDefault(c => c.Peer == to) is { Peer: not null } c)
                 {
-                    var c = row.Links.First(c => c.Peer == to);
                     cells.Add(new LinkMatrixEntry(from, to, Name(c.State), Rtt(c.RttMs), double.IsFinite(c.Loss) ? Math.Round(c.Loss, 4) : null, "reported", row.ReceivedAt));
                 }
                 else
