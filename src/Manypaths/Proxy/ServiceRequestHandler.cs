@@ -40,7 +40,7 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
         var error = await forwarder.SendAsync(context, Placeholder, service.Invoker, service.ForwarderConfig, service.Transformer, whole.Token);
         if (error != ForwarderError.None && !context.Response.HasStarted)
         {
-            if (whole.IsCancellationRequested)
+            if (whole.IsCancellationRequested || error == ForwarderError.RequestTimedOut)
             {
                 context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
             }

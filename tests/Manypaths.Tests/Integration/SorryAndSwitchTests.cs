@@ -81,6 +81,22 @@ public sealed class SorryAndSwitchTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"took {clock.Elapsed}");
     }
 
+    [Fact]
+    public async Task WholeRequestTimeout_WhileTheConnectIsStalled_Answers504_NotTheSorryPage()
+    {
+        // The request never left, but the client waited the whole timeout: that is a gateway timeout, not "down".
+        var (node, port, up) = await Start("timeouts: { request: 300ms, connect: 5s }");
+        await using var _ = node;
+        await using var __ = up;
+        node.Host.Faults.Set($"127.0.0.1:{up.Port}", new Manypaths.Mesh.Fault(Manypaths.Mesh.FaultKind.Delay, Delay: TimeSpan.FromSeconds(3)));
+        using var client = new HttpClient();
+        for (var i = 0; i < 3; i++)
+        {
+            using var r = await client.GetAsync($"http://127.0.0.1:{port}/");
+            Assert.Equal(HttpStatusCode.GatewayTimeout, r.StatusCode);
+        }
+    }
+
     private static async Task<ProxyNode> ProxyNodeWithFile(string yaml, string name, string content)
     {
         return await ProxyNode.StartAsync(yaml, files: new Dictionary<string, string> { [name] = content });
