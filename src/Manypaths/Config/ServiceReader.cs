@@ -237,13 +237,24 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
             return d;
         }
 
-        map.AllowOnly("connect", "first_byte", "request");
+        map.AllowOnly("connect", "first_byte", "request", "idle");
         var min = TimeSpan.FromMilliseconds(1);
+        var request = map.Duration("request", min) ?? d.Request;
+        var idle = map.Duration("idle", min) ?? d.Idle;
+        if (idle < request)
+        {
+            // The idle timer (YARP's activity timeout) also runs while the response is awaited: it would win.
+            var at = map.Raw("idle") ?? map.Raw("request") ?? map.Node;
+            var hint = map.Raw("idle") is null ? $" (the default idle is {ValueParsers.FormatDuration(d.Idle)}: set 'idle' too)" : "";
+            errors.Add(at, $"'idle' ({ValueParsers.FormatDuration(idle)}) in {map.Where} must not be shorter than 'request' ({ValueParsers.FormatDuration(request)}): it also runs while the response is awaited{hint}.");
+        }
+
         return new TimeoutOptions
         {
             Connect = map.Duration("connect", min) ?? d.Connect,
             FirstByte = map.Duration("first_byte", min) ?? d.FirstByte,
-            Request = map.Duration("request", min) ?? d.Request,
+            Request = request,
+            Idle = idle,
         };
     }
 

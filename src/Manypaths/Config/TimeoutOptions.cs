@@ -4,5 +4,10 @@ public sealed record TimeoutOptions
 {
     public TimeSpan Connect { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan FirstByte { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>From arrival until the response starts, across every attempt.</summary>
     public TimeSpan Request { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Longest silence on a response body or an upgraded connection once the response has started.</summary>
+    public TimeSpan Idle { get; init; } = TimeSpan.FromSeconds(60);
 }

@@ -6,19 +6,44 @@ namespace Manypaths.Proxy;
 /// </summary>
 internal readonly struct Deadline : IDisposable
 {
+    private readonly CancellationTokenSource? _source;
     private readonly ITimer? _timer;
 
-    private Deadline(ITimer? timer) => _timer = timer;
+    private Deadline(CancellationTokenSource? source, ITimer? timer)
+    {
+        _source = source;
+        _timer = timer;
+    }
 
     public static Deadline Start(CancellationTokenSource source, TimeSpan delay, TimeProvider time)
     {
         if (ReferenceEquals(time, TimeProvider.System))
         {
             source.CancelAfter(delay);
-            return default;
+            return new Deadline(source, null);
         }
 
-        return new Deadline(time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), source, delay, Timeout.InfiniteTimeSpan));
+        return new Deadline(null, time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), source, delay, Timeout.InfiniteTimeSpan));
+    }
+
+    /// <summary>Stops the clock if it has not run out yet (a source already cancelled stays cancelled).</summary>
+    public void Disarm()
+    {
+        if (_timer is not null)
+        {
+            _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            try
+            {
+                _source?.CancelAfter(Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // the request already ended
+            }
+        }
     }
 
     public void Dispose() => _timer?.Dispose();

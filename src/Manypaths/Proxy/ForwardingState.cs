@@ -35,6 +35,9 @@ internal sealed class ForwardingState(ServiceRuntime service, string method, byt
 
     public PickReason LastPick { get; set; }
 
+    /// <summary>'timeouts.request': runs until the response starts, then is disarmed (idle takes over).</summary>
+    public Deadline RequestDeadline { get; set; }
+
     /// <summary>(upstream, peer) pairs already tried: the same upstream may be tried again through another peer.</summary>
     public HashSet<(int Upstream, string Peer)> RelayTried { get; } = [];
 

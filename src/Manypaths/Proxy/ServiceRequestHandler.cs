@@ -6,10 +6,10 @@ using Yarp.ReverseProxy.Forwarder;
 
 namespace Manypaths.Proxy;
 
-/// <summary>Serves one client request for one service: maintenance, body buffering, YARP, sorry page.</summary>
 /// <summary>A request that a peer relayed here, already authenticated: the upstream it must go to, and its chain.</summary>
 internal sealed record RelayArrival(int Upstream, string Chain, int HopsLeft);
 
+/// <summary>Serves one client request for one service: maintenance, body buffering, YARP, sorry page.</summary>
 internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, ILogger logger)
 {
     /// <summary>YARP needs a prefix; the invoker replaces it with the chosen upstream on every attempt.</summary>
@@ -27,16 +27,17 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
 
         service.Budget.RecordRequest();
         var body = await TryBufferBodyAsync(context, service.Options.MaxReplayBody);
+        using var whole = new CancellationTokenSource();
+        using var deadline = Deadline.Start(whole, service.Options.Timeouts.Request, service.Time);
         var state = new ForwardingState(service, context.Request.Method, body)
         {
             Pinned = arrival?.Upstream,
             Chain = arrival?.Chain ?? "",
             HopsLeft = arrival?.HopsLeft ?? (service.Relay?.Options.HopLimit ?? 0),
+            RequestDeadline = deadline,
         };
         context.Features.Set(state);
 
-        using var whole = new CancellationTokenSource();
-        using var deadline = Deadline.Start(whole, service.Options.Timeouts.Request, service.Time);
         var error = await forwarder.SendAsync(context, Placeholder, service.Invoker, service.ForwarderConfig, service.Transformer, whole.Token);
         if (error != ForwarderError.None && !context.Response.HasStarted)
         {

@@ -38,10 +38,9 @@ internal sealed class ServiceRuntime : IDisposable
         RetryStatus = new StatusSet(options.Retry.OnStatus);
         ForwarderConfig = new ForwarderRequestConfig
         {
-            // Our own deadline (ServiceRequestHandler, 'timeouts.request') is the one whole-request timer. YARP's
-            // activity timer set to the same value raced it: when YARP's fired first the request ended as
-            // "unreachable" (sorry page, 503) instead of a 504.
-            ActivityTimeout = Timeout.InfiniteTimeSpan,
+            // 'timeouts.idle': silence allowed on a body or a WebSocket, reset by every byte. It also runs before the
+            // headers, where our own 'timeouts.request' deadline must win, so the reader refuses idle < request.
+            ActivityTimeout = options.Timeouts.Idle,
             Version = options.HttpVersion,
             // http_version 2 means HTTP/2 only: h2c on http:// needs prior knowledge (Exact); 1.1 stays 1.1.
             VersionPolicy = options.HttpVersion.Major == 2 ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,

@@ -52,6 +52,8 @@ public sealed class ConfigErrorTests : IDisposable
         { "wildcard clash", Head + "\n    listen: \"*:8081\"\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n  other:\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", 8, 3, "listens on 127.0.0.1:8081 on node 'a', which Service 'svc' already uses" },
         { "empty secret file", "cluster: { secret_file: \"\" }\nnodes:\n  a: { admin: http://127.0.0.1:7501 }\n  b: { admin: http://127.0.0.1:7502 }\nservices:\n  s: { listen: 127.0.0.1:8081, upstreams: [ { name: u, url: http://127.0.0.1:9001 } ] }\n", 1, 25, "'secret_file' in 'cluster' in the config file is empty" },
         { "relay views too big for a heartbeat", Head + "\n    relay: true\n    listen: 127.0.0.1:8081\n    upstreams:\n" + string.Concat(Enumerable.Range(0, 2000).Select(i => $"      - {{ name: upstream-with-a-long-name-{i:0000}, url: http://127.0.0.1:9001 }}\n")), 5, 3, "one heartbeat datagram has room for 50,000" },
+        { "idle shorter than request", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    timeouts: { request: 30s, idle: 10s }\n", 8, 37, "'idle' (10s) in 'timeouts' in service 'svc' must not be shorter than 'request' (30s)" },
+        { "request longer than the default idle", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    timeouts: { request: 5m }\n", 8, 26, "(the default idle is 60s: set 'idle' too)" },
         { "bad boolean", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    relay: maybe\n", 8, 12, "'relay' in service 'svc' must be true or false, not 'maybe'" },
     };
 
