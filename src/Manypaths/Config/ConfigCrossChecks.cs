@@ -26,49 +26,6 @@ internal sealed class ConfigCrossChecks(ConfigErrors errors)
         }
 
         CheckListenClashes(config, serviceMarks, listenerMarks);
-        CheckHeartbeatSize(config, serviceMarks);
-    }
-
-    /// <summary>
-    /// Room for the direct views in one heartbeat datagram: of the 65,507-byte UDP payload, 15 KB stay for the
-    /// header, the link row and the operator switches (maintenance messages are capped at 500 characters).
-    /// </summary>
-    internal const int HeartbeatViewBudget = 50_000;
-
-    /// <summary>
-    /// Every ping carries this node's view of every upstream of every relay service in one UDP datagram; a config
-    /// whose views cannot fit would silently cut every peer link, so it is refused here instead.
-    /// </summary>
-    private void CheckHeartbeatSize(ManypathsConfig config, IReadOnlyDictionary<string, YamlNode> serviceMarks)
-    {
-        var bytes = 0;
-        var views = 0;
-        foreach (var (name, service) in config.Services)
-        {
-            if (!service.Relay)
-            {
-                continue;
-            }
-
-            foreach (var u in service.Upstreams)
-            {
-                // Layout of one view: two length-prefixed UTF-8 strings, a state byte and two floats.
-                bytes += PrefixedLength(name) + PrefixedLength(u.Name) + 9;
-                views++;
-            }
-
-            if (bytes > HeartbeatViewBudget)
-            {
-                errors.Add(serviceMarks.GetValueOrDefault(name), $"The relay services up to '{name}' have {views} upstreams, whose views take about {bytes:N0} bytes in every heartbeat; one heartbeat datagram has room for {HeartbeatViewBudget:N0}. Set 'relay: false' on some services, or use fewer or shorter-named upstreams.");
-                return;
-            }
-        }
-    }
-
-    private static int PrefixedLength(string s)
-    {
-        var n = System.Text.Encoding.UTF8.GetByteCount(s);
-        return n + (n < 128 ? 1 : n < 16384 ? 2 : 3);
     }
 
     private static bool IsWildcard(IPEndPoint ep) => ep.Address.Equals(IPAddress.Any) || ep.Address.Equals(IPAddress.IPv6Any);

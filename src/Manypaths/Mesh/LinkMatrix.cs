@@ -2,8 +2,8 @@ namespace Manypaths.Mesh;
 
 /// <summary>
 /// The rows of the peer link matrix that other nodes reported about their own links (this node's own row is
-/// measured, not stored here). The newest ping per origin wins: (boot, seq) orders them, so a reordered or
-/// replayed datagram never replaces a newer row.
+/// measured, not stored here). Within one boot of the origin the highest sequence wins, so a reordered datagram
+/// never replaces a newer row; a new boot replaces the row (the heartbeat gate has checked it is fresh).
 /// </summary>
 internal sealed class LinkMatrix
 {
@@ -16,7 +16,7 @@ internal sealed class LinkMatrix
     {
         lock (_lock)
         {
-            if (_byOrigin.TryGetValue(origin, out var current) && (boot < current.Boot || (boot == current.Boot && seq <= current.Seq)))
+            if (_byOrigin.TryGetValue(origin, out var current) && boot == current.Boot && seq <= current.Seq)
             {
                 return;
             }

@@ -6,9 +6,10 @@ using Microsoft.Extensions.Logging;
 namespace Manypaths.Mesh;
 
 /// <summary>
-/// The UDP side of the peer channel: signed pings to every peer every heartbeat (carrying this node's direct
-/// views), pongs back, link health per peer, and the newest views of every peer. A malformed, unsigned or
-/// foreign datagram is dropped and counted; it never stops the loop.
+/// The UDP side of the peer channel. Every heartbeat this node sends every peer a small signed ping (answered by a
+/// pong: RTT and loss) and its state (direct views, operator switches, its link row) in datagrams that are never
+/// IP-fragmented (<see cref="StateChunks"/>). It keeps link health per peer and the newest views of every peer.
+/// A malformed, unsigned, foreign, stale or replayed datagram is dropped and counted; it never stops the loop.
 /// </summary>
 internal sealed partial class MeshNode : IAsyncDisposable
 {
@@ -23,15 +24,13 @@ internal sealed partial class MeshNode : IAsyncDisposable
     private readonly ManypathsMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Dictionary<string, PeerLink> _links;
+    private readonly Dictionary<string, HeartbeatGate> _gates;
     private readonly CancellationTokenSource _stop = new();
     private readonly long _boot;
     private readonly Maintenance.MaintenanceState _switches;
     private Task? _send;
     private Task? _receive;
     private ulong _seq;
-    private long _version;
-    private string _lastDigest = "";
-    private bool _tooBig;
 
     public MeshNode(string self, IPEndPoint bind, IReadOnlyDictionary<string, IPEndPoint> peers, MeshOptions options, PeerSigner signer,
         FaultInjector faults, Func<IReadOnlyList<RemoteView>> localViews, Maintenance.MaintenanceState switches, TimeProvider time, ManypathsMetrics metrics, ILogger logger)
@@ -48,11 +47,14 @@ internal sealed partial class MeshNode : IAsyncDisposable
         _logger = logger;
         _boot = time.GetUtcNow().ToUnixTimeMilliseconds();
         _links = peers.Keys.ToDictionary(p => p, _ => new PeerLink(options, time));
+        _gates = peers.Keys.ToDictionary(p => p, _ => new HeartbeatGate(options.ReplayWindow));
+        Views = new PeerViews(time, 3 * options.DeadAfter);
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         _socket.Bind(bind);
     }
 
-    public PeerViews Views { get; } = new();
+    /// <summary>Peers' views outlive a few lost state datagrams, not a peer that stopped reporting one.</summary>
+    public PeerViews Views { get; }
 
     /// <summary>The other nodes' rows of the peer link matrix, from their heartbeats.</summary>
     public LinkMatrix Matrix { get; } = new();
@@ -73,43 +75,27 @@ internal sealed partial class MeshNode : IAsyncDisposable
         {
             while (!stop.IsCancellationRequested)
             {
-                var views = _localViews();
-                var digest = string.Join(";", views.Select(v => $"{v.Service}/{v.Upstream}={v.State}"));
-                if (digest != _lastDigest)
+                var seq = ++_seq;
+                var sent = _time.GetUtcNow().ToUnixTimeMilliseconds();
+                var ping = new HeartbeatMessage(HeartbeatKind.Ping, _self, seq, _boot, sent).Encode(_signer);
+                foreach (var (name, endpoint) in _peers)
                 {
-                    _lastDigest = digest;
-                    _version++;
+                    _links[name].PingSent(seq);
+                    await SendAsync(ping, endpoint, HeartbeatKind.Ping, stop);
                 }
 
-                var seq = ++_seq;
-                var switches = _switches.Snapshot();
                 var links = _links.Select(l =>
                 {
                     var link = l.Value.Snapshot();
                     return new LinkReport(l.Key, link.State, (float)link.RttMs, (float)link.Loss);
                 }).ToList();
-                var packet = new HeartbeatMessage(HeartbeatKind.Ping, _self, seq, 0, _boot, _version, views) { Switches = switches, Links = links }.Encode(_signer);
-                if (packet.Length > MaxDatagram)
+                var state = StateChunks.Encode(_self, seq, _boot, sent, links, _switches.Snapshot(), _localViews(), _signer);
+                foreach (var endpoint in _peers.Values)
                 {
-                    // Every peer would see this node as down: say why, loudly but once (the config check keeps
-                    // views well below this), and count every ping not sent.
-                    _metrics.MeshDropped.Add(1, new KeyValuePair<string, object?>("reason", "too_big_to_send"));
-                    if (!_tooBig)
+                    foreach (var part in state)
                     {
-                        Log.TooBig(_logger, packet.Length, views.Count, switches.Count, MaxDatagram);
+                        await SendAsync(part, endpoint, HeartbeatKind.State, stop);
                     }
-
-                    _tooBig = true;
-                    await Task.Delay(_options.Heartbeat, _time, stop);
-                    continue;
-                }
-
-                _tooBig = false;
-
-                foreach (var (name, endpoint) in _peers)
-                {
-                    _links[name].PingSent(seq);
-                    await SendAsync(packet, endpoint, HeartbeatKind.Ping, stop);
                 }
 
                 await Task.Delay(_options.Heartbeat, _time, stop);
@@ -120,11 +106,8 @@ internal sealed partial class MeshNode : IAsyncDisposable
         }
     }
 
-    private static readonly KeyValuePair<string, object?> PingTag = new("kind", "ping");
-    private static readonly KeyValuePair<string, object?> PongTag = new("kind", "pong");
-
-    /// <summary>The largest UDP payload over IPv4.</summary>
-    internal const int MaxDatagram = 65_507;
+    private static readonly KeyValuePair<string, object?>[] KindTags =
+        [new("kind", "none"), new("kind", "ping"), new("kind", "pong"), new("kind", "state")];
 
     private async Task SendAsync(byte[] packet, IPEndPoint to, HeartbeatKind kind, CancellationToken stop)
     {
@@ -136,7 +119,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
         try
         {
             await _socket.SendToAsync(packet, SocketFlags.None, to, stop);
-            _metrics.HeartbeatsSent.Add(1, kind == HeartbeatKind.Ping ? PingTag : PongTag);
+            _metrics.HeartbeatsSent.Add(1, KindTags[(int)kind]);
             _metrics.HeartbeatBytesSent.Add(packet.Length);
         }
         catch (SocketException)
@@ -171,7 +154,16 @@ internal sealed partial class MeshNode : IAsyncDisposable
                 continue; // inbound loss on this link
             }
 
-            Handle(buffer.AsSpan(0, got.ReceivedBytes), from, stop);
+            try
+            {
+                Handle(buffer.AsSpan(0, got.ReceivedBytes), from, stop);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A datagram the decoder took but the state could not (a bug, or a peer's): drop it, keep listening.
+                Drop("malformed");
+                Log.HandleFailed(_logger, e.Message);
+            }
         }
     }
 
@@ -190,18 +182,39 @@ internal sealed partial class MeshNode : IAsyncDisposable
             return;
         }
 
-        link.Heard();
-        if (message.Kind == HeartbeatKind.Pong)
+        var now = _time.GetUtcNow();
+        switch (message.Kind)
         {
-            link.PongReceived(message.Seq);
-            return;
-        }
+            case HeartbeatKind.Pong:
+                link.PongReceived(message.Seq); // only a pong for a ping still outstanding counts
+                return;
+            case HeartbeatKind.Ping:
+                if (!_gates[message.From].TakePing(message, now))
+                {
+                    Drop("stale");
+                    return;
+                }
 
-        Views.Update(message.From, message.Boot, message.Version, message.Views);
-        _switches.Merge(message.Switches);
-        Matrix.Update(message.From, message.Boot, message.Seq, message.Links, _time.GetUtcNow());
-        var pong = new HeartbeatMessage(HeartbeatKind.Pong, _self, message.Seq, 0, _boot, _version, []);
-        _ = SendAsync(pong.Encode(_signer), _peers[message.From], HeartbeatKind.Pong, stop);
+                link.Heard();
+                var pong = new HeartbeatMessage(HeartbeatKind.Pong, _self, message.Seq, _boot, now.ToUnixTimeMilliseconds());
+                _ = SendAsync(pong.Encode(_signer), _peers[message.From], HeartbeatKind.Pong, stop);
+                return;
+            default:
+                if (!_gates[message.From].TakeState(message, now))
+                {
+                    Drop("stale");
+                    return;
+                }
+
+                Views.Merge(message.From, message.Views);
+                _switches.Merge(message.Switches);
+                if (message.Links.Count > 0)
+                {
+                    Matrix.Update(message.From, message.Boot, message.Seq, message.Links, now);
+                }
+
+                return;
+        }
     }
 
     private void Drop(string reason)
@@ -239,7 +252,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
         [LoggerMessage(EventId = 4001, EventName = "HeartbeatDropped", Level = LogLevel.Debug, Message = "Heartbeat dropped: {Reason}")]
         public static partial void Dropped(ILogger logger, string reason);
 
-        [LoggerMessage(EventId = 4002, EventName = "HeartbeatTooBig", Level = LogLevel.Error, Message = "Heartbeat not sent: {Bytes} bytes ({Views} upstream views, {Switches} switches) exceed one datagram ({Max}); peers will see this node as down. Shorten maintenance messages or put fewer upstreams under relay.")]
-        public static partial void TooBig(ILogger logger, int bytes, int views, int switches, int max);
+        [LoggerMessage(EventId = 4003, EventName = "HeartbeatHandleFailed", Level = LogLevel.Warning, Message = "Heartbeat dropped: it could not be applied: {Detail}")]
+        public static partial void HandleFailed(ILogger logger, string detail);
     }
 }

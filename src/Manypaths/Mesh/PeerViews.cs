@@ -1,24 +1,24 @@
 namespace Manypaths.Mesh;
 
-/// <summary>The newest direct views each peer sent; an older (boot, version) never replaces a newer one.</summary>
-internal sealed class PeerViews
+/// <summary>
+/// Each peer's newest direct view of each upstream, from its State datagrams (the heartbeat gate has already
+/// dropped stale and replayed ones). A view not refreshed within <paramref name="keepFor"/> is forgotten, so an
+/// upstream a peer stopped reporting (its config changed) is not relayed through it on old news.
+/// </summary>
+internal sealed class PeerViews(TimeProvider time, TimeSpan keepFor)
 {
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, (long Boot, long Version, Dictionary<(string, string), RemoteView> Views)> _byOrigin = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Origin, string Service, string Upstream), (RemoteView View, DateTimeOffset At)> _views = [];
 
-    /// <returns>False when the message was stale and ignored.</returns>
-    public bool Update(string origin, long boot, long version, IReadOnlyList<RemoteView> views)
+    public void Merge(string origin, IReadOnlyList<RemoteView> views)
     {
+        var now = time.GetUtcNow();
         lock (_lock)
         {
-            if (_byOrigin.TryGetValue(origin, out var current) &&
-                (boot < current.Boot || (boot == current.Boot && version < current.Version)))
+            foreach (var v in views)
             {
-                return false;
+                _views[(origin, v.Service, v.Upstream)] = (v, now);
             }
-
-            _byOrigin[origin] = (boot, version, views.ToDictionary(v => (v.Service, v.Upstream)));
-            return true;
         }
     }
 
@@ -26,7 +26,7 @@ internal sealed class PeerViews
     {
         lock (_lock)
         {
-            return _byOrigin.TryGetValue(origin, out var o) && o.Views.TryGetValue((service, upstream), out var v) ? v : null;
+            return _views.TryGetValue((origin, service, upstream), out var e) && time.GetUtcNow() - e.At <= keepFor ? e.View : null;
         }
     }
 }

@@ -58,7 +58,7 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
         _app = app;
     }
 
-    /// <summary>Maintenance messages ride in every heartbeat datagram; see Config/ConfigCrossChecks.HeartbeatViewBudget.</summary>
+    /// <summary>Maintenance messages ride in every heartbeat; one this long still fits a datagram of its own.</summary>
     internal const int MaxMaintenanceMessage = 500;
 
     private async Task SetMaintenanceAsync(HttpContext c, string service)
