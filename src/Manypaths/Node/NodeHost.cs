@@ -23,6 +23,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
     public static readonly IPEndPoint DefaultAdmin = new(IPAddress.Loopback, 7500);
 
     private readonly SemaphoreSlim _applyLock = new(1, 1);
+    private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly Dictionary<IPEndPoint, ListenerHost> _listeners = [];
     private readonly ServiceProvider _services;
     private readonly IHttpForwarder _forwarder;
@@ -107,8 +108,24 @@ internal sealed partial class NodeHost : IAsyncDisposable
         Log.Started(_logger, NodeName, _admin.Url.ToString(), _listeners.Count);
     }
 
-    /// <summary>Reads the config file again; a bad one is reported loudly and the node keeps its last good config.</summary>
+    /// <summary>
+    /// Reads the config file again; a bad one is reported loudly and the node keeps its last good config. Reloads
+    /// run one at a time (SIGHUP and the file watcher can fire together), so the last to finish read the newest file.
+    /// </summary>
     public async Task<ConfigLoadResult> ReloadAsync(string path, CancellationToken cancellationToken)
+    {
+        await _reloadLock.WaitAsync(cancellationToken);
+        try
+        {
+            return await ReloadLockedAsync(path, cancellationToken);
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    private async Task<ConfigLoadResult> ReloadLockedAsync(string path, CancellationToken cancellationToken)
     {
         var result = ConfigLoader.LoadFile(path);
         LastReloadAt = Time.GetUtcNow();
@@ -396,6 +413,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         Metrics.Dispose();
         await _services.DisposeAsync();
         _applyLock.Dispose();
+        _reloadLock.Dispose();
     }
 
     private static partial class Log

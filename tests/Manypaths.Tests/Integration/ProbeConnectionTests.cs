@@ -12,7 +12,7 @@ public sealed class ProbeConnectionTests
     {
         await using var up = await TestUpstream.StartAsync("a");
         var (yaml, _) = Yaml.Service($"- {{ name: a, url: {up.Url} }}",
-            $"health: {{ interval: 250ms, fast_interval: 250ms, timeout: 250ms, reuse_connection: {(reuse ? "true" : "false")} }}");
+            $"health: {{ interval: 400ms, fast_interval: 400ms, timeout: 400ms, reuse_connection: {(reuse ? "true" : "false")} }}");
         await using var node = await ProxyNode.StartAsync(yaml);
         // After the first probes (a cold start may time one out, which closes its connection), count afresh.
         await Eventually.TrueAsync(() => up.Probes >= 3, "three probes");
@@ -22,8 +22,9 @@ public sealed class ProbeConnectionTests
         var newProbes = up.Probes - probes;
         if (reuse)
         {
-            // One spare: a probe that times out on a starved machine takes its connection with it, by design.
-            Assert.InRange(newConnections, 0, 1);
+            // Two spare: a probe that times out on a starved machine takes its connection with it, by design
+            // (one per probe would be six).
+            Assert.InRange(newConnections, 0, 2);
         }
         else
         {

@@ -26,6 +26,35 @@ public sealed class MeshReloadTests
     }
 
     [Fact]
+    public async Task SecretRotation_TheDocumentedThreeSteps_NeverCutALink()
+    {
+        await using var up = await TestUpstream.StartAsync("u1");
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}", "", "n1", "n2");
+        var (n1, n2) = (cluster.Nodes["n1"], cluster.Nodes["n2"]);
+        await Eventually.TrueAsync(() => n1.Mesh!.Link("n2").State == LinkState.Up && n2.Mesh!.Link("n1").State == LinkState.Up, "linked");
+
+        // docs/design/relay-mesh.md: new secret on the second line everywhere, then on the first, then drop the
+        // old one; each node reloads on its own, and after every single reload both still verify each other.
+        foreach (var secretFile in new[]
+        {
+            MeshCluster.Secret + "\nthe-new-secret\n",
+            "the-new-secret\n" + MeshCluster.Secret + "\n",
+            "the-new-secret\n",
+        })
+        {
+            await File.WriteAllTextAsync(cluster.SecretPath, secretFile);
+            foreach (var node in new[] { n1, n2 })
+            {
+                Assert.True((await node.ReloadAsync(cluster.ConfigPath, CancellationToken.None)).Ok);
+                Assert.Null(node.LastReloadError);
+                var reloaded = TimeProvider.System.GetUtcNow(); // the nodes run on the system clock
+                await Eventually.TrueAsync(() => n1.Mesh!.Link("n2").LastHeard > reloaded && n2.Mesh!.Link("n1").LastHeard > reloaded,
+                    $"both nodes still hear each other after {node.NodeName} reloaded with \"{secretFile.Replace("\n", " | ", StringComparison.Ordinal)}\"");
+            }
+        }
+    }
+
+    [Fact]
     public async Task EmptySecretFileOnReload_IsRefused_AndTheOldSecretKeepsWorking()
     {
         await using var up = await TestUpstream.StartAsync("u1");

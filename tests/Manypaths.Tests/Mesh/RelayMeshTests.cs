@@ -188,8 +188,10 @@ public sealed class RelayMeshTests
         up.Behaviour = UpstreamBehaviour.Slow;
         up.SlowDelay = TimeSpan.FromSeconds(3);
         up.SlowOnlyWhen = r => !ThroughAPeer(r.Headers.Via.ToString());
+        // Probes tolerant of a loaded machine (fall 3), so the direct path is up and the first attempt goes direct:
+        // an answer through a peer within the stall can then only be the hedge.
         await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}",
-            "health: { interval: 200ms, fast_interval: 50ms, timeout: 150ms, rise: 2, fall: 1 }\ntimeouts: { connect: 200ms, first_byte: 5s }\nretries: 2\nhedge: { delay: 250ms, max_attempts: 2 }");
+            "health: { interval: 500ms, fast_interval: 100ms, timeout: 400ms, rise: 1, fall: 3 }\ntimeouts: { connect: 200ms, first_byte: 5s }\nretries: 2\nhedge: { delay: 250ms, max_attempts: 2 }");
         var n1 = cluster.Nodes["n1"];
         await Eventually.TrueAsync(() => n1.Generation!.Services["svc"].Upstreams[0].Health.State == HealthState.Up
             && n1.Mesh!.Views.Get("n2", "svc", "u1")?.State == HealthState.Up && n1.Mesh.Views.Get("n3", "svc", "u1")?.State == HealthState.Up, "direct and peer views up");
@@ -198,7 +200,8 @@ public sealed class RelayMeshTests
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var response = await client.GetAsync($"http://127.0.0.1:{cluster.ProxyPorts["n1"]}/quote");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}: the hedge did not win");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2.8), $"took {clock.Elapsed}: the hedge did not win over the 3 s stall");
+        Assert.Equal(HealthState.Up, n1.Generation!.Services["svc"].Upstreams[0].Health.State); // so the first attempt was direct
         var via = string.Join(", ", response.Headers.Via.Select(v => v.ToString()));
         Assert.Matches("manypaths-n[23]", via); // the answer came back through a peer
         // One hedge through a peer, plus the stalled direct attempt unless the hedge won before it even arrived
@@ -218,7 +221,7 @@ public sealed class RelayMeshTests
         await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}",
             // Slow probes (every 5 s) keep the success rate down for the whole test; a 1 s hedge delay never fires
             // on a relayed request, however loaded the machine.
-            "health: { interval: 5s, fast_interval: 1s, timeout: 150ms, rise: 2, fall: 1 }\ntimeouts: { connect: 200ms, first_byte: 5s }\nretries: 2\nhedge: { delay: 1s, max_attempts: 2 }");
+            "health: { interval: 5s, fast_interval: 1s, timeout: 1s, rise: 2, fall: 3 }\ntimeouts: { connect: 200ms, first_byte: 5s }\nretries: 2\nhedge: { delay: 1s, max_attempts: 2 }");
         var n1 = cluster.Nodes["n1"];
         var u1 = n1.Generation!.Services["svc"].Upstreams[0];
         await Eventually.TrueAsync(() => u1.Health.State == HealthState.Up
