@@ -18,8 +18,8 @@ internal sealed record PeerStatus(string Name, string State, double? RttMs, doub
 /// <summary>
 /// One cell of the peer link matrix: node From's link to node To. This node's own cells are measured here
 /// (source "measured"); the others are what From last reported in its heartbeats ("reported", as of ReportedAt),
-/// "stale" (state unknown) when that report is older than mesh.dead_after, or "unheard" when From's heartbeats
-/// never reached this node.
+/// "stale" (state unknown) when that report is older than mesh.dead_after, "not_reported" when From's row has no
+/// such peer (its config does not list To yet), or "unheard" when From's heartbeats never reached this node.
 /// </summary>
 internal sealed record LinkMatrixEntry(string From, string To, string State, double? RttMs, double? Loss, string Source, DateTimeOffset? ReportedAt);
 

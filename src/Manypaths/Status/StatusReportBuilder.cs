@@ -72,6 +72,11 @@ internal static class StatusReportBuilder
                 {
                     cells.Add(new LinkMatrixEntry(from, to, Name(c.State), Rtt(c.RttMs), double.IsFinite(c.Loss) ? Math.Round(c.Loss, 4) : null, "reported", row.ReceivedAt));
                 }
+                else if (reported is { } without)
+                {
+                    // Heard, but its row has no such peer (its config does not list it yet: it waits for a restart).
+                    cells.Add(new LinkMatrixEntry(from, to, "unknown", null, null, "not_reported", without.ReceivedAt));
+                }
                 else
                 {
                     cells.Add(new LinkMatrixEntry(from, to, "unknown", null, null, "unheard", null));
