@@ -1,5 +1,17 @@
 namespace Manypaths.Mesh;
 
+/// <summary>What the gate made of one heartbeat.</summary>
+internal enum GateVerdict
+{
+    Taken,
+
+    /// <summary>Not newer than one already taken from this boot of the peer: replayed or reordered.</summary>
+    Stale,
+
+    /// <summary>Sent further from this node's clock than the replay window: a replay, or clocks apart.</summary>
+    OutOfWindow,
+}
+
 /// <summary>
 /// Freshness of one peer's heartbeats: a ping or state part is taken only when it was sent within the replay
 /// window (clocks of a cluster agree within it, as relay requests already require) and, within one boot of the
@@ -13,23 +25,23 @@ internal sealed class HeartbeatGate(TimeSpan window)
     private (long Boot, ulong Seq)? _ping;
     private (long Boot, ulong Seq)? _state;
 
-    public bool TakePing(HeartbeatMessage m, DateTimeOffset now) => Take(ref _ping, m, now, sameSeqToo: false);
+    public GateVerdict TakePing(HeartbeatMessage m, DateTimeOffset now) => Take(ref _ping, m, now, sameSeqToo: false);
 
-    public bool TakeState(HeartbeatMessage m, DateTimeOffset now) => Take(ref _state, m, now, sameSeqToo: true);
+    public GateVerdict TakeState(HeartbeatMessage m, DateTimeOffset now) => Take(ref _state, m, now, sameSeqToo: true);
 
-    private bool Take(ref (long Boot, ulong Seq)? last, HeartbeatMessage m, DateTimeOffset now, bool sameSeqToo)
+    private GateVerdict Take(ref (long Boot, ulong Seq)? last, HeartbeatMessage m, DateTimeOffset now, bool sameSeqToo)
     {
         if (Math.Abs(now.ToUnixTimeMilliseconds() - m.SentMs) > window.TotalMilliseconds)
         {
-            return false;
+            return GateVerdict.OutOfWindow;
         }
 
         if (last is { } l && l.Boot == m.Boot && (m.Seq < l.Seq || (m.Seq == l.Seq && !sameSeqToo)))
         {
-            return false;
+            return GateVerdict.Stale;
         }
 
         last = (m.Boot, m.Seq);
-        return true;
+        return GateVerdict.Taken;
     }
 }

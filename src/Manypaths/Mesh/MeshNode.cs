@@ -189,9 +189,8 @@ internal sealed partial class MeshNode : IAsyncDisposable
                 link.PongReceived(message.Seq); // only a pong for a ping still outstanding counts
                 return;
             case HeartbeatKind.Ping:
-                if (!_gates[message.From].TakePing(message, now))
+                if (!Taken(_gates[message.From].TakePing(message, now), message, now))
                 {
-                    Drop("stale");
                     return;
                 }
 
@@ -200,9 +199,8 @@ internal sealed partial class MeshNode : IAsyncDisposable
                 _ = SendAsync(pong.Encode(_signer), _peers[message.From], HeartbeatKind.Pong, stop);
                 return;
             default:
-                if (!_gates[message.From].TakeState(message, now))
+                if (!Taken(_gates[message.From].TakeState(message, now), message, now))
                 {
-                    Drop("stale");
                     return;
                 }
 
@@ -216,6 +214,33 @@ internal sealed partial class MeshNode : IAsyncDisposable
                 return;
         }
     }
+
+    private bool Taken(GateVerdict verdict, HeartbeatMessage message, DateTimeOffset now)
+    {
+        if (verdict == GateVerdict.Taken)
+        {
+            return true;
+        }
+
+        if (verdict == GateVerdict.OutOfWindow)
+        {
+            Drop("out_of_window");
+            // Most likely the two clocks are apart (a replay is the other cause): say so, once a minute per peer.
+            if (!_skewLogged.TryGetValue(message.From, out var last) || now - last > TimeSpan.FromMinutes(1))
+            {
+                _skewLogged[message.From] = now;
+                Log.ClockSkew(_logger, message.From, (now.ToUnixTimeMilliseconds() - message.SentMs) / 1000.0, _options.ReplayWindow.TotalSeconds);
+            }
+        }
+        else
+        {
+            Drop("stale");
+        }
+
+        return false;
+    }
+
+    private readonly Dictionary<string, DateTimeOffset> _skewLogged = new(StringComparer.Ordinal);
 
     private void Drop(string reason)
     {
@@ -251,6 +276,9 @@ internal sealed partial class MeshNode : IAsyncDisposable
     {
         [LoggerMessage(EventId = 4001, EventName = "HeartbeatDropped", Level = LogLevel.Debug, Message = "Heartbeat dropped: {Reason}")]
         public static partial void Dropped(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 4004, EventName = "HeartbeatClockSkew", Level = LogLevel.Warning, Message = "Heartbeats from {Peer} are {Seconds:0.#} s away from this node's clock, outside the replay window (+-{Window} s): dropped, so the link counts as down. Check that both nodes keep time (NTP).")]
+        public static partial void ClockSkew(ILogger logger, string peer, double seconds, double window);
 
         [LoggerMessage(EventId = 4003, EventName = "HeartbeatHandleFailed", Level = LogLevel.Warning, Message = "Heartbeat dropped: it could not be applied: {Detail}")]
         public static partial void HandleFailed(ILogger logger, string detail);

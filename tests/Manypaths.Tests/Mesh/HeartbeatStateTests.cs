@@ -57,18 +57,18 @@ public sealed class HeartbeatStateTests
         var now = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
         HeartbeatMessage Ping(long boot, ulong seq, TimeSpan age) => new(HeartbeatKind.Ping, "maa", seq, boot, (now - age).ToUnixTimeMilliseconds());
 
-        Assert.True(gate.TakePing(Ping(10, 5, TimeSpan.Zero), now));
-        Assert.False(gate.TakePing(Ping(10, 5, TimeSpan.Zero), now)); // the same ping replayed
-        Assert.False(gate.TakePing(Ping(10, 4, TimeSpan.Zero), now)); // an older one, reordered or replayed
-        Assert.True(gate.TakePing(Ping(10, 6, TimeSpan.Zero), now));
-        Assert.False(gate.TakePing(Ping(10, 7, TimeSpan.FromMinutes(1)), now)); // captured a minute ago
-        Assert.False(gate.TakePing(Ping(10, 8, -TimeSpan.FromMinutes(1)), now)); // from the future
-        Assert.True(gate.TakePing(Ping(9, 1, TimeSpan.Zero), now)); // restarted after its clock was stepped back
+        Assert.Equal(GateVerdict.Taken, gate.TakePing(Ping(10, 5, TimeSpan.Zero), now));
+        Assert.Equal(GateVerdict.Stale, gate.TakePing(Ping(10, 5, TimeSpan.Zero), now)); // the same ping replayed
+        Assert.Equal(GateVerdict.Stale, gate.TakePing(Ping(10, 4, TimeSpan.Zero), now)); // an older one, reordered or replayed
+        Assert.Equal(GateVerdict.Taken, gate.TakePing(Ping(10, 6, TimeSpan.Zero), now));
+        Assert.Equal(GateVerdict.OutOfWindow, gate.TakePing(Ping(10, 7, TimeSpan.FromMinutes(1)), now)); // captured a minute ago
+        Assert.Equal(GateVerdict.OutOfWindow, gate.TakePing(Ping(10, 8, -TimeSpan.FromMinutes(1)), now)); // from the future
+        Assert.Equal(GateVerdict.Taken, gate.TakePing(Ping(9, 1, TimeSpan.Zero), now)); // restarted after its clock was stepped back
 
         var state = new HeartbeatMessage(HeartbeatKind.State, "maa", 3, 9, now.ToUnixTimeMilliseconds());
-        Assert.True(gate.TakeState(state, now));
-        Assert.True(gate.TakeState(state, now)); // the second part of the same heartbeat
-        Assert.False(gate.TakeState(state with { Seq = 2 }, now));
+        Assert.Equal(GateVerdict.Taken, gate.TakeState(state, now));
+        Assert.Equal(GateVerdict.Taken, gate.TakeState(state, now)); // the second part of the same heartbeat
+        Assert.Equal(GateVerdict.Stale, gate.TakeState(state with { Seq = 2 }, now));
     }
 
     [Fact]
