@@ -114,8 +114,9 @@ L = ["## Relay mesh: probe cost", "",
      f"{env['WARMUP']} s warm-up. CPU per node = the nodes' process CPU / nodes (one runtime shared by all nodes; a node "
      "in its own process also pays its runtime's idle cost: the 1-node row is exactly that). Target: under 5% of one "
      "core per node at 1 s intervals.", "",
-     "Cost per interval: N x U HTTP probes + N x (N-1) pings + as many pongs, i.e. O(N^2 + N*U). A ping carries the "
-     "sender's view of every upstream, so heartbeat bytes grow as N^2 x U (about 30 bytes per view).", "",
+     "Cost per interval: N x U HTTP probes + N x (N-1) pings + as many pongs, i.e. O(N^2 + N*U). Each heartbeat also "
+     "sends every peer the sender's view of every upstream (state datagrams of at most 1,200 bytes beside the ping), so "
+     "heartbeat bytes grow as N^2 x U (about 30 bytes per view).", "",
      "| nodes | upstreams | health interval | heartbeat | probe connection | probes/s | expected N*U/interval | pings/s | heartbeat KB/s | CPU per node | nodes' process CPU (kernel part) | upstreams' CPU | gen0 GCs/s | memory (MB) |",
      "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 def secs(s):
