@@ -73,14 +73,18 @@ internal sealed partial class ActiveProber : IAsyncDisposable
     /// Rounds a wait to the nearest tick of a shared clock (a tenth of the fast interval, at most 100 ms), so the
     /// probes of every upstream (and every service) wake up together: one thread wake-up per tick serves a batch
     /// instead of one per probe. Waking the runtime's threads, not the probe itself, was most of a probe's CPU.
+    /// The grid is shifted by a random phase per process, so nodes whose clocks agree (NTP) do not all probe the
+    /// same upstreams at the same instant.
     /// </summary>
     private TimeSpan OnTick(TimeSpan wait)
     {
         var tick = _tick.Ticks;
-        var due = _time.GetUtcNow().UtcTicks + wait.Ticks;
+        var due = _time.GetUtcNow().UtcTicks + wait.Ticks - Phase;
         var rounded = (due + (tick / 2)) / tick * tick;
         return wait + TimeSpan.FromTicks(rounded - due);
     }
+
+    private static readonly long Phase = Random.Shared.NextInt64(TimeSpan.FromMilliseconds(100).Ticks);
 
     internal async Task ProbeOnceAsync(string name, Uri target, UpstreamHealth health, CancellationToken stop)
     {
