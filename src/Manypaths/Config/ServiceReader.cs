@@ -240,13 +240,11 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
         map.AllowOnly("connect", "first_byte", "request", "idle");
         var min = TimeSpan.FromMilliseconds(1);
         var request = map.Duration("request", min) ?? d.Request;
-        var idle = map.Duration("idle", min) ?? d.Idle;
+        var idle = map.Duration("idle", min) ?? (request > d.Idle ? request : d.Idle);
         if (idle < request)
         {
             // The idle timer (YARP's activity timeout) also runs while the response is awaited: it would win.
-            var at = map.Raw("idle") ?? map.Raw("request") ?? map.Node;
-            var hint = map.Raw("idle") is null ? $" (the default idle is {ValueParsers.FormatDuration(d.Idle)}: set 'idle' too)" : "";
-            errors.Add(at, $"'idle' ({ValueParsers.FormatDuration(idle)}) in {map.Where} must not be shorter than 'request' ({ValueParsers.FormatDuration(request)}): it also runs while the response is awaited{hint}.");
+            errors.Add(map.Raw("idle") ?? map.Node, $"'idle' ({ValueParsers.FormatDuration(idle)}) in {map.Where} must not be shorter than 'request' ({ValueParsers.FormatDuration(request)}): it also runs while the response is awaited.");
         }
 
         return new TimeoutOptions

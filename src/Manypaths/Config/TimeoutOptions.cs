@@ -8,6 +8,9 @@ public sealed record TimeoutOptions
     /// <summary>From arrival until the response starts, across every attempt.</summary>
     public TimeSpan Request { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Longest silence on a response body or an upgraded connection once the response has started.</summary>
+    /// <summary>
+    /// Longest silence on a response body or an upgraded connection once the response has started. Unset, it is
+    /// 60 s or <see cref="Request"/> when that is longer (the reader fills it in).
+    /// </summary>
     public TimeSpan Idle { get; init; } = TimeSpan.FromSeconds(60);
 }

@@ -16,7 +16,8 @@ internal enum HeartbeatKind : byte
 }
 
 /// <summary>
-/// A signed heartbeat datagram, format 2. Layout: "MP" 2 kind, from, seq, boot, sent (Unix ms); a State adds
+/// A signed heartbeat datagram, format 2. Layout: "MP" 2 kind, from, seq, boot, sent (Unix ms), where a Pong's
+/// seq and boot are those of the ping it answers and every other kind's boot is the sender's; a State adds
 /// views, switches and links, each a ushort count and its entries; then HMAC-SHA256 over all of it. Sections
 /// added later go at the end: a decoder reads the ones it knows and ignores what follows (the body is signed,
 /// so it comes from a peer holding the secret). Decoding never throws on bad input: it returns null and the
@@ -119,7 +120,7 @@ internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong S
     public static HeartbeatMessage? Decode(ReadOnlySpan<byte> packet, PeerSigner signer, out bool authentic)
     {
         authentic = false;
-        if (packet.Length < 4 + MacLength || packet[0] != 'M' || packet[1] != 'P' || packet[2] != Format)
+        if (packet.Length < 4 + MacLength || packet[0] != 'M' || packet[1] != 'P')
         {
             return null;
         }
@@ -130,7 +131,12 @@ internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong S
             return null;
         }
 
-        authentic = true;
+        authentic = true; // another format is then a node of another version, not an intruder
+        if (packet[2] != Format)
+        {
+            return null;
+        }
+
         try
         {
             using var r = new BinaryReader(new MemoryStream(body.ToArray()), Encoding.UTF8);

@@ -47,7 +47,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
         _logger = logger;
         _boot = time.GetUtcNow().ToUnixTimeMilliseconds();
         _links = peers.Keys.ToDictionary(p => p, _ => new PeerLink(options, time));
-        _gates = peers.Keys.ToDictionary(p => p, _ => new HeartbeatGate(options.ReplayWindow));
+        _gates = peers.Keys.ToDictionary(p => p, _ => new HeartbeatGate(options.ReplayWindow, options.DeadAfter));
         Views = new PeerViews(time, 3 * options.DeadAfter);
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         _socket.Bind(bind);
@@ -90,6 +90,11 @@ internal sealed partial class MeshNode : IAsyncDisposable
                     return new LinkReport(l.Key, link.State, (float)link.RttMs, (float)link.Loss);
                 }).ToList();
                 var state = StateChunks.Encode(_self, seq, _boot, sent, links, _switches.Snapshot(), _localViews(), _signer);
+                if (!_oversizeLogged && state[0].Length > StateChunks.Budget)
+                {
+                    _oversizeLogged = true;
+                    Log.Oversize(_logger, state[0].Length, StateChunks.Budget, links.Count);
+                }
                 foreach (var endpoint in _peers.Values)
                 {
                     foreach (var part in state)
@@ -172,6 +177,19 @@ internal sealed partial class MeshNode : IAsyncDisposable
         var message = HeartbeatMessage.Decode(packet, _signer, out var authentic);
         if (message is null)
         {
+            if (authentic && packet[2] != HeartbeatMessage.Format)
+            {
+                // Signed with our secret but another wire format: a node of another version, not an intruder.
+                Drop("other_format");
+                if (!_otherFormatLogged)
+                {
+                    _otherFormatLogged = true;
+                    Log.OtherFormat(_logger, from.ToString(), packet[2], HeartbeatMessage.Format);
+                }
+
+                return;
+            }
+
             Drop(authentic ? "malformed" : "unauthenticated");
             return;
         }
@@ -186,7 +204,15 @@ internal sealed partial class MeshNode : IAsyncDisposable
         switch (message.Kind)
         {
             case HeartbeatKind.Pong:
-                link.PongReceived(message.Seq); // only a pong for a ping still outstanding counts
+                // A pong names the boot of the ping it answers: one captured before this node restarted (when its
+                // sequence numbers started again) must not pass for an answer now. Only an outstanding ping counts.
+                if (message.Boot != _boot || !_gates[message.From].InWindow(message, now))
+                {
+                    Drop("stale");
+                    return;
+                }
+
+                link.PongReceived(message.Seq);
                 return;
             case HeartbeatKind.Ping:
                 if (!Taken(_gates[message.From].TakePing(message, now), message, now))
@@ -195,7 +221,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
                 }
 
                 link.Heard();
-                var pong = new HeartbeatMessage(HeartbeatKind.Pong, _self, message.Seq, _boot, now.ToUnixTimeMilliseconds());
+                var pong = new HeartbeatMessage(HeartbeatKind.Pong, _self, message.Seq, message.Boot, now.ToUnixTimeMilliseconds());
                 _ = SendAsync(pong.Encode(_signer), _peers[message.From], HeartbeatKind.Pong, stop);
                 return;
             default:
@@ -241,6 +267,8 @@ internal sealed partial class MeshNode : IAsyncDisposable
     }
 
     private readonly Dictionary<string, DateTimeOffset> _skewLogged = new(StringComparer.Ordinal);
+    private bool _otherFormatLogged;
+    private bool _oversizeLogged;
 
     private void Drop(string reason)
     {
@@ -276,6 +304,12 @@ internal sealed partial class MeshNode : IAsyncDisposable
     {
         [LoggerMessage(EventId = 4001, EventName = "HeartbeatDropped", Level = LogLevel.Debug, Message = "Heartbeat dropped: {Reason}")]
         public static partial void Dropped(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 4005, EventName = "HeartbeatOtherFormat", Level = LogLevel.Warning, Message = "Heartbeats from {Address} are signed with the cluster secret but in wire format {Theirs}; this node speaks {Ours}. Nodes of these two versions cannot see each other: upgrade every node together.")]
+        public static partial void OtherFormat(ILogger logger, string address, byte theirs, byte ours);
+
+        [LoggerMessage(EventId = 4006, EventName = "HeartbeatOversize", Level = LogLevel.Warning, Message = "A heartbeat state datagram of {Bytes} bytes is over {Budget} and will be IP-fragmented (the link row of {Peers} peers is sent whole): on paths that drop fragments it is lost. Shorter node names help.")]
+        public static partial void Oversize(ILogger logger, int bytes, int budget, int peers);
 
         [LoggerMessage(EventId = 4004, EventName = "HeartbeatClockSkew", Level = LogLevel.Warning, Message = "Heartbeats from {Peer} are {Seconds:0.#} s away from this node's clock, outside the replay window (+-{Window} s): dropped, so the link counts as down. Check that both nodes keep time (NTP).")]
         public static partial void ClockSkew(ILogger logger, string peer, double seconds, double window);

@@ -4,8 +4,9 @@ namespace Manypaths.Mesh;
 /// Splits a node's state (link row, switches, views) into State datagrams of at most <see cref="Budget"/> bytes,
 /// so no heartbeat is ever IP-fragmented: a fragmented datagram is lost when any fragment is, which would make a
 /// 10%-lossy link look 40% lossy for a node with a few hundred upstreams, and paths that drop fragments would
-/// cut the mesh outright. The link row always travels whole in the first part; an entry bigger than the budget
-/// on its own (a long maintenance message) gets a part of its own.
+/// cut the mesh outright. The link row always travels whole in the first part (over the budget only past about
+/// 50 nodes); an entry bigger than the budget on its own gets a part of its own (maintenance messages are capped
+/// so that none is).
 /// </summary>
 internal static class StateChunks
 {

@@ -305,7 +305,11 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the old generation's probers now and its HTTP handlers once its requests have had time to end.</summary>
+    /// <summary>
+    /// Stops the old generation's probers now and its HTTP handlers once every request that started on it has
+    /// ended: after the longest 'request' timeout plus a second (by then no request still reaches it), each
+    /// service waits for its last one (a slow upload, a stream, a WebSocket).
+    /// </summary>
     private async Task RetireAsync(NodeGeneration old)
     {
         foreach (var p in old.Probers)
@@ -317,6 +321,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         try
         {
             await Task.Delay(longest + TimeSpan.FromSeconds(1), Time, CancellationToken.None);
+            await Task.WhenAll(old.Services.Values.Select(s => s.DrainedAsync()));
         }
         finally
         {

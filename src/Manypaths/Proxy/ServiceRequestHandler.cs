@@ -25,6 +25,19 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
             return;
         }
 
+        service.Enter(); // the generation's handlers stay until this request ends, however long it takes
+        try
+        {
+            await ForwardAsync(context, service, arrival);
+        }
+        finally
+        {
+            service.Exit();
+        }
+    }
+
+    private async Task ForwardAsync(HttpContext context, ServiceRuntime service, RelayArrival? arrival)
+    {
         service.Budget.RecordRequest();
         var body = await TryBufferBodyAsync(context, service.Options.MaxReplayBody);
         using var whole = new CancellationTokenSource();

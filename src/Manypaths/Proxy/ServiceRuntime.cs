@@ -92,6 +92,33 @@ internal sealed class ServiceRuntime : IDisposable
         return views;
     }
 
+    /// <summary>Counts a request in flight on this generation's handlers, until <see cref="Exit"/>.</summary>
+    public void Enter() => Interlocked.Increment(ref _inFlight);
+
+    public void Exit()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0 && Volatile.Read(ref _retiring))
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes once no request is in flight here (slow uploads, streams and WebSockets included).</summary>
+    public Task DrainedAsync()
+    {
+        Volatile.Write(ref _retiring, true);
+        if (Volatile.Read(ref _inFlight) == 0)
+        {
+            _drained.TrySetResult();
+        }
+
+        return _drained.Task;
+    }
+
+    private int _inFlight;
+    private bool _retiring;
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public void Dispose()
     {
         Invoker.Dispose();

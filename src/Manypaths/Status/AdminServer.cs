@@ -58,8 +58,12 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
         _app = app;
     }
 
-    /// <summary>Maintenance messages ride in every heartbeat; one this long still fits a datagram of its own.</summary>
+    /// <summary>
+    /// Maintenance messages ride in every heartbeat: 500 characters and 1,000 UTF-8 bytes at most, so a switch
+    /// with the longest message still fits one unfragmented heartbeat datagram (Mesh/StateChunks.Budget).
+    /// </summary>
     internal const int MaxMaintenanceMessage = 500;
+    internal const int MaxMaintenanceMessageBytes = 1000;
 
     private async Task SetMaintenanceAsync(HttpContext c, string service)
     {
@@ -77,9 +81,9 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
             }
         }
 
-        if (body?.Message is { Length: > MaxMaintenanceMessage } tooLong)
+        if (body?.Message is { } message && (message.Length > MaxMaintenanceMessage || System.Text.Encoding.UTF8.GetByteCount(message) > MaxMaintenanceMessageBytes))
         {
-            await Fail(c, 400, $"The maintenance message has {tooLong.Length} characters; at most {MaxMaintenanceMessage} are allowed (it travels in every heartbeat).");
+            await Fail(c, 400, $"The maintenance message has {message.Length} characters ({System.Text.Encoding.UTF8.GetByteCount(message)} bytes in UTF-8); at most {MaxMaintenanceMessage} characters and {MaxMaintenanceMessageBytes} bytes are allowed (it travels in every heartbeat).");
             return;
         }
 

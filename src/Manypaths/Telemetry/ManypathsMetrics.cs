@@ -21,7 +21,7 @@ internal sealed class ManypathsMetrics : IDisposable
         Probes = _meter.CreateCounter<long>("manypaths_probes", description: "Active health probes, by result.");
         ProbeLatency = _meter.CreateHistogram<double>("manypaths_probe_duration_seconds", unit: "s", description: "Active health probe latency.");
         ConfigReloads = _meter.CreateCounter<long>("manypaths_config_reloads", description: "Config reload attempts, by result.");
-        MeshDropped = _meter.CreateCounter<long>("manypaths_mesh_heartbeats_dropped", description: "Peer heartbeats dropped, by reason (malformed, unauthenticated, unknown_peer, stale: replayed or reordered, out_of_window: clocks apart or replayed).");
+        MeshDropped = _meter.CreateCounter<long>("manypaths_mesh_heartbeats_dropped", description: "Peer heartbeats dropped, by reason (malformed, unauthenticated, unknown_peer, stale: replayed or reordered, out_of_window: clocks apart or replayed, other_format: a node of another version).");
         RelayRefused = _meter.CreateCounter<long>("manypaths_relay_refused", description: "Relay requests refused, by reason.");
         Relayed = _meter.CreateCounter<long>("manypaths_relayed_requests", description: "Requests this node sent through a peer, by peer and upstream.");
         HeartbeatsSent = _meter.CreateCounter<long>("manypaths_mesh_heartbeats_sent", description: "Heartbeat datagrams sent to peers, by kind (ping, pong, state).");

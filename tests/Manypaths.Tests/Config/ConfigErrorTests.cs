@@ -52,7 +52,6 @@ public sealed class ConfigErrorTests : IDisposable
         { "wildcard clash", Head + "\n    listen: \"*:8081\"\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n  other:\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", 8, 3, "listens on 127.0.0.1:8081 on node 'a', which Service 'svc' already uses" },
         { "empty secret file", "cluster: { secret_file: \"\" }\nnodes:\n  a: { admin: http://127.0.0.1:7501 }\n  b: { admin: http://127.0.0.1:7502 }\nservices:\n  s: { listen: 127.0.0.1:8081, upstreams: [ { name: u, url: http://127.0.0.1:9001 } ] }\n", 1, 25, "'secret_file' in 'cluster' in the config file is empty" },
         { "idle shorter than request", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    timeouts: { request: 30s, idle: 10s }\n", 8, 37, "'idle' (10s) in 'timeouts' in service 'svc' must not be shorter than 'request' (30s)" },
-        { "request longer than the default idle", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    timeouts: { request: 5m }\n", 8, 26, "(the default idle is 60s: set 'idle' too)" },
         { "bad boolean", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    relay: maybe\n", 8, 12, "'relay' in service 'svc' must be true or false, not 'maybe'" },
     };
 
@@ -69,6 +68,18 @@ public sealed class ConfigErrorTests : IDisposable
         Assert.True(match is not null, $"{name}: expected an error containing \"{message}\", got:\n{string.Join("\n", result.Errors)}");
         Assert.Equal(path, match.File);
         Assert.Equal((line, column), (match.Line, match.Column));
+    }
+
+    [Fact]
+    public void Load_ALongRequestTimeoutWithoutIdle_IsValid_AndIdleFollowsIt()
+    {
+        // Configs written before 'idle' existed keep loading: unset, idle is 60 s or the request timeout if longer.
+        var path = Path.Combine(_dir.FullName, "manypaths.yaml");
+        var longRequest = ConfigLoader.Load(Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    timeouts: { request: 5m }\n", path);
+        Assert.True(longRequest.Ok, string.Join("\n", longRequest.Errors));
+        Assert.Equal(TimeSpan.FromMinutes(5), longRequest.Config!.Services["svc"].Timeouts.Idle);
+        var plain = ConfigLoader.Load(Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", path);
+        Assert.Equal(TimeSpan.FromSeconds(60), plain.Config!.Services["svc"].Timeouts.Idle);
     }
 
     [Fact]

@@ -33,6 +33,49 @@ public sealed class ReloadTests
     }
 
     [Fact]
+    public async Task Reload_WhileASlowUploadIsBeingBuffered_TheRequestStillGoesThrough()
+    {
+        // The old generation retires request timeout + 1 s (here 2 s) after the reload; this body takes 3 s.
+        await using var up = await TestUpstream.StartAsync("a");
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {up.Url} }}", "health: { interval: 1h, fast_interval: 1h, timeout: 10s }\ntimeouts: { request: 1s }");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient();
+        var body = new DripContent(chunks: 12, every: TimeSpan.FromMilliseconds(250));
+
+        var post = client.PostAsync($"http://127.0.0.1:{port}/upload", body);
+        await body.Started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await File.WriteAllTextAsync(node.ConfigPath, yaml + "\n    retries: 1\n");
+        Assert.True((await node.Host.ReloadAsync(node.ConfigPath, CancellationToken.None)).Ok);
+
+        using var response = await post;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(new string('x', 120), Assert.Single(up.Seen).Body);
+    }
+
+    /// <summary>A request body of known length that arrives ten bytes at a time, like a slow client's upload.</summary>
+    private sealed class DripContent(int chunks, TimeSpan every) : HttpContent
+    {
+        public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            for (var i = 0; i < chunks; i++)
+            {
+                await stream.WriteAsync("xxxxxxxxxx"u8.ToArray());
+                await stream.FlushAsync();
+                Started.TrySetResult();
+                await Task.Delay(every, TimeProvider.System); // the client's pace, not a wait for the system under test
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = chunks * 10L;
+            return true;
+        }
+    }
+
+    [Fact]
     public async Task Reload_InvalidConfig_KeepsServingTheLastGoodOne_AndSaysWhy()
     {
         await using var up = await TestUpstream.StartAsync("a");

@@ -132,6 +132,9 @@ public sealed class SorryAndSwitchTests
         using var tooLong = await Admin(client, HttpMethod.Post, admin, ProxyNode.Token, $"{{\"message\":\"{new string('x', 501)}\"}}");
         Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode); // it would not fit the heartbeats that carry it
         Assert.Contains("at most 500", await tooLong.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var tooManyBytes = await Admin(client, HttpMethod.Post, admin, ProxyNode.Token, $"{{\"message\":\"{new string('维', 400)}\"}}");
+        Assert.Equal(HttpStatusCode.BadRequest, tooManyBytes.StatusCode); // 400 characters, but 1,200 bytes: one heartbeat datagram would not hold it
+        Assert.Contains("1000 bytes", await tooManyBytes.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await ServeStatus(client, port)));
 
         var requestsBefore = up.Requests;

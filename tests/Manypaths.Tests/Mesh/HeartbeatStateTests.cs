@@ -32,12 +32,13 @@ public sealed class HeartbeatStateTests
     [Fact]
     public void StateChunks_AnEntryBiggerThanTheBudget_TravelsAlone_AndNothingIsLost()
     {
-        var longMessage = new SwitchEntry(SwitchKind.Maintenance, "control", "", true, new string('é', 500), null, 1, "blr"); // 1,000 UTF-8 bytes
+        var longMessage = new SwitchEntry(SwitchKind.Maintenance, "control", "", true, new string('é', 700), null, 1, "blr"); // 1,400 UTF-8 bytes (longer than the admin API allows)
         var views = new List<RemoteView> { new("control", "u1", HealthState.Up, 1, 1) };
 
         var parts = StateChunks.Encode("blr", 1, 1000, 0, Links(19), [longMessage], views, _signer);
 
         var decoded = parts.Select(p => HeartbeatMessage.Decode(p, _signer, out _)!).ToList();
+        Assert.Single(parts, p => p.Length > StateChunks.Budget); // that entry alone
         Assert.Equal([longMessage], decoded.SelectMany(m => m.Switches));
         Assert.Equal(views, decoded.SelectMany(m => m.Views));
         Assert.Equal(Links(19), decoded[0].Links);
@@ -53,7 +54,7 @@ public sealed class HeartbeatStateTests
     [Fact]
     public void Gate_RefusesReplayedStaleAndOutOfWindowHeartbeats_TakesANewBoot()
     {
-        var gate = new HeartbeatGate(TimeSpan.FromSeconds(30));
+        var gate = new HeartbeatGate(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1));
         var now = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
         HeartbeatMessage Ping(long boot, ulong seq, TimeSpan age) => new(HeartbeatKind.Ping, "maa", seq, boot, (now - age).ToUnixTimeMilliseconds());
 
@@ -63,7 +64,10 @@ public sealed class HeartbeatStateTests
         Assert.Equal(GateVerdict.Taken, gate.TakePing(Ping(10, 6, TimeSpan.Zero), now));
         Assert.Equal(GateVerdict.OutOfWindow, gate.TakePing(Ping(10, 7, TimeSpan.FromMinutes(1)), now)); // captured a minute ago
         Assert.Equal(GateVerdict.OutOfWindow, gate.TakePing(Ping(10, 8, -TimeSpan.FromMinutes(1)), now)); // from the future
-        Assert.Equal(GateVerdict.Taken, gate.TakePing(Ping(9, 1, TimeSpan.Zero), now)); // restarted after its clock was stepped back
+        Assert.Equal(GateVerdict.Taken, gate.TakePing(Ping(11, 1, TimeSpan.Zero), now)); // restarted: a later boot
+        Assert.Equal(GateVerdict.Stale, gate.TakePing(Ping(10, 9, TimeSpan.FromSeconds(5)), now)); // the old boot replayed meanwhile
+        now += TimeSpan.FromSeconds(2); // boot 11 went quiet, and the peer came back with its clock stepped back
+        Assert.Equal(GateVerdict.Taken, gate.TakePing(Ping(9, 1, TimeSpan.Zero), now));
 
         var state = new HeartbeatMessage(HeartbeatKind.State, "maa", 3, 9, now.ToUnixTimeMilliseconds());
         Assert.Equal(GateVerdict.Taken, gate.TakeState(state, now));
