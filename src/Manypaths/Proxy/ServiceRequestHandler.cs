@@ -28,52 +28,47 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
         service.Enter(); // the generation's handlers stay until this request ends, however long it takes
         try
         {
-            await ForwardAsync(context, service, arrival);
+            service.Budget.RecordRequest();
+            var body = await TryBufferBodyAsync(context, service.Options.MaxReplayBody);
+            using var whole = new CancellationTokenSource();
+            using var deadline = Deadline.Start(whole, service.Options.Timeouts.Request, service.Time);
+            var state = new ForwardingState(service, context.Request.Method, body)
+            {
+                Pinned = arrival?.Upstream,
+                Chain = arrival?.Chain ?? "",
+                HopsLeft = arrival?.HopsLeft ?? (service.Relay?.Options.HopLimit ?? 0),
+                RequestDeadline = deadline,
+            };
+            context.Features.Set(state);
+
+            var error = await forwarder.SendAsync(context, Placeholder, service.Invoker, service.ForwarderConfig, service.Transformer, whole.Token);
+            if (error != ForwarderError.None && !context.Response.HasStarted)
+            {
+                if (whole.IsCancellationRequested || error == ForwarderError.RequestTimedOut)
+                {
+                    context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
+                }
+                else if (arrival is not null && (state.NothingToTry || state.NeverReachedUpstream))
+                {
+                    // Tell the origin its request never left this relay, so it may try another path for any method.
+                    context.Response.StatusCode = StatusCodes.Status502BadGateway;
+                    context.Response.Headers[Mesh.RelayHeaders.Unreached] = "1";
+                }
+                else if (state.NothingToTry || state.NeverReachedUpstream)
+                {
+                    await Sorry(context, service, state.NothingToTry ? "no_upstream" : "unreachable", null);
+                    return;
+                }
+
+                Log.ForwardFailed(logger, service.Name, error, context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");
+            }
+
+            Count(service, context.Response.StatusCode);
         }
         finally
         {
             service.Exit();
         }
-    }
-
-    private async Task ForwardAsync(HttpContext context, ServiceRuntime service, RelayArrival? arrival)
-    {
-        service.Budget.RecordRequest();
-        var body = await TryBufferBodyAsync(context, service.Options.MaxReplayBody);
-        using var whole = new CancellationTokenSource();
-        using var deadline = Deadline.Start(whole, service.Options.Timeouts.Request, service.Time);
-        var state = new ForwardingState(service, context.Request.Method, body)
-        {
-            Pinned = arrival?.Upstream,
-            Chain = arrival?.Chain ?? "",
-            HopsLeft = arrival?.HopsLeft ?? (service.Relay?.Options.HopLimit ?? 0),
-            RequestDeadline = deadline,
-        };
-        context.Features.Set(state);
-
-        var error = await forwarder.SendAsync(context, Placeholder, service.Invoker, service.ForwarderConfig, service.Transformer, whole.Token);
-        if (error != ForwarderError.None && !context.Response.HasStarted)
-        {
-            if (whole.IsCancellationRequested || error == ForwarderError.RequestTimedOut)
-            {
-                context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
-            }
-            else if (arrival is not null && (state.NothingToTry || state.NeverReachedUpstream))
-            {
-                // Tell the origin its request never left this relay, so it may try another path for any method.
-                context.Response.StatusCode = StatusCodes.Status502BadGateway;
-                context.Response.Headers[Mesh.RelayHeaders.Unreached] = "1";
-            }
-            else if (state.NothingToTry || state.NeverReachedUpstream)
-            {
-                await Sorry(context, service, state.NothingToTry ? "no_upstream" : "unreachable", null);
-                return;
-            }
-
-            Log.ForwardFailed(logger, service.Name, error, context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");
-        }
-
-        Count(service, context.Response.StatusCode);
     }
 
     private static async Task Sorry(HttpContext context, ServiceRuntime service, string reason, Maintenance.MaintenanceInfo? maintenance)
