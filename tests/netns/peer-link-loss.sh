@@ -11,17 +11,7 @@
 set -euo pipefail
 DLL=$1
 . "$(dirname "$0")/topology.sh"
-WORK=$(mktemp -d)
-cleanup() {
-  netns_down
-  if [ -n "${KEEP_LOGS:-}" ]; then rm -rf "$KEEP_LOGS"; cp -r "$WORK" "$KEEP_LOGS"; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-netns_up
-
-mkdir -p "$WORK/www" && echo ok > "$WORK/www/healthz"
-netns_start "$NS_UP" "$WORK/upstream.log" python3 -m http.server 9000 --bind "$UPSTREAM_ADDR" --directory "$WORK/www"
+netns_test_begin
 
 netns_secrets "$WORK"
 {

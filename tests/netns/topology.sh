@@ -10,6 +10,8 @@
 #   netns_secrets DIR          write DIR/cluster.key and DIR/admin.token (random)
 #   netns_cluster_yaml NAME    print the cluster, mesh and nodes sections of a Manypaths config for s1 s2 s3
 #   netns_down                 tear down (put it in an EXIT trap)
+#   netns_test_begin           for the tests: $WORK, netns_up, teardown on exit (logs kept in $KEEP_LOGS if set),
+#                              and a static upstream (/healthz) at $UPSTREAM_ADDR:9000
 
 NS_PREFIX=mp$$
 NS_SW=${NS_PREFIX}sw NS_S1=${NS_PREFIX}s1 NS_S2=${NS_PREFIX}s2 NS_S3=${NS_PREFIX}s3 NS_UP=${NS_PREFIX}up
@@ -97,4 +99,18 @@ netns_down() {
   for pid in "${NS_PIDS[@]}"; do netns_stop "$pid"; done
   for ns in "${NS_ALL[@]}" "$NS_SW"; do ip netns del "$ns" 2>/dev/null || true; done
   if [ "$NS_ADDED_ROUTE" = 1 ]; then ip route del blackhole 10.250.0.0/16 2>/dev/null || true; fi
+}
+
+netns_test_begin() {
+  WORK=$(mktemp -d)
+  trap netns_test_end EXIT
+  netns_up
+  mkdir -p "$WORK/www" && echo ok > "$WORK/www/healthz"
+  netns_start "$NS_UP" "$WORK/upstream.log" python3 -m http.server 9000 --bind "$UPSTREAM_ADDR" --directory "$WORK/www"
+}
+
+netns_test_end() {
+  netns_down
+  if [ -n "${KEEP_LOGS:-}" ]; then rm -rf "$KEEP_LOGS"; cp -r "$WORK" "$KEEP_LOGS"; fi
+  rm -rf "$WORK"
 }

@@ -85,7 +85,7 @@ public sealed class LongLivedResponseTests
                     {
                         var buffer = new byte[1024];
                         var got = await socket.ReceiveAsync(buffer, CancellationToken.None);
-                        await Task.Delay(15 * pace, TimeProvider.System);
+                        await Task.Delay(EchoAfter, TimeProvider.System);
                         await socket.SendAsync(buffer.AsMemory(0, got.Count), WebSocketMessageType.Text, true, CancellationToken.None);
                         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
                     }
@@ -96,6 +96,9 @@ public sealed class LongLivedResponseTests
 
         public async ValueTask DisposeAsync() => await _app.StopNowAsync();
     }
+
+    /// <summary>How long the simulated WebSocket app thinks before it answers: longer than the request timeout.</summary>
+    private static readonly TimeSpan EchoAfter = TimeSpan.FromSeconds(1.5);
 
     private static string Ticks(int n) => string.Concat(Enumerable.Range(0, n).Select(i => $"tick{i};"));
 
