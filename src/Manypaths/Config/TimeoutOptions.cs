@@ -5,7 +5,7 @@ public sealed record TimeoutOptions
     public TimeSpan Connect { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan FirstByte { get; init; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>From arrival until the response starts, across every attempt.</summary>
+    /// <summary>From the request's arrival (a small body buffered) until the response starts, across every attempt.</summary>
     public TimeSpan Request { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>

@@ -2,9 +2,9 @@ namespace Manypaths.Mesh;
 
 /// <summary>
 /// Splits a node's state (link row, switches, views) into State datagrams of at most <see cref="Budget"/> bytes,
-/// so no heartbeat is ever IP-fragmented: a fragmented datagram is lost when any fragment is, which would make a
-/// 10%-lossy link look 40% lossy for a node with a few hundred upstreams, and paths that drop fragments would
-/// cut the mesh outright. The link row always travels whole in the first part (over the budget only past about
+/// so no heartbeat is ever IP-fragmented: a fragmented datagram is lost when any fragment is, which made a
+/// link with 10% frame loss measure 53% for a node with 300 upstreams (tests/netns/peer-link-loss.sh), and paths
+/// that drop fragments would cut the mesh outright. The link row always travels whole in the first part (over the budget only past about
 /// 50 nodes); an entry bigger than the budget on its own gets a part of its own (maintenance messages are capped
 /// so that none is).
 /// </summary>
@@ -56,7 +56,7 @@ internal static class StateChunks
         foreach (var v in views)
         {
             var n = HeartbeatMessage.Size(v);
-            if ((size + n > Budget && !Empty()) || partViews.Count == ushort.MaxValue)
+            if (size + n > Budget && !Empty())
             {
                 Flush();
             }

@@ -35,14 +35,7 @@ internal readonly struct Deadline : IDisposable
         }
         else
         {
-            try
-            {
-                _source?.CancelAfter(Timeout.InfiniteTimeSpan);
-            }
-            catch (ObjectDisposedException)
-            {
-                // the request already ended
-            }
+            _source?.CancelAfter(Timeout.InfiniteTimeSpan); // called while the request (and its source) is alive
         }
     }
 
