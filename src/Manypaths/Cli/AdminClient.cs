@@ -29,12 +29,15 @@ internal sealed class AdminClient(Uri baseUrl, string? token) : IDisposable
         }
 
         var config = result.Config!;
-        var name = node ?? config.Nodes.Keys.FirstOrDefault();
-        var url = name is not null && config.Nodes.TryGetValue(name, out var n) && n.Admin is not null ? n.Admin : new Uri("http://127.0.0.1:7500/");
-        if (token is null && config.Cluster.AdminTokenFile is { } file)
+        if (node is not null && config.Nodes.Count > 0 && !config.Nodes.ContainsKey(node))
         {
-            token = File.ReadAllText(file).Trim();
+            // A typo must not fall back to a default address, where another node may be listening.
+            throw new ArgumentException($"Node '{node}' is not declared under 'nodes' in {config.SourcePath} (declared: {string.Join(", ", config.Nodes.Keys)}).");
         }
+
+        var name = node ?? config.Nodes.Keys.FirstOrDefault();
+        var url = name is not null && config.Nodes.TryGetValue(name, out var n) && n.Admin is not null ? n.Admin : new Uri($"http://{Node.NodeHost.DefaultAdmin}/");
+        token ??= config.Cluster.AdminToken?.Reveal();
 
         return new AdminClient(url, token);
     }

@@ -44,8 +44,41 @@ internal static class AdminCommands
         }
 
         AnsiConsole.Write(table);
+        WriteNotices(report);
         WriteLinkMatrix(report["link_matrix"]?.AsArray());
         return 0;
+    }
+
+    /// <summary>What the table cannot show: maintenance messages and end times, a draining node, a failed reload.</summary>
+    private static void WriteNotices(JsonNode report)
+    {
+        if ((bool?)report["draining"] == true)
+        {
+            AnsiConsole.MarkupLine("[yellow]This node is shutting down (draining): it finishes what it has and takes nothing new.[/]");
+        }
+
+        foreach (var s in report["services"]!.AsArray())
+        {
+            if (s?["maintenance"] is not JsonObject m)
+            {
+                continue;
+            }
+
+            var until = (string?)m["until"] is { } u ? $"until {u}" : "until switched off";
+            var message = (string?)m["message"] is { } text ? $": \"{text}\"" : "";
+            AnsiConsole.MarkupLine(Markup.Escape($"maintenance on {(string?)s["name"]}{message} ({until}; since {(string?)m["since"]})"));
+        }
+
+        if ((string?)report["config"]?["last_reload_error"] is { } error)
+        {
+            AnsiConsole.MarkupLine($"[red]The last config reload failed; generation {report["config"]?["generation"]} is still live:[/]");
+            AnsiConsole.WriteLine(error);
+        }
+
+        if ((string?)report["config"]?["pending_restart"] is { } pending)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape(pending));
+        }
     }
 
     /// <summary>The peer link matrix as a grid: a row per measuring node, a column per peer.</summary>
@@ -97,24 +130,70 @@ internal static class AdminCommands
 
     private static int Report(int status, string body)
     {
-        string text;
+        JsonNode? node = null;
         try
         {
-            var node = JsonNode.Parse(body);
-            text = (string?)node?["result"] ?? (string?)node?["error"] ?? body;
+            node = JsonNode.Parse(body);
         }
         catch (JsonException)
         {
-            text = body;
         }
 
         if (status is >= 200 and < 300)
         {
-            Console.WriteLine(text);
+            Console.WriteLine(node is null ? body : DescribeWrite(node));
             return 0;
         }
 
-        Console.Error.WriteLine($"Refused ({status}): {text}");
+        Console.Error.WriteLine($"Refused ({status}): {(string?)node?["error"] ?? body}");
         return 1;
     }
+
+    /// <summary>
+    /// "maintenance on: service control, message "Upgrading", until 2026-12-02 05:00:00Z (in 30m)" and, on the
+    /// next line, which nodes applied it, which have not confirmed yet and which are unreachable.
+    /// </summary>
+    internal static string DescribeWrite(JsonNode r)
+    {
+        var text = new System.Text.StringBuilder();
+        text.Append((string?)r["result"]).Append(": service ").Append((string?)r["service"]);
+        if ((string?)r["upstream"] is { } upstream)
+        {
+            text.Append(", upstream ").Append(upstream);
+        }
+
+        if ((string?)r["message"] is { } message)
+        {
+            text.Append(", message \"").Append(message).Append('"');
+        }
+
+        if (r["until"] is { } until && DateTimeOffset.TryParse((string?)until, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var end))
+        {
+            var left = end - TimeProvider.System.GetUtcNow();
+            text.Append(", until ").Append(end.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture))
+                .Append(left > TimeSpan.Zero ? $" (in {Mesh.PeerTransitions.Format(left)})" : " (already past)");
+        }
+        else if ((string?)r["result"] == "maintenance on")
+        {
+            text.Append(", until switched off");
+        }
+
+        var applied = Names(r["applied_on"]);
+        var pending = Names(r["pending"]);
+        var unreachable = Names(r["unreachable"]);
+        text.AppendLine().Append("applied on ").Append(applied.Count == 0 ? "no node yet" : string.Join(", ", applied));
+        if (pending.Count > 0)
+        {
+            text.Append("; not confirmed yet by ").Append(string.Join(", ", pending)).Append(" (their links are up: they should have it within a heartbeat)");
+        }
+
+        if (unreachable.Count > 0)
+        {
+            text.Append("; unreachable: ").Append(string.Join(", ", unreachable)).Append(" (each takes it from a peer when it rejoins)");
+        }
+
+        return text.ToString();
+    }
+
+    private static List<string> Names(JsonNode? list) => list?.AsArray().Select(n => (string?)n ?? "").ToList() ?? [];
 }

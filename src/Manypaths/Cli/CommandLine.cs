@@ -44,23 +44,7 @@ internal static class CommandLine
         var config = ConfigOption(required: true);
         var node = new Option<string?>("--node") { Description = "Also check that this node's listen addresses are free." };
         var cmd = new Command("check", "Validate a config: every problem with file, line and column; exit 1 if any.") { config, node };
-        cmd.SetAction(r =>
-        {
-            var errors = ConfigCheck.Run(r.GetValue(config)!, r.GetValue(node), out var parsed);
-            foreach (var e in errors)
-            {
-                Console.Error.WriteLine(e.ToString());
-            }
-
-            if (errors.Count > 0)
-            {
-                Console.Error.WriteLine($"{errors.Count} problem(s) found.");
-                return 1;
-            }
-
-            ConfigCheck.PrintSummary(parsed!, Console.Out);
-            return 0;
-        });
+        cmd.SetAction(r => ConfigCheck.Print(r.GetValue(config)!, r.GetValue(node), Console.Out, Console.Error));
         return cmd;
     }
 

@@ -7,10 +7,35 @@ namespace Manypaths.Cli;
 /// <summary>`manypaths check`: every problem of a config, plus (with --node) listen addresses already taken.</summary>
 internal static class ConfigCheck
 {
-    public static IReadOnlyList<ConfigError> Run(string path, string? node, out ManypathsConfig? config)
+    /// <summary>Prints every problem (at most <see cref="ConfigError.ShownAtMost"/>) and warning; 1 if any problem.</summary>
+    public static int Print(string path, string? node, TextWriter output, TextWriter error)
+    {
+        var errors = Run(path, node, out var parsed, out var warnings);
+        foreach (var line in ConfigError.Lines(warnings, "warning"))
+        {
+            error.WriteLine(line);
+        }
+
+        foreach (var line in ConfigError.Lines(errors))
+        {
+            error.WriteLine(line);
+        }
+
+        if (errors.Count > 0)
+        {
+            error.WriteLine($"{errors.Count:N0} problem(s) found.");
+            return 1;
+        }
+
+        PrintSummary(parsed!, output);
+        return 0;
+    }
+
+    public static IReadOnlyList<ConfigError> Run(string path, string? node, out ManypathsConfig? config, out IReadOnlyList<ConfigError> warnings)
     {
         var result = ConfigLoader.LoadFile(path);
         config = result.Config;
+        warnings = result.Warnings;
         if (!result.Ok || node is null)
         {
             return result.Errors;

@@ -5,24 +5,33 @@ using Microsoft.Extensions.Logging;
 
 namespace Manypaths.Cli;
 
-/// <summary>`manypaths run`: one node until SIGTERM/SIGINT, then a graceful drain.</summary>
-internal static class RunCommand
+/// <summary>
+/// `manypaths run`: one node until SIGTERM/SIGINT, then a graceful drain within cluster.shutdown_grace; a second
+/// signal during the drain stops at once.
+/// </summary>
+internal static partial class RunCommand
 {
     public static async Task<int> RunAsync(string configPath, string node, LogLevel level)
     {
         var result = ConfigLoader.LoadFile(configPath);
+        foreach (var line in ConfigError.Lines(result.Warnings, "warning"))
+        {
+            await Console.Error.WriteLineAsync(line);
+        }
+
         if (!result.Ok)
         {
-            foreach (var e in result.Errors)
+            foreach (var line in ConfigError.Lines(result.Errors))
             {
-                await Console.Error.WriteLineAsync(e.ToString());
+                await Console.Error.WriteLineAsync(line);
             }
 
-            await Console.Error.WriteLineAsync($"Not starting: {result.Errors.Count} problem(s) in the config.");
+            await Console.Error.WriteLineAsync($"Not starting: {result.Errors.Count:N0} problem(s) in the config.");
             return 1;
         }
 
         using var loggers = Logging.Create(level);
+        var logger = loggers.CreateLogger("Manypaths.Node");
         var time = TimeProvider.System;
         await using var host = new NodeHost(node, time, loggers);
         try
@@ -36,13 +45,30 @@ internal static class RunCommand
         }
 
         var stop = new TaskCompletionSource();
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
-        using var watcher = new ConfigWatcher(configPath, () => host.ReloadAsync(configPath, CancellationToken.None), time);
+        using var now = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext ctx)
+        {
+            ctx.Cancel = true;
+            if (!stop.TrySetResult())
+            {
+                Log.StoppingNow(logger, ctx.Signal.ToString());
+                now.Cancel();
+            }
+        }
+
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var watcher = new ConfigWatcher(configPath, reason => host.ReloadAsync(configPath, reason, CancellationToken.None), time);
         SystemdNotify.Send("READY=1");
         await stop.Task;
         SystemdNotify.Send("STOPPING=1");
-        await host.StopAsync();
+        await host.StopAsync(now.Token);
         return 0;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3010, EventName = "StoppingNow", Level = LogLevel.Warning, Message = "{Signal} again while draining: stopping now; requests still in flight are cut")]
+        public static partial void StoppingNow(ILogger logger, string signal);
     }
 }

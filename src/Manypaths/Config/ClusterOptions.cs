@@ -10,6 +10,9 @@ public sealed record ClusterOptions
     /// <summary>Absolute path of the admin bearer token; without it every admin write is refused.</summary>
     public string? AdminTokenFile { get; init; }
 
+    /// <summary>The token itself, read (and trimmed) when the config was loaded; null without a token file.</summary>
+    public AdminToken? AdminToken { get; init; }
+
     /// <summary>How long a stopping node lets in-flight requests finish.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -1,7 +1,10 @@
 namespace Manypaths.Config;
 
-/// <summary>Either a config, or every problem that stops it from being one.</summary>
+/// <summary>Either a config, or every problem that stops it from being one; warnings either way.</summary>
 public sealed record ConfigLoadResult(ManypathsConfig? Config, IReadOnlyList<ConfigError> Errors)
 {
     public bool Ok => Config is not null && Errors.Count == 0;
+
+    /// <summary>Allowed, but probably not what the operator expects ("warning:" in check, logged by run).</summary>
+    public IReadOnlyList<ConfigError> Warnings { get; init; } = [];
 }

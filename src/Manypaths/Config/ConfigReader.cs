@@ -39,7 +39,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             Mesh = ReadMesh(root.Map("mesh")),
             Marks = _marks,
         };
-        new ConfigCrossChecks(errors).Check(config, services.Marks, listeners.Marks, _routeMarks);
+        new ConfigCrossChecks(errors).Check(config, services.Marks, listeners.Marks, _routeMarks, _nodeMarks);
         return config;
     }
 
@@ -62,11 +62,23 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             errors.Add(map.Node, "A config with more than one node needs 'cluster.secret_file' to authenticate peer traffic.");
         }
 
+        var tokenFile = ExistingFile(map, "admin_token_file", "admin token");
+        AdminToken? token = null;
+        if (tokenFile is not null)
+        {
+            token = AdminToken.Read(tokenFile, out var problem);
+            if (problem is not null)
+            {
+                errors.Add(map.Raw("admin_token_file"), problem);
+            }
+        }
+
         return new ClusterOptions
         {
             Name = map.String("name") ?? "manypaths",
             SecretFile = secret,
-            AdminTokenFile = ExistingFile(map, "admin_token_file", "admin token"),
+            AdminTokenFile = tokenFile,
+            AdminToken = token,
             ShutdownGrace = map.Duration("shutdown_grace") ?? TimeSpan.FromSeconds(10),
         };
     }
@@ -123,6 +135,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             _nodeMarks[name] = keyNode;
             Mark($"nodes.{name}", keyNode);
             Mark($"nodes.{name}.admin", node.Raw("admin"));
+            Mark($"nodes.{name}.mesh", node.Raw("mesh"));
             nodes[name] = new NodeOptions
             {
                 Name = name,
@@ -288,6 +301,11 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             }
         }
 
+        if (hooks.Count > 0)
+        {
+            errors.Warn(map.Raw("webhooks"), $"Alerts are not sent yet: this version accepts 'alerts.webhooks' but calls none of its {hooks.Count} webhook(s). Watch /api/status or /metrics until alerts arrive.");
+        }
+
         return new AlertOptions { Webhooks = hooks };
     }
 
@@ -298,7 +316,10 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
         {
             foreach (var (k, v) in perNode.Children)
             {
-                Mark($"{key}.{((YamlScalarNode)k).Value}", v);
+                if (k is YamlScalarNode { Value: { } name })
+                {
+                    Mark($"{key}.{name}", v);
+                }
             }
         }
     }
@@ -334,7 +355,7 @@ internal static class ListenReader
             return null;
         }
 
-        if (!map.Entries().Any())
+        if (((YamlMappingNode)raw).Children.Count == 0)
         {
             errors.Add(raw, $"'listen' in {owner.Where} is empty: give one address, or one per node.");
             return null;

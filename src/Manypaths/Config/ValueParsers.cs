@@ -17,9 +17,13 @@ internal static partial class ValueParsers
 
     public const long MaxSize = 1L << 40;
 
-    public static bool TryParseDuration(string? text, out TimeSpan value)
+    public static bool TryParseDuration(string? text, out TimeSpan value) => TryParseDuration(text, out value, out _);
+
+    /// <param name="tooLarge">True when the text is a duration, only longer than <see cref="MaxDuration"/>.</param>
+    public static bool TryParseDuration(string? text, out TimeSpan value, out bool tooLarge)
     {
         value = default;
+        tooLarge = false;
         if (text is null)
         {
             return false;
@@ -47,7 +51,8 @@ internal static partial class ValueParsers
         };
         if (ms > MaxDuration.TotalMilliseconds)
         {
-            return false; // longer than a year is a typo, and would overflow timers
+            tooLarge = true; // longer than a year is a typo, and would overflow timers
+            return false;
         }
 
         value = TimeSpan.FromMilliseconds(ms);
@@ -59,12 +64,22 @@ internal static partial class ValueParsers
         t.TotalSeconds < 120 ? $"{t.TotalSeconds:0.###}s" :
         t.TotalMinutes < 120 ? $"{t.TotalMinutes:0.###}m" : $"{t.TotalHours:0.###}h";
 
-    public static bool TryParseSize(string? text, out long value)
+    public static bool TryParseSize(string? text, out long value) => TryParseSize(text, out value, out _);
+
+    /// <param name="tooLarge">True when the text is a size, only larger than <see cref="MaxSize"/>.</param>
+    public static bool TryParseSize(string? text, out long value, out bool tooLarge)
     {
         value = 0;
+        tooLarge = false;
         var m = SizePattern().Match(text ?? "");
-        if (!m.Success || !long.TryParse(m.Groups[1].Value, CultureInfo.InvariantCulture, out var n))
+        if (!m.Success)
         {
+            return false;
+        }
+
+        if (!long.TryParse(m.Groups[1].Value, CultureInfo.InvariantCulture, out var n))
+        {
+            tooLarge = true; // more digits than a long holds
             return false;
         }
 
@@ -80,6 +95,7 @@ internal static partial class ValueParsers
         };
         if (n > MaxSize / multiplier)
         {
+            tooLarge = true;
             return false;
         }
 

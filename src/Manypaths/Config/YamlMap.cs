@@ -48,6 +48,14 @@ internal sealed class YamlMap
 
         if (node is YamlMappingNode map)
         {
+            foreach (var (key, _) in map.Children)
+            {
+                if (key is not YamlScalarNode)
+                {
+                    errors.Add(key, $"A key in {where} is {Describe(key)}; keys are plain names such as 'listen'.");
+                }
+            }
+
             return new YamlMap(map, errors, where);
         }
 
@@ -60,7 +68,12 @@ internal sealed class YamlMap
     {
         foreach (var (keyNode, _) in _node.Children)
         {
-            var key = (keyNode as YamlScalarNode)?.Value ?? "";
+            if (keyNode is not YamlScalarNode { Value: var value })
+            {
+                continue; // reported when the mapping was read
+            }
+
+            var key = value ?? "";
             if (Array.IndexOf(known, key) >= 0)
             {
                 continue;
@@ -76,7 +89,10 @@ internal sealed class YamlMap
     {
         foreach (var (keyNode, value) in _node.Children)
         {
-            yield return ((keyNode as YamlScalarNode)?.Value ?? "", keyNode, value);
+            if (keyNode is YamlScalarNode scalar)
+            {
+                yield return (scalar.Value ?? "", keyNode, value);
+            }
         }
     }
 
@@ -137,7 +153,9 @@ internal sealed class YamlMap
 
         if (!int.TryParse(s.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
         {
-            _errors.Add(s, $"'{key}' in {Where} must be a whole number, not '{s.Value}'.");
+            _errors.Add(s, IsWholeNumber(s.Value)
+                ? $"'{key}' in {Where} is too large: {s.Value} (it must be between {min} and {max})."
+                : $"'{key}' in {Where} must be a whole number, not '{s.Value}'.");
             return null;
         }
 
@@ -150,6 +168,10 @@ internal sealed class YamlMap
         return value;
     }
 
+    /// <summary>Digits (with an optional sign) that did not fit: a number too large, not a typo.</summary>
+    public static bool IsWholeNumber(string? text) =>
+        text?.Trim() is { Length: > 0 } t && (t[0] is '+' or '-' ? t[1..] : t) is { Length: > 0 } digits && digits.All(char.IsAsciiDigit);
+
     public double? Double(string key, double min, double max)
     {
         var s = Scalar(key);
@@ -158,7 +180,13 @@ internal sealed class YamlMap
             return null;
         }
 
-        if (!double.TryParse(s.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        if (double.TryParse(s.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var big) && double.IsFinite(big) && big > max)
+        {
+            _errors.Add(s, $"'{key}' in {Where} is too large: {s.Value} (it must be between {min} and {max}).");
+            return null;
+        }
+
+        if (!double.TryParse(s.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value) || value < min || value > max)
         {
             _errors.Add(s, $"'{key}' in {Where} must be a number between {min} and {max}, not '{s.Value}'.");
             return null;
@@ -195,9 +223,9 @@ internal sealed class YamlMap
             return null;
         }
 
-        if (!ValueParsers.TryParseDuration(s.Value, out var value))
+        if (!ValueParsers.TryParseDuration(s.Value, out var value, out var tooLarge))
         {
-            _errors.Add(s, $"'{key}' in {Where} is not a duration: '{s.Value}'. Write a number and a unit, such as 500ms, 2s, 1m or 1h (at most a year).");
+            _errors.Add(s, tooLarge ? $"'{key}' in {Where} is too large: {s.Value} (at most a year)." : $"'{key}' in {Where} is not a duration: '{s.Value}'. Write a number and a unit, such as 500ms, 2s, 1m or 1h (at most a year).");
             return null;
         }
 
@@ -218,9 +246,9 @@ internal sealed class YamlMap
             return null;
         }
 
-        if (!ValueParsers.TryParseSize(s.Value, out var value))
+        if (!ValueParsers.TryParseSize(s.Value, out var value, out var tooLarge))
         {
-            _errors.Add(s, $"'{key}' in {Where} is not a size: '{s.Value}'. Write bytes or a unit, such as 65536, 64KiB or 1MiB (at most 1TiB).");
+            _errors.Add(s, tooLarge ? $"'{key}' in {Where} is too large: {s.Value} (at most 1TiB)." : $"'{key}' in {Where} is not a size: '{s.Value}'. Write bytes or a unit, such as 65536, 64KiB or 1MiB (at most 1TiB).");
             return null;
         }
 

@@ -121,7 +121,7 @@ internal static class DemoCommand
             await u.DisposeAsync();
         }
 
-        var summary = new DemoSummary(statusUrl, proxyUrl, Math.Round(time.GetElapsedTime(started).TotalSeconds, 1), load.Requests, load.Failed, load.Failures.ToDictionary(k => k.Key, k => k.Value),
+        var summary = new DemoSummary("The demo has ended: status_url and proxy_url served while it ran and are gone now.", statusUrl, proxyUrl, Math.Round(time.GetElapsedTime(started).TotalSeconds, 1), load.Requests, load.Failed, load.Failures.ToDictionary(k => k.Key, k => k.Value),
             load.ServedBy.ToDictionary(k => k.Key, k => k.Value), load.Routes.ToDictionary(k => k.Key, k => k.Value), events.ToList());
         Console.WriteLine(JsonSerializer.Serialize(summary, Readable.DemoSummary));
         try

@@ -2,8 +2,12 @@ namespace Manypaths.Demo;
 
 internal sealed record DemoEvent(double AtSeconds, string What);
 
-/// <summary>The machine-readable end of an unattended demo.</summary>
+/// <summary>
+/// The machine-readable end of an unattended demo. The URLs are where things were while it ran: the demo stops every
+/// node and upstream before printing this, so they are gone (<see cref="Note"/> says so in the JSON itself).
+/// </summary>
 internal sealed record DemoSummary(
+    string Note,
     string StatusUrl,
     string ProxyUrl,
     double DurationSeconds,

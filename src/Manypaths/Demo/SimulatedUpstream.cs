@@ -18,8 +18,7 @@ internal sealed class SimulatedUpstream(string name, int port) : IAsyncDisposabl
 
     public async Task StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
+        var builder = Node.EmbeddedWebHost.CreateBuilder();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port));
         var app = builder.Build();
         app.MapGet("/healthz", () => "ok");

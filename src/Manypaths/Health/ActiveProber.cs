@@ -123,7 +123,7 @@ internal sealed partial class ActiveProber : IAsyncDisposable
         catch (Exception e)
         {
             ok = false;
-            detail = timeout.IsCancellationRequested ? $"timeout after {ValueParsers.FormatDuration(_options.Timeout)}" : Innermost(e);
+            detail = timeout.IsCancellationRequested ? $"timeout after {ValueParsers.FormatDuration(_options.Timeout)}" : Proxy.FailureText.Of(e);
         }
 
         var elapsed = _time.GetElapsedTime(started);
@@ -153,16 +153,6 @@ internal sealed partial class ActiveProber : IAsyncDisposable
         }
 
         return System.Text.Encoding.UTF8.GetString(buffer, 0, total);
-    }
-
-    private static string Innermost(Exception e)
-    {
-        while (e.InnerException is not null)
-        {
-            e = e.InnerException;
-        }
-
-        return e.Message;
     }
 
     public async ValueTask DisposeAsync()

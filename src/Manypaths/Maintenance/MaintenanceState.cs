@@ -45,14 +45,17 @@ internal sealed class MaintenanceState(TimeProvider time, string origin = "local
         return e.Until is { } until && time.GetUtcNow() >= until ? null : new MaintenanceInfo(e.Message, e.Until, DateTimeOffset.FromUnixTimeMilliseconds(e.Stamp));
     }
 
-    public void SetMaintenance(string service, string? message, DateTimeOffset? until) => Set(SwitchKind.Maintenance, service, "", true, message, until);
+    public SwitchEntry SetMaintenance(string service, string? message, DateTimeOffset? until) => Set(SwitchKind.Maintenance, service, "", true, message, until);
 
-    public bool ClearMaintenance(string service)
+    /// <returns>Whether maintenance was on; <paramref name="entry"/> is the "off" switch that now spreads.</returns>
+    public bool ClearMaintenance(string service, out SwitchEntry entry)
     {
         var was = Maintenance(service) is not null;
-        Set(SwitchKind.Maintenance, service, "", false, null, null);
+        entry = Set(SwitchKind.Maintenance, service, "", false, null, null);
         return was;
     }
+
+    public bool ClearMaintenance(string service) => ClearMaintenance(service, out _);
 
     public bool IsDrained(string service, string upstream) =>
         _switches.TryGetValue((SwitchKind.Drain, service, upstream), out var e) && e.On;
@@ -60,12 +63,13 @@ internal sealed class MaintenanceState(TimeProvider time, string origin = "local
     public DrainInfo? Drain(string service, string upstream) =>
         _switches.TryGetValue((SwitchKind.Drain, service, upstream), out var e) && e.On ? new DrainInfo(DateTimeOffset.FromUnixTimeMilliseconds(e.Stamp)) : null;
 
-    public void SetDrain(string service, string upstream) => Set(SwitchKind.Drain, service, upstream, true, null, null);
+    public SwitchEntry SetDrain(string service, string upstream) => Set(SwitchKind.Drain, service, upstream, true, null, null);
 
-    public bool ClearDrain(string service, string upstream)
+    /// <returns>Whether the upstream was drained; <paramref name="entry"/> is the "undrain" switch that now spreads.</returns>
+    public bool ClearDrain(string service, string upstream, out SwitchEntry entry)
     {
         var was = IsDrained(service, upstream);
-        Set(SwitchKind.Drain, service, upstream, false, null, null);
+        entry = Set(SwitchKind.Drain, service, upstream, false, null, null);
         return was;
     }
 
@@ -102,7 +106,7 @@ internal sealed class MaintenanceState(TimeProvider time, string origin = "local
         }
     }
 
-    private void Set(SwitchKind kind, string service, string upstream, bool on, string? message, DateTimeOffset? until)
+    private SwitchEntry Set(SwitchKind kind, string service, string upstream, bool on, string? message, DateTimeOffset? until)
     {
         long stamp;
         lock (_stampLock)
@@ -115,5 +119,6 @@ internal sealed class MaintenanceState(TimeProvider time, string origin = "local
         var entry = new SwitchEntry(kind, service, upstream, on, message, until, stamp, origin);
         _switches[(kind, service, upstream)] = entry;
         Changed?.Invoke(entry);
+        return entry;
     }
 }

@@ -15,9 +15,20 @@ internal enum HeartbeatKind : byte
     State = 3,
 }
 
+/// <summary>What a ping says of its sender, besides being alive.</summary>
+[Flags]
+internal enum PingFlags : byte
+{
+    None = 0,
+
+    /// <summary>The sender is shutting down: finishing what it has, taking nothing new, so relay elsewhere.</summary>
+    Draining = 1,
+}
+
 /// <summary>
 /// A signed heartbeat datagram, format 2. Layout: "MP" 2 kind, from, seq, boot, sent (Unix ms), where a Pong's
-/// seq and boot are those of the ping it answers and every other kind's boot is the sender's; a State adds
+/// seq and boot are those of the ping it answers and every other kind's boot is the sender's; a Ping adds a
+/// flags byte (<see cref="PingFlags"/>); a State adds
 /// views, switches and links, each a ushort count and its entries; then HMAC-SHA256 over all of it. Sections
 /// added later go at the end: a decoder reads the ones it knows and ignores what follows (the body is signed,
 /// so it comes from a peer holding the secret). Decoding never throws on bad input: it returns null and the
@@ -30,6 +41,9 @@ internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong S
 
     /// <summary>Bytes of a message before its sections: magic, format, kind, from, seq, boot, sent.</summary>
     public static int HeaderLength(string from) => 4 + PrefixedLength(from) + 24;
+
+    /// <summary>A Ping's flags (one byte after the header; decoders from before it ignore it).</summary>
+    public PingFlags Flags { get; init; }
 
     /// <summary>The sender's direct views of its upstreams (State only).</summary>
     public IReadOnlyList<RemoteView> Views { get; init; } = [];
@@ -56,6 +70,10 @@ internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong S
             if (Kind == HeartbeatKind.State)
             {
                 WriteSections(w);
+            }
+            else if (Kind == HeartbeatKind.Ping)
+            {
+                w.Write((byte)Flags);
             }
         }
 
@@ -148,6 +166,11 @@ internal sealed record HeartbeatMessage(HeartbeatKind Kind, string From, ulong S
             }
 
             var message = new HeartbeatMessage(kind, r.ReadString(), r.ReadUInt64(), r.ReadInt64(), r.ReadInt64());
+            if (kind == HeartbeatKind.Ping && r.BaseStream.Position < r.BaseStream.Length)
+            {
+                message = message with { Flags = (PingFlags)r.ReadByte() };
+            }
+
             return kind == HeartbeatKind.State ? ReadSections(r, message) : message;
         }
         catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or ArgumentException)

@@ -25,6 +25,10 @@ internal sealed partial class MeshNode : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Dictionary<string, PeerLink> _links;
     private readonly Dictionary<string, HeartbeatGate> _gates;
+    private readonly PeerTransitions _transitions;
+
+    /// <summary>The newest switch each peer reported, per key: which nodes have applied an operator's change.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Peer, Maintenance.SwitchKind Kind, string Service, string Upstream), Maintenance.SwitchEntry> _peerSwitches = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly long _boot;
     private readonly Maintenance.MaintenanceState _switches;
@@ -48,9 +52,54 @@ internal sealed partial class MeshNode : IAsyncDisposable
         _boot = time.GetUtcNow().ToUnixTimeMilliseconds();
         _links = peers.Keys.ToDictionary(p => p, _ => new PeerLink(options, time));
         _gates = peers.Keys.ToDictionary(p => p, _ => new HeartbeatGate(options.ReplayWindow, options.DeadAfter));
+        _transitions = new PeerTransitions(time, logger);
         Views = new PeerViews(time, 3 * options.DeadAfter);
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        _socket.Bind(bind);
+        try
+        {
+            _socket.Bind(bind);
+        }
+        catch (SocketException e)
+        {
+            _socket.Dispose();
+            throw new IOException($"Cannot use the mesh address {bind} (UDP heartbeats): {e.Message}.", e);
+        }
+
+        _switches.Changed += OnSwitchChanged;
+    }
+
+    /// <summary>A switch set here, or newly learnt from a peer, goes out now: every node has it within one round trip.</summary>
+    private void OnSwitchChanged(Maintenance.SwitchEntry entry) => Wake();
+
+    /// <summary>Whether <paramref name="peer"/>'s heartbeats carry <paramref name="entry"/> (or a newer switch of the same key).</summary>
+    public bool HasApplied(string peer, Maintenance.SwitchEntry entry) =>
+        _peerSwitches.TryGetValue((peer, entry.Kind, entry.Service, entry.Upstream), out var theirs) && !entry.NewerThan(theirs);
+
+    /// <summary>True once <see cref="AnnounceDraining"/> was called: every ping says so from then on.</summary>
+    public bool Draining => _draining;
+
+    /// <summary>
+    /// This node is shutting down: tell every peer at once (not at the next heartbeat), so they stop relaying
+    /// through it while it finishes what it has.
+    /// </summary>
+    public void AnnounceDraining()
+    {
+        _draining = true;
+        Wake();
+    }
+
+    /// <summary>Sends the next heartbeat now instead of when the interval ends.</summary>
+    public void Wake()
+    {
+        Interlocked.Exchange(ref _wakePending, 1);
+        try
+        {
+            Volatile.Read(ref _nap)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // That nap is over already; the pending flag makes the loop go round at once.
+        }
     }
 
     /// <summary>Peers' views outlive a few lost state datagrams, not a peer that stopped reporting one.</summary>
@@ -75,9 +124,11 @@ internal sealed partial class MeshNode : IAsyncDisposable
         {
             while (!stop.IsCancellationRequested)
             {
+                Interlocked.Exchange(ref _wakePending, 0);
                 var seq = ++_seq;
                 var sent = _time.GetUtcNow().ToUnixTimeMilliseconds();
-                var ping = new HeartbeatMessage(HeartbeatKind.Ping, _self, seq, _boot, sent).Encode(_signer);
+                var flags = _draining ? PingFlags.Draining : PingFlags.None;
+                var ping = new HeartbeatMessage(HeartbeatKind.Ping, _self, seq, _boot, sent) { Flags = flags }.Encode(_signer);
                 foreach (var (name, endpoint) in _peers)
                 {
                     _links[name].PingSent(seq);
@@ -87,6 +138,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
                 var links = _links.Select(l =>
                 {
                     var link = l.Value.Snapshot();
+                    _transitions.Observe(l.Key, link);
                     return new LinkReport(l.Key, link.State, (float)link.RttMs, (float)link.Loss);
                 }).ToList();
                 var state = StateChunks.Encode(_self, seq, _boot, sent, links, _switches.Snapshot(), _localViews(), _signer);
@@ -103,11 +155,33 @@ internal sealed partial class MeshNode : IAsyncDisposable
                     }
                 }
 
-                await Task.Delay(_options.Heartbeat, _time, stop);
+                await NapAsync(stop);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>Waits one heartbeat interval, or less if <see cref="Wake"/> is called meanwhile.</summary>
+    private async Task NapAsync(CancellationToken stop)
+    {
+        using var nap = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        Volatile.Write(ref _nap, nap);
+        try
+        {
+            if (Volatile.Read(ref _wakePending) == 0)
+            {
+                await Task.Delay(_options.Heartbeat, _time, nap.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+        {
+            // Woken early.
+        }
+        finally
+        {
+            Volatile.Write(ref _nap, null);
         }
     }
 
@@ -220,7 +294,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
                     return;
                 }
 
-                link.Heard();
+                link.Heard(message.Flags.HasFlag(PingFlags.Draining));
                 var pong = new HeartbeatMessage(HeartbeatKind.Pong, _self, message.Seq, message.Boot, now.ToUnixTimeMilliseconds());
                 _ = SendAsync(pong.Encode(_signer), _peers[message.From], HeartbeatKind.Pong, stop);
                 return;
@@ -232,6 +306,11 @@ internal sealed partial class MeshNode : IAsyncDisposable
 
                 Views.Merge(message.From, message.Views);
                 _switches.Merge(message.Switches);
+                foreach (var e in message.Switches)
+                {
+                    _peerSwitches.AddOrUpdate((message.From, e.Kind, e.Service, e.Upstream), e, (_, old) => e.NewerThan(old) ? e : old);
+                }
+
                 if (message.Links.Count > 0)
                 {
                     Matrix.Update(message.From, message.Boot, message.Seq, message.Links, now);
@@ -267,6 +346,9 @@ internal sealed partial class MeshNode : IAsyncDisposable
     }
 
     private readonly Dictionary<string, DateTimeOffset> _skewLogged = new(StringComparer.Ordinal);
+    private CancellationTokenSource? _nap;
+    private int _wakePending;
+    private volatile bool _draining;
     private bool _otherFormatLogged;
     private bool _oversizeLogged;
 
@@ -281,6 +363,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _switches.Changed -= OnSwitchChanged;
         await _stop.CancelAsync();
         _socket.Dispose();
         foreach (var t in new[] { _send, _receive })

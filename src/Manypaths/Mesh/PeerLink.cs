@@ -7,7 +7,8 @@ public enum LinkState
     Down,
 }
 
-public readonly record struct LinkSnapshot(LinkState State, double RttMs, double Loss, DateTimeOffset? LastHeard);
+/// <param name="Draining">The peer said (in its last ping) that it is shutting down: relay elsewhere.</param>
+public readonly record struct LinkSnapshot(LinkState State, double RttMs, double Loss, DateTimeOffset? LastHeard, bool Draining = false);
 
 /// <summary>
 /// The health of this node's link to one peer, from UDP pings and pongs: RTT (EWMA) and loss over the last
@@ -21,6 +22,7 @@ internal sealed class PeerLink
     private readonly (ulong Seq, long SentTicks, bool Acked)[] _ring;
     private double _rtt = double.NaN;
     private DateTimeOffset? _lastHeard;
+    private bool _draining;
     private long _firstHeardTicks = long.MaxValue;
     private readonly DateTimeOffset _created;
 
@@ -58,11 +60,13 @@ internal sealed class PeerLink
         }
     }
 
-    public void Heard()
+    /// <summary>A ping from the peer arrived; <paramref name="draining"/> is what it said of itself.</summary>
+    public void Heard(bool draining = false)
     {
         lock (_lock)
         {
             _lastHeard = _time.GetUtcNow();
+            _draining = draining;
         }
     }
 
@@ -90,7 +94,7 @@ internal sealed class PeerLink
             var state = _lastHeard is { } heard
                 ? (now - heard <= _options.DeadAfter ? LinkState.Up : LinkState.Down)
                 : (now - _created > _options.DeadAfter ? LinkState.Down : LinkState.Unknown);
-            return new LinkSnapshot(state, _rtt, settled == 0 ? 0 : (double)lost / settled, _lastHeard);
+            return new LinkSnapshot(state, _rtt, settled == 0 ? 0 : (double)lost / settled, _lastHeard, _draining && state == LinkState.Up);
         }
     }
 }

@@ -28,7 +28,7 @@ internal sealed class RelayPaths(MeshNode mesh, IReadOnlyDictionary<string, Uri>
             }
 
             var link = mesh.Link(peer);
-            if (link.State != LinkState.Up || link.Loss > 0.5)
+            if (link.State != LinkState.Up || link.Loss > 0.5 || link.Draining)
             {
                 continue;
             }
@@ -68,6 +68,10 @@ internal sealed class RelayPaths(MeshNode mesh, IReadOnlyDictionary<string, Uri>
             if (link.State != LinkState.Up)
             {
                 why = $"link to {peer} is {link.State.ToString().ToLowerInvariant()}";
+            }
+            else if (link.Draining)
+            {
+                why = $"{peer} is shutting down (draining)";
             }
             else if (link.Loss > 0.5)
             {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Manypaths.Demo;
+using Manypaths.Node;
 using Manypaths.Proxy;
 using Manypaths.Telemetry;
 using Microsoft.AspNetCore.Builder;
@@ -27,11 +28,11 @@ internal sealed partial class RelayServer(
     ILogger logger) : IAsyncDisposable
 {
     private WebApplication? _app;
+    private volatile bool _draining;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
+        var builder = Node.EmbeddedWebHost.CreateBuilder();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -82,6 +83,15 @@ internal sealed partial class RelayServer(
             return;
         }
 
+        if (_draining)
+        {
+            // Shutting down: take nothing new. "Unreached" tells the origin its request never left this node, so
+            // it tries another path at once, for any method (peers also stop choosing this one on our next ping).
+            context.Response.Headers[RelayHeaders.Unreached] = "1";
+            await Refuse(context, "draining", StatusCodes.Status502BadGateway, "this node is shutting down; relay elsewhere");
+            return;
+        }
+
         var rest = path[RelayHeaders.PathPrefix.Length..];
         var parts = rest.Split('/', 3);
         var service = parts.Length >= 2 ? services(parts[0]) : null;
@@ -102,10 +112,24 @@ internal sealed partial class RelayServer(
     private Task Refuse(HttpContext context, string name, int status, string message)
     {
         metrics.RelayRefused.Add(1, new KeyValuePair<string, object?>("reason", name));
-        Log.Refused(logger, name, context.Request.Headers[RelayHeaders.From].ToString());
+        if (name != "draining") // expected while stopping; counted, not a warning per request
+        {
+            Log.Refused(logger, name, context.Request.Headers[RelayHeaders.From].ToString());
+        }
+
         context.Response.StatusCode = status;
         context.Response.Headers["X-Manypaths-Refused"] = name;
         return context.Response.WriteAsync(message);
+    }
+
+    /// <summary>Refuses new relayed requests (as unreached) and lets those in flight finish within <paramref name="grace"/>.</summary>
+    public async Task DrainAsync(TimeSpan grace, CancellationToken now = default)
+    {
+        _draining = true;
+        if (_app is not null)
+        {
+            await _app.StopGracefullyAsync(grace, now);
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -2,17 +2,23 @@ using System.Runtime.InteropServices;
 
 namespace Manypaths.Node;
 
-/// <summary>Triggers a reload on SIGHUP and when the config file changes (debounced: editors write in bursts).</summary>
+/// <summary>
+/// Triggers a reload on SIGHUP and when the config file changes (debounced: editors write in bursts), saying which
+/// of the two asked. The reload itself reports every outcome (NodeHost.ReloadAsync never throws).
+/// </summary>
 internal sealed class ConfigWatcher : IDisposable
 {
+    public const string Signal = "SIGHUP";
+    public const string FileChanged = "the file changed";
+
     private readonly FileSystemWatcher _watcher;
     private readonly PosixSignalRegistration? _sighup;
-    private readonly Func<Task> _reload;
+    private readonly Func<string, Task> _reload;
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private ITimer? _debounce;
 
-    public ConfigWatcher(string path, Func<Task> reload, TimeProvider time)
+    public ConfigWatcher(string path, Func<string, Task> reload, TimeProvider time)
     {
         _reload = reload;
         _time = time;
@@ -30,7 +36,7 @@ internal sealed class ConfigWatcher : IDisposable
             _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
             {
                 ctx.Cancel = true;
-                _ = Task.Run(_reload);
+                _ = Task.Run(() => _reload(Signal));
             });
         }
     }
@@ -40,7 +46,7 @@ internal sealed class ConfigWatcher : IDisposable
         lock (_lock)
         {
             _debounce?.Dispose();
-            _debounce = _time.CreateTimer(_ => _ = Task.Run(_reload), null, TimeSpan.FromMilliseconds(200), Timeout.InfiniteTimeSpan);
+            _debounce = _time.CreateTimer(_ => _ = Task.Run(() => _reload(FileChanged)), null, TimeSpan.FromMilliseconds(200), Timeout.InfiniteTimeSpan);
         }
     }
 

@@ -36,6 +36,8 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private RelayContext? _relay;
     private PeerSigner? _signer;
     private ManypathsConfig? _startConfig;
+    private string? _fingerprint;
+    private string? _listenError;
     private volatile NodeGeneration? _generation;
     private int _disposed;
 
@@ -95,6 +97,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         _startConfig = config;
+        _fingerprint = ConfigFingerprint.Of(config);
         await ApplyAsync(config, cancellationToken);
         if (_mesh is not null)
         {
@@ -109,15 +112,28 @@ internal sealed partial class NodeHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// Reads the config file again; a bad one is reported loudly and the node keeps its last good config. Reloads
-    /// run one at a time (SIGHUP and the file watcher can fire together), so the last to finish read the newest file.
+    /// Reads the config file again; a bad one is reported loudly (log, /api/status, status page) and the node keeps
+    /// its last good config. Reloads run one at a time (SIGHUP and the file watcher can fire together), so the last
+    /// to finish read the newest file. Never throws: every outcome is logged and kept in <see cref="LastReloadError"/>.
     /// </summary>
-    public async Task<ConfigLoadResult> ReloadAsync(string path, CancellationToken cancellationToken)
+    /// <param name="reason">Who asked, for the log: SIGHUP, a file change, a test.</param>
+    public async Task<ConfigLoadResult> ReloadAsync(string path, string reason, CancellationToken cancellationToken)
     {
         await _reloadLock.WaitAsync(cancellationToken);
         try
         {
+            Log.ReloadRequested(_logger, reason);
             return await ReloadLockedAsync(path, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // A bug of ours must not end the reload silently: the operator still needs to hear that it failed.
+            LastReloadAt = Time.GetUtcNow();
+            LastReloadError = $"The reload failed: {e.GetType().Name}: {e.Message}";
+            Metrics.ConfigReloads.Add(1, new KeyValuePair<string, object?>("result", "failed"));
+            Log.ReloadRejected(_logger, LastReloadError);
+            Log.KeepingLastGood(_logger, _generation?.Number ?? 0);
+            return new ConfigLoadResult(null, [new ConfigError(path, 1, 1, LastReloadError)]);
         }
         finally
         {
@@ -125,20 +141,38 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
     }
 
+    public Task<ConfigLoadResult> ReloadAsync(string path, CancellationToken cancellationToken) => ReloadAsync(path, "requested", cancellationToken);
+
     private async Task<ConfigLoadResult> ReloadLockedAsync(string path, CancellationToken cancellationToken)
     {
         var result = ConfigLoader.LoadFile(path);
         LastReloadAt = Time.GetUtcNow();
+        foreach (var warning in result.Warnings.Take(ConfigError.ShownAtMost))
+        {
+            Log.ConfigWarning(_logger, warning.ToString());
+        }
+
         if (!result.Ok)
         {
-            LastReloadError = string.Join("\n", result.Errors.Select(e => e.ToString()));
+            LastReloadError = string.Join("\n", ConfigError.Lines(result.Errors));
             Metrics.ConfigReloads.Add(1, new KeyValuePair<string, object?>("result", "rejected"));
-            foreach (var e in result.Errors)
+            foreach (var line in ConfigError.Lines(result.Errors))
             {
-                Log.ReloadRejected(_logger, e.ToString());
+                Log.ReloadRejected(_logger, line);
             }
 
             Log.KeepingLastGood(_logger, _generation?.Number ?? 0);
+            return result;
+        }
+
+        var fingerprint = ConfigFingerprint.Of(result.Config!);
+        if (fingerprint == _fingerprint)
+        {
+            // Same file and same secret, token and sorry files as the live generation: nothing to apply. A reload
+            // error shown from an earlier, broken edit is over: the file is back to what is running.
+            LastReloadError = null;
+            Metrics.ConfigReloads.Add(1, new KeyValuePair<string, object?>("result", "unchanged"));
+            Log.Unchanged(_logger, _generation!.Number);
             return result;
         }
 
@@ -152,7 +186,8 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 _signer!.Use(keys);
             }
 
-            LastReloadError = null;
+            _fingerprint = fingerprint;
+            LastReloadError = _listenError;
             PendingRestart = _startConfig is null ? null : RestartOnlySettings.Changed(_startConfig, result.Config!, NodeName);
             if (PendingRestart is { } pending)
             {
@@ -200,17 +235,17 @@ internal sealed partial class NodeHost : IAsyncDisposable
                     Relay = s.Relay ? _relay : null,
                 });
             var bindings = BuildBindings(config, services);
-            var probers = new List<ActiveProber>();
-            foreach (var s in services.Values)
-            {
-                var prober = new ActiveProber(s.Name, s.Options.Health, Time, Metrics, Loggers.CreateLogger("Manypaths.Health"), Faults);
-                prober.Start(s.Upstreams.Select(u => (u.Name, u.Options.Url, u.Health)));
-                probers.Add(prober);
-            }
-
+            var probers = services.Values.Select(s => new ActiveProber(s.Name, s.Options.Health, Time, Metrics, Loggers.CreateLogger("Manypaths.Health"), Faults)).ToList();
             var generation = new NodeGeneration((previous?.Number ?? 0) + 1, config, node, services, bindings, probers, Time.GetUtcNow());
             _generation = generation;
+
+            // Listeners first: a node that cannot bind at start stops before it probed (and logged) anything.
             await SyncListenersAsync(bindings.Keys, previous is null, config.Cluster.ShutdownGrace, cancellationToken);
+            foreach (var (prober, s) in probers.Zip(services.Values))
+            {
+                prober.Start(s.Upstreams.Select(u => (u.Name, u.Options.Url, u.Health)));
+            }
+
             if (previous is not null)
             {
                 _ = RetireAsync(previous);
@@ -270,10 +305,11 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
     private async Task SyncListenersAsync(IEnumerable<IPEndPoint> wanted, bool firstStart, TimeSpan grace, CancellationToken cancellationToken)
     {
+        _listenError = null;
         var wantedSet = wanted.ToHashSet();
         foreach (var ep in wantedSet.Where(ep => !_listeners.ContainsKey(ep)))
         {
-            var host = new ListenerHost(ep, DispatchAsync, Loggers);
+            var host = new ListenerHost(ep, DispatchAsync);
             try
             {
                 await host.StartAsync(cancellationToken);
@@ -289,7 +325,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 }
 
                 Log.ListenFailed(_logger, message);
-                LastReloadError = message;
+                _listenError = message;
             }
         }
 
@@ -358,15 +394,39 @@ internal sealed partial class NodeHost : IAsyncDisposable
             new KeyValuePair<string, object?>("service", service),
             new KeyValuePair<string, object?>("upstream", upstream),
             new KeyValuePair<string, object?>("state", t.To.ToString().ToLowerInvariant()));
-        Log.StateChanged(_logger, service, upstream, t.From, t.To, t.Reason);
+        if (t.From == HealthState.Unknown && t.To == HealthState.Up)
+        {
+            Log.FirstUp(_logger, service, upstream, t.Reason); // the normal start of every upstream: not news
+        }
+        else
+        {
+            Log.StateChanged(_logger, service, upstream, t.From, t.To, t.Reason);
+        }
     }
 
-    /// <summary>Graceful stop: stop accepting, let in-flight requests finish within the grace period.</summary>
-    public async Task StopAsync()
+    /// <summary>True from the moment a graceful stop began: /healthz answers 503 and peers are told.</summary>
+    public bool Draining { get; private set; }
+
+    /// <summary>
+    /// Graceful stop: peers hear at once that this node is draining (they stop relaying through it), listeners stop
+    /// accepting (new connections are refused) and requests and streams in flight, relayed ones too, get up to
+    /// cluster.shutdown_grace to finish. <paramref name="now"/> cuts the wait short (a second signal).
+    /// </summary>
+    public async Task StopAsync(CancellationToken now = default)
     {
         var grace = _generation?.Config.Cluster.ShutdownGrace ?? TimeSpan.FromSeconds(10);
+        Draining = true;
         Log.Stopping(_logger, NodeName, grace.TotalSeconds);
-        await Task.WhenAll(_listeners.Values.Select(l => l.StopAsync(grace)));
+        _mesh?.AnnounceDraining();
+        var started = Time.GetTimestamp();
+        var drains = _listeners.Values.Select(l => l.StopAsync(grace, now)).ToList();
+        if (_relayServer is not null)
+        {
+            drains.Add(_relayServer.DrainAsync(grace, now));
+        }
+
+        await Task.WhenAll(drains);
+        Log.Stopped(_logger, NodeName, Time.GetElapsedTime(started).TotalSeconds);
         if (_admin is not null)
         {
             await _admin.StopAsync();
@@ -438,13 +498,28 @@ internal sealed partial class NodeHost : IAsyncDisposable
         [LoggerMessage(EventId = 3005, EventName = "UpstreamStateChanged", Level = LogLevel.Warning, Message = "Service {Service}: upstream {Upstream} {From} -> {To}: {Reason}")]
         public static partial void StateChanged(ILogger logger, string service, string upstream, HealthState from, HealthState to, string reason);
 
+        [LoggerMessage(EventId = 3011, EventName = "ReloadRequested", Level = LogLevel.Information, Message = "Reloading the config ({Reason})")]
+        public static partial void ReloadRequested(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 3012, EventName = "ConfigUnchanged", Level = LogLevel.Information, Message = "The config and the files it names are unchanged: generation {Generation} stays live")]
+        public static partial void Unchanged(ILogger logger, int generation);
+
+        [LoggerMessage(EventId = 3013, EventName = "ConfigWarning", Level = LogLevel.Warning, Message = "Config warning: {Warning}")]
+        public static partial void ConfigWarning(ILogger logger, string warning);
+
+        [LoggerMessage(EventId = 3014, EventName = "UpstreamUp", Level = LogLevel.Information, Message = "Service {Service}: upstream {Upstream} is up: {Reason}")]
+        public static partial void FirstUp(ILogger logger, string service, string upstream, string reason);
+
         [LoggerMessage(EventId = 3006, EventName = "ListenFailed", Level = LogLevel.Error, Message = "{Message}")]
         public static partial void ListenFailed(ILogger logger, string message);
 
         [LoggerMessage(EventId = 3008, EventName = "RestartNeeded", Level = LogLevel.Warning, Message = "{Message}")]
         public static partial void RestartNeeded(ILogger logger, string message);
 
-        [LoggerMessage(EventId = 3007, EventName = "NodeStopping", Level = LogLevel.Information, Message = "Node {Node} stopping: finishing in-flight requests for up to {GraceSeconds}s")]
+        [LoggerMessage(EventId = 3007, EventName = "NodeStopping", Level = LogLevel.Information, Message = "Node {Node} stopping: refusing new connections, telling peers, finishing in-flight requests for up to {GraceSeconds}s")]
         public static partial void Stopping(ILogger logger, string node, double graceSeconds);
+
+        [LoggerMessage(EventId = 3009, EventName = "NodeDrained", Level = LogLevel.Information, Message = "Node {Node} drained in {Seconds:0.0}s")]
+        public static partial void Stopped(ILogger logger, string node, double seconds);
     }
 }

@@ -3,16 +3,16 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Manypaths.Node;
 
 namespace Manypaths.Proxy;
 
 /// <summary>
 /// One Kestrel server on one listen address. What it serves is looked up per request through
-/// <paramref name="dispatch"/>, so a reload changes routing without restarting the socket.
+/// <paramref name="dispatch"/>, so a reload changes routing without restarting the socket. Kestrel logs nothing of
+/// its own: a bind failure becomes one line from the node, not a logged stack trace.
 /// </summary>
-internal sealed class ListenerHost(IPEndPoint endpoint, Func<IPEndPoint, HttpContext, Task> dispatch, ILoggerFactory loggers) : IAsyncDisposable
+internal sealed class ListenerHost(IPEndPoint endpoint, Func<IPEndPoint, HttpContext, Task> dispatch) : IAsyncDisposable
 {
     private WebApplication? _app;
 
@@ -20,9 +20,7 @@ internal sealed class ListenerHost(IPEndPoint endpoint, Func<IPEndPoint, HttpCon
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggers);
+        var builder = Node.EmbeddedWebHost.CreateBuilder();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -35,21 +33,12 @@ internal sealed class ListenerHost(IPEndPoint endpoint, Func<IPEndPoint, HttpCon
         _app = app;
     }
 
-    /// <summary>Stops accepting and lets in-flight requests finish for up to <paramref name="grace"/>.</summary>
-    public async Task StopAsync(TimeSpan grace)
+    /// <summary>Stops accepting and lets in-flight requests finish for up to <paramref name="grace"/> (or until <paramref name="now"/>).</summary>
+    public async Task StopAsync(TimeSpan grace, CancellationToken now = default)
     {
-        if (_app is null)
+        if (_app is not null)
         {
-            return;
-        }
-
-        using var cts = new CancellationTokenSource(grace);
-        try
-        {
-            await _app.StopAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
+            await _app.StopGracefullyAsync(grace, now);
         }
     }
 

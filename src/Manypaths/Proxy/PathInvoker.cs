@@ -341,18 +341,7 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
         return firstByteTimedOut ? AttemptFailure.Timeout : AttemptFailure.Broken;
     }
 
-    private static string Describe(Exception e)
-    {
-        for (var x = e; x is not null; x = x.InnerException)
-        {
-            if (x is ConnectFailedException c)
-            {
-                return c.Message;
-            }
-        }
-
-        return e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message;
-    }
+    private static string Describe(Exception e) => FailureText.Of(e);
 
     private void CountAttempt(UpstreamRuntime upstream, string result) =>
         service.Metrics.Attempts.Add(1,

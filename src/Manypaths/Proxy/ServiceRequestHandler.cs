@@ -18,6 +18,17 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
     /// <param name="arrival">Set when a peer relayed this request here: serve it on the pinned upstream only.</param>
     public async Task HandleAsync(HttpContext context, ServiceRuntime service, RelayArrival? arrival = null)
     {
+        if (HttpMethods.IsConnect(context.Request.Method) || HttpMethods.IsTrace(context.Request.Method))
+        {
+            // A reverse proxy is not a tunnel (CONNECT), and TRACE would echo what this proxy adds (cross-site
+            // tracing); nginx refuses both too. A client mistake, not an incident: one debug line.
+            Log.MethodRefused(logger, service.Name, context.Request.Method);
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            context.Response.Headers.Allow = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
+            Count(service, context.Response.StatusCode);
+            return;
+        }
+
         var maintenance = arrival is null ? service.Maintenance.Maintenance(service.Name) : null;
         if (maintenance is not null)
         {
@@ -42,6 +53,15 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
             context.Features.Set(state);
 
             var error = await forwarder.SendAsync(context, Placeholder, service.Invoker, service.ForwarderConfig, service.Transformer, whole.Token);
+            if (error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.UpgradeRequestCanceled
+                && context.RequestAborted.IsCancellationRequested)
+            {
+                // The client (or, for a relayed request, the origin node: its hedge won) went away: nothing failed.
+                Log.ClientGone(logger, service.Name, error);
+                Count(service, StatusCodes.Status499ClientClosedRequest);
+                return;
+            }
+
             if (error != ForwarderError.None && !context.Response.HasStarted)
             {
                 if (whole.IsCancellationRequested || error == ForwarderError.RequestTimedOut)
@@ -112,6 +132,12 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 1002, EventName = "MethodRefused", Level = LogLevel.Debug, Message = "Service {Service}: {Method} refused with 405 (not forwarded)")]
+        public static partial void MethodRefused(ILogger logger, string service, string method);
+
+        [LoggerMessage(EventId = 1003, EventName = "ClientGone", Level = LogLevel.Debug, Message = "Service {Service}: the client went away before the answer ({Error})")]
+        public static partial void ClientGone(ILogger logger, string service, ForwarderError error);
+
         [LoggerMessage(EventId = 1001, EventName = "ForwardFailed", Level = LogLevel.Warning,
             Message = "Service {Service}: request failed ({Error}): {Detail}")]
         public static partial void ForwardFailed(ILogger logger, string service, ForwarderError error, string detail);

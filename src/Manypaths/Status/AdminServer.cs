@@ -1,7 +1,7 @@
 using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
+using Manypaths.Maintenance;
+using Manypaths.Mesh;
 using Manypaths.Node;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -22,15 +22,19 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
+        var builder = Node.EmbeddedWebHost.CreateBuilder();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
             k.Listen(endpoint);
         });
         var app = builder.Build();
-        app.MapGet("/healthz", (HttpContext c) => Json(c, new AdminOk("ok"), StatusJsonContext.Default.AdminOk));
+        app.MapGet("/healthz", (HttpContext c) =>
+        {
+            // 503 while draining, so a load balancer or keepalived check in front stops sending here first.
+            c.Response.StatusCode = host.Draining ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+            return Json(c, new AdminOk(host.Draining ? "draining" : "ok"), StatusJsonContext.Default.AdminOk);
+        });
         app.MapGet("/api/status", (HttpContext c) => Json(c, StatusReportBuilder.Build(host), StatusJsonContext.Default.StatusReport));
         app.MapGet("/metrics", (HttpContext c) =>
         {
@@ -43,17 +47,27 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
             var report = StatusReportBuilder.Build(host);
             return c.Response.WriteAsync(StatusPage.Render(report, host.Generation?.Config.Status.Title ?? "Manypaths status"));
         });
-        app.MapPost("/api/services/{service}/maintenance", SetMaintenanceAsync);
+        app.MapPost("/api/services/{service}/maintenance", (HttpContext c, string service) =>
+            Write(c, service, null, async () =>
+            {
+                var (body, problem) = await ReadMaintenanceAsync(c);
+                return problem is not null ? problem
+                    : new SwitchResult("maintenance on", host.Maintenance.SetMaintenance(service, body.Message, body.Until));
+            }));
         app.MapDelete("/api/services/{service}/maintenance", (HttpContext c, string service) =>
-            Write(c, service, null, () => host.Maintenance.ClearMaintenance(service) ? "maintenance off" : "maintenance was already off"));
+            Write(c, service, null, () =>
+            {
+                var was = host.Maintenance.ClearMaintenance(service, out var entry);
+                return Task.FromResult<object>(new SwitchResult(was ? "maintenance off" : "maintenance was already off", entry));
+            }));
         app.MapPost("/api/services/{service}/upstreams/{upstream}/drain", (HttpContext c, string service, string upstream) =>
+            Write(c, service, upstream, () => Task.FromResult<object>(new SwitchResult("drained", host.Maintenance.SetDrain(service, upstream)))));
+        app.MapDelete("/api/services/{service}/upstreams/{upstream}/drain", (HttpContext c, string service, string upstream) =>
             Write(c, service, upstream, () =>
             {
-                host.Maintenance.SetDrain(service, upstream);
-                return "drained";
+                var was = host.Maintenance.ClearDrain(service, upstream, out var entry);
+                return Task.FromResult<object>(new SwitchResult(was ? "undrained" : "was not drained", entry));
             }));
-        app.MapDelete("/api/services/{service}/upstreams/{upstream}/drain", (HttpContext c, string service, string upstream) =>
-            Write(c, service, upstream, () => host.Maintenance.ClearDrain(service, upstream) ? "undrained" : "was not drained"));
         await app.StartAsync(cancellationToken);
         _app = app;
     }
@@ -65,7 +79,12 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
     internal const int MaxMaintenanceMessage = 500;
     internal const int MaxMaintenanceMessageBytes = 1000;
 
-    private async Task SetMaintenanceAsync(HttpContext c, string service)
+    private sealed record SwitchResult(string Text, SwitchEntry Entry);
+
+    private sealed record Problem(int Status, string Message);
+
+    /// <summary>The body of a maintenance-on request: message and end time, checked.</summary>
+    private async Task<((string? Message, DateTimeOffset? Until) Body, Problem? Problem)> ReadMaintenanceAsync(HttpContext c)
     {
         MaintenanceRequest? body = null;
         if (c.Request.ContentLength is > 0)
@@ -76,15 +95,13 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
             }
             catch (JsonException e)
             {
-                await Fail(c, 400, $"The request body is not valid JSON: {e.Message}");
-                return;
+                return (default, new Problem(400, $"The request body is not valid JSON: {e.Message}"));
             }
         }
 
         if (body?.Message is { } message && (message.Length > MaxMaintenanceMessage || System.Text.Encoding.UTF8.GetByteCount(message) > MaxMaintenanceMessageBytes))
         {
-            await Fail(c, 400, $"The maintenance message has {message.Length} characters ({System.Text.Encoding.UTF8.GetByteCount(message)} bytes in UTF-8); at most {MaxMaintenanceMessage} characters and {MaxMaintenanceMessageBytes} bytes are allowed (it travels in every heartbeat).");
-            return;
+            return (default, new Problem(400, $"The maintenance message has {message.Length} characters ({System.Text.Encoding.UTF8.GetByteCount(message)} bytes in UTF-8); at most {MaxMaintenanceMessage} characters and {MaxMaintenanceMessageBytes} bytes are allowed (it travels in every heartbeat)."));
         }
 
         DateTimeOffset? until = null;
@@ -92,21 +109,20 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
         {
             if (!Cli.TimeArgument.TryParse(text, host.Time, out var parsed))
             {
-                await Fail(c, 400, $"'until' must be an ISO-8601 time or a duration such as 30m, not '{text}'.");
-                return;
+                return (default, new Problem(400, $"'until' must be an ISO-8601 time or a duration such as 30m, not '{text}'."));
             }
 
             until = parsed;
         }
 
-        await Write(c, service, null, () =>
-        {
-            host.Maintenance.SetMaintenance(service, body?.Message, until);
-            return "maintenance on";
-        });
+        return ((body?.Message, until), null);
     }
 
-    private async Task Write(HttpContext c, string service, string? upstream, Func<string> action)
+    /// <summary>
+    /// An admin write: token first, then the service (and upstream) must exist, then the switch is set and the
+    /// answer says where it stands: which nodes applied it, which have not yet, which are unreachable.
+    /// </summary>
+    private async Task Write(HttpContext c, string service, string? upstream, Func<Task<object>> action)
     {
         var denied = Authorize(c);
         if (denied is not null)
@@ -128,36 +144,37 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
             return;
         }
 
-        await Json(c, new AdminOk(action()), StatusJsonContext.Default.AdminOk);
+        switch (await action())
+        {
+            case Problem p:
+                await Fail(c, p.Status, p.Message);
+                return;
+            case SwitchResult r:
+                var timeout = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, (3 * g.Config.Mesh.Heartbeat + TimeSpan.FromSeconds(1)).Ticks));
+                var spread = await SwitchSpread.WaitAsync(host.NodeName, host.Mesh, r.Entry, timeout, host.Time, c.RequestAborted);
+                var e = r.Entry;
+                await Json(c, new AdminWriteResult(r.Text, e.Service, e.Upstream.Length == 0 ? null : e.Upstream, e.Message, e.Until, host.NodeName,
+                    spread.AppliedOn, spread.Pending, spread.Unreachable), StatusJsonContext.Default.AdminWriteResult);
+                return;
+        }
     }
 
     private (int Status, string Message)? Authorize(HttpContext c)
     {
-        var tokenFile = host.Generation?.Config.Cluster.AdminTokenFile;
-        if (tokenFile is null)
+        if (host.Generation?.Config.Cluster.AdminToken is not { } expected)
         {
             return (403, "Admin writes are disabled on this node: set cluster.admin_token_file.");
         }
 
-        string expected;
-        try
-        {
-            expected = File.ReadAllText(tokenFile).Trim();
-        }
-        catch (IOException)
-        {
-            return (503, "The admin token file cannot be read on this node.");
-        }
-
-        var header = c.Request.Headers.Authorization.ToString();
-        const string prefix = "Bearer ";
-        if (!header.StartsWith(prefix, StringComparison.Ordinal) || expected.Length == 0)
+        // RFC 9110: the scheme is case-insensitive ("bearer", "BEARER"); one or more spaces before the token.
+        var header = c.Request.Headers.Authorization.ToString().AsSpan().Trim();
+        var space = header.IndexOf(' ');
+        if (space <= 0 || !header[..space].Equals("Bearer", StringComparison.OrdinalIgnoreCase))
         {
             return (401, "This admin write needs 'Authorization: Bearer <token>'.");
         }
 
-        var given = Encoding.UTF8.GetBytes(header[prefix.Length..].Trim());
-        return CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(expected)) ? null : (401, "The admin token is wrong.");
+        return expected.Matches(header[(space + 1)..].Trim()) ? null : (401, "The admin token is wrong.");
     }
 
     private static Task Fail(HttpContext c, int status, string message)
@@ -176,14 +193,7 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
     {
         if (_app is not null)
         {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            try
-            {
-                await _app.StopAsync(cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            await _app.StopGracefullyAsync(TimeSpan.FromSeconds(2));
         }
     }
 

@@ -12,15 +12,28 @@ internal static class StatusPage
         sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">")
           .Append("<title>").Append(E(title)).Append("</title><style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}")
           .Append("table{border-collapse:collapse;margin-bottom:1.5rem}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}")
-          .Append(".up,.healthy{color:#176f2c}.down{color:#b3261e}.suspect,.degraded,.unknown,.maintenance{color:#a15c00}</style></head><body>")
+          .Append(".up,.healthy{color:#176f2c}.down{color:#b3261e}.suspect,.degraded,.unknown,.maintenance{color:#a15c00}.banner{padding:.6rem 1rem;border-radius:4px}.reload-error{background:#fde7e6;border:1px solid #b3261e}.draining{background:#fff4e0;border:1px solid #a15c00}pre{white-space:pre-wrap;margin:.4rem 0 0}</style></head><body>")
           .Append("<h1>").Append(E(title)).Append("</h1><p>Answered by node <b>").Append(E(r.Node)).Append("</b> at ")
           .Append(r.GeneratedAt.ToString("u", System.Globalization.CultureInfo.InvariantCulture)).Append("</p>");
+        if (r.Draining)
+        {
+            sb.Append("<p class=\"banner draining\" id=\"draining\">This node is shutting down: it finishes the requests it has and takes no new ones.</p>");
+        }
+
+        if (r.Config.LastReloadError is { } reload)
+        {
+            sb.Append("<div class=\"banner reload-error\" id=\"reload-error\"><b>The last config reload failed")
+              .Append(r.Config.LastReloadAt is { } at ? " at " + at.ToString("u", System.Globalization.CultureInfo.InvariantCulture) : "")
+              .Append(": this node still serves generation ").Append(r.Config.Generation).Append(".</b><pre>").Append(E(reload)).Append("</pre></div>");
+        }
+
         foreach (var s in r.Services)
         {
             sb.Append("<h2>").Append(E(s.Name)).Append(" <span class=\"").Append(s.State).Append("\">").Append(s.State).Append("</span></h2>");
             if (s.Maintenance is { } m)
             {
-                sb.Append("<p>Maintenance: ").Append(E(m.Message ?? "")).Append("</p>");
+                sb.Append("<p class=\"maintenance\">Maintenance").Append(m.Message is null ? "" : ": " + E(m.Message))
+                  .Append(m.Until is { } until ? " (until " + until.ToString("u", System.Globalization.CultureInfo.InvariantCulture) + ")" : " (until switched off)").Append("</p>");
             }
 
             sb.Append("<table><tr><th>upstream</th><th>region</th><th>tier</th><th>state</th><th>latency</th><th>success</th><th>why</th></tr>");

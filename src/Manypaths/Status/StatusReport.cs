@@ -10,10 +10,11 @@ internal sealed record StatusReport(
     ConfigStatus Config,
     IReadOnlyList<ServiceStatus> Services,
     IReadOnlyList<PeerStatus> Peers,
-    IReadOnlyList<LinkMatrixEntry> LinkMatrix);
+    IReadOnlyList<LinkMatrixEntry> LinkMatrix,
+    bool Draining = false);
 
 /// <summary>This node's link to one peer, measured by UDP heartbeats.</summary>
-internal sealed record PeerStatus(string Name, string State, double? RttMs, double Loss, DateTimeOffset? LastHeard);
+internal sealed record PeerStatus(string Name, string State, double? RttMs, double Loss, DateTimeOffset? LastHeard, bool Draining = false);
 
 /// <summary>
 /// One cell of the peer link matrix: node From's link to node To. This node's own cells are measured here
@@ -57,6 +58,18 @@ internal sealed record AdminError(string Error);
 
 internal sealed record AdminOk(string Result);
 
+/// <summary>The answer to an admin write: what changed, and which nodes have applied it so far.</summary>
+internal sealed record AdminWriteResult(
+    string Result,
+    string Service,
+    string? Upstream,
+    string? Message,
+    DateTimeOffset? Until,
+    string Node,
+    IReadOnlyList<string> AppliedOn,
+    IReadOnlyList<string> Pending,
+    IReadOnlyList<string> Unreachable);
+
 internal sealed record MaintenanceRequest(string? Message, string? Until);
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(
@@ -66,5 +79,6 @@ internal sealed record MaintenanceRequest(string? Message, string? Until);
 [System.Text.Json.Serialization.JsonSerializable(typeof(StatusReport))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(AdminError))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(AdminOk))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(AdminWriteResult))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(MaintenanceRequest))]
 internal sealed partial class StatusJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -10,6 +10,7 @@ internal static class StatusReportBuilder
     {
         var g = host.Generation ?? throw new InvalidOperationException("The node has no config yet.");
         var hide = g.Config.Status.Public;
+        var reloadError = host.LastReloadError is null ? null : hide ? "The last config reload failed; this node serves its last good config." : host.LastReloadError;
         var services = g.Services.Values.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s =>
         {
             var m = host.Maintenance.Maintenance(s.Name);
@@ -40,13 +41,14 @@ internal static class StatusReportBuilder
                 m is null ? null : new MaintenanceStatus(m.Message, m.Until, m.Since), ups, paths);
         }).ToList();
         return new StatusReport(g.Config.Cluster.Name, host.NodeName, g.Node.Region, host.Time.GetUtcNow(), host.StartedAt,
-            new ConfigStatus(g.Number, g.LoadedAt, hide ? null : g.Config.SourcePath, host.LastReloadError, host.LastReloadAt, host.PendingRestart), services,
+            new ConfigStatus(g.Number, g.LoadedAt, hide ? null : g.Config.SourcePath, reloadError, host.LastReloadAt, host.PendingRestart), services,
             host.Mesh?.Peers.Order(StringComparer.Ordinal).Select(p =>
             {
                 var l = host.Mesh.Link(p);
-                return new PeerStatus(p, Name(l.State), Rtt(l.RttMs), Math.Round(l.Loss, 4), l.LastHeard);
+                return new PeerStatus(p, Name(l.State), Rtt(l.RttMs), Math.Round(l.Loss, 4), l.LastHeard, l.Draining);
             }).ToList() ?? [],
-            host.Mesh is { } mesh ? Matrix(host.NodeName, mesh, g.Config.Mesh.DeadAfter, host.Time.GetUtcNow()) : []);
+            host.Mesh is { } mesh ? Matrix(host.NodeName, mesh, g.Config.Mesh.DeadAfter, host.Time.GetUtcNow()) : [],
+            host.Draining);
     }
 
     /// <summary>A reported row older than dead_after is stale: its node went quiet, so its "up" proves nothing.</summary>

@@ -46,7 +46,15 @@ public sealed class ConfigErrorTests : IDisposable
         { "missing sorry file", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    sorry: { file: sorry.html }\n", 8, 20, "The sorry page file 'sorry.html' does not exist" },
         { "empty upstream item", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ ~ ]\n", 7, 18, "An upstream of service 'svc' is empty" },
         { "empty services", "cluster: { admin_token_file: admin.token }\nservices: {}\n", 2, 11, "'services' is empty" },
-        { "huge duration", "cluster: { shutdown_grace: 99999999999h }\nservices:\n  s: { listen: 127.0.0.1:8081, upstreams: [ { name: u, url: http://127.0.0.1:9001 } ] }\n", 1, 28, "'shutdown_grace' in 'cluster' in the config file is not a duration" },
+        { "huge duration", "cluster: { shutdown_grace: 99999999999h }\nservices:\n  s: { listen: 127.0.0.1:8081, upstreams: [ { name: u, url: http://127.0.0.1:9001 } ] }\n", 1, 28, "'shutdown_grace' in 'cluster' in the config file is too large: 99999999999h (at most a year)" },
+        { "unclosed flow list", Head + "\n    listen: 127.0.0.1:8081\n    relay: [true\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", 8, 5, "a list '[' or mapping '{' opened before this point is not closed" },
+        { "unclosed flow mapping", "a: { b: 1\nc: 2\n", 2, 1, "is not closed (is a ']' or '}' missing?)" },
+        { "tab indentation", Head + "\n    listen: 127.0.0.1:8081\n\tupstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", 7, 1, "a tab is used for indentation here" },
+        { "number too large", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    retries: 99999999999999999999\n", 8, 14, "'retries' in service 'svc' is too large: 99999999999999999999 (it must be between 0 and 10)" },
+        { "size too large", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    max_replay_body: 99999999999999999999999\n", 8, 22, "'max_replay_body' in service 'svc' is too large" },
+        { "list as a key", Head + "\n    listen: { [a]: 127.0.0.1:8081 }\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", 6, 15, "A key in 'listen' in service 'svc' is a list; keys are plain names" },
+        { "same address on nodes of one host", "cluster: { secret_file: admin.token }\nnodes:\n  a: { mesh: http://127.0.0.1:7401, admin: http://127.0.0.1:7501 }\n  b: { mesh: http://127.0.0.1:7402, admin: http://127.0.0.1:7502 }\nservices:\n  s:\n    listen: 127.0.0.1:8095\n    upstreams: [ { name: u, url: http://127.0.0.1:9001 } ]\n", 6, 3, "Service 's' listens on 127.0.0.1:8095 on nodes a and b, which share one host (their mesh/admin addresses are all on loopback): only one of them could bind it" },
+        { "node listens on a peer's admin port", "cluster: { secret_file: admin.token }\nnodes:\n  a: { mesh: http://127.0.0.1:7401, admin: http://127.0.0.1:7501 }\n  b: { mesh: http://127.0.0.1:7402, admin: http://127.0.0.1:7502 }\nservices:\n  s:\n    listen: { a: 127.0.0.1:7502, b: 127.0.0.1:8096 }\n    upstreams: [ { name: u, url: http://127.0.0.1:9001 } ]\n", 6, 3, "Service 's' on node 'a' listens on 127.0.0.1:7502, which the admin API of node 'b' would bind too: nodes a and b share one host (their mesh/admin addresses are all on loopback), so only one of them could bind it." },
         { "default timeout longer than interval", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    health: { interval: 200ms }\n", 8, 25, "must not be longer than its interval (200ms) (the default timeout is 1s" },
         { "eject longer than eject_max", Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n    passive: { eject: 10m, eject_max: 1m }\n", 8, 23, "The first ejection (10m) must not be longer than eject_max (60s)" },
         { "wildcard clash", Head + "\n    listen: \"*:8081\"\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n  other:\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\n", 8, 3, "listens on 127.0.0.1:8081 on node 'a', which Service 'svc' already uses" },
@@ -101,6 +109,91 @@ public sealed class ConfigErrorTests : IDisposable
         Assert.Equal(1, svc.Upstreams[1].Tier);
         Assert.Equal(1024 * 1024, svc.MaxReplayBody);
         Assert.Null(svc.Hedge!.Delay);
+    }
+
+    [Fact]
+    public void Load_AnEmptyAdminTokenFile_IsAProblem()
+    {
+        File.WriteAllText(Path.Combine(_dir.FullName, "empty.token"), " \n");
+        var yaml = "cluster: { admin_token_file: empty.token }\nservices:\n  s: { listen: 127.0.0.1:8081, upstreams: [ { name: u, url: http://127.0.0.1:9001 } ] }\n";
+        var error = Assert.Single(ConfigLoader.Load(yaml, Path.Combine(_dir.FullName, "m.yaml")).Errors);
+        Assert.Equal((1, 30), (error.Line, error.Column));
+        Assert.StartsWith("The admin token file is empty", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_TheSameAddressOnNodesOfDifferentHosts_IsValid()
+    {
+        // Each node on its own machine (mesh addresses on different IPs): one listen address for all is fine.
+        var yaml = "cluster: { secret_file: admin.token }\nnodes:\n  a: { mesh: http://10.0.0.1:7401, admin: http://127.0.0.1:7501 }\n  b: { mesh: http://10.0.0.2:7401, admin: http://127.0.0.1:7501 }\nservices:\n  s:\n    listen: 127.0.0.1:8095\n    upstreams: [ { name: u, url: http://127.0.0.1:9001 } ]\n";
+        var result = ConfigLoader.Load(yaml, Path.Combine(_dir.FullName, "m.yaml"));
+        Assert.True(result.Ok, string.Join("\n", result.Errors));
+    }
+
+    [Fact]
+    public void LoadFile_Utf16WithBom_SaysItIsNotUtf8()
+    {
+        var path = Path.Combine(_dir.FullName, "utf16.yaml");
+        File.WriteAllText(path, "services: {}\n", new System.Text.UnicodeEncoding(bigEndian: false, byteOrderMark: true));
+        var error = Assert.Single(ConfigLoader.LoadFile(path).Errors);
+        Assert.Equal($"{path}:1:1: The config file is UTF-16 (it starts with a UTF-16 byte order mark), not UTF-8: save it as UTF-8.", error.ToString());
+    }
+
+    [Fact]
+    public void LoadFile_ABytesThatIsNotUtf8_IsNamedWithItsPosition()
+    {
+        var path = Path.Combine(_dir.FullName, "latin1.yaml");
+        File.WriteAllBytes(path, [.. "cluster:\n  name: caf"u8, 0xE9, .. "\n"u8]);
+        var error = Assert.Single(ConfigLoader.LoadFile(path).Errors);
+        Assert.Equal((2, 12), (error.Line, error.Column));
+        Assert.Contains("not UTF-8", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadFile_ADirectory_SaysItIsADirectory()
+    {
+        var error = Assert.Single(ConfigLoader.LoadFile(_dir.FullName).Errors);
+        Assert.Contains("This is a directory, not a config file", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadFile_AMissingFile_SaysItDoesNotExist()
+    {
+        var error = Assert.Single(ConfigLoader.LoadFile(Path.Combine(_dir.FullName, "nope.yaml")).Errors);
+        Assert.Equal("Cannot read the config file: it does not exist", error.Message);
+    }
+
+    [Fact]
+    public void Lines_MoreThanFiftyProblems_ShowsFiftyAndHowManyMore()
+    {
+        var yaml = "services:\n" + string.Concat(Enumerable.Range(0, 80).Select(i => $"  s{i}: {{ listen: nowhere, upstreams: [ {{ name: u, url: http://127.0.0.1:9001 }} ] }}\n"));
+        var result = ConfigLoader.Load(yaml, Path.Combine(_dir.FullName, "many.yaml"));
+        Assert.Equal(80, result.Errors.Count);
+        var lines = ConfigError.Lines(result.Errors).ToList();
+        Assert.Equal(51, lines.Count);
+        Assert.Equal("... and 30 more problem(s) not shown.", lines[^1]);
+    }
+
+    [Fact]
+    public void Load_Alerts_AreAcceptedWithAWarningThatNothingIsSentYet()
+    {
+        var yaml = Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\nalerts:\n  webhooks:\n    - { url: http://127.0.0.1:9900/hook }\n";
+        var result = ConfigLoader.Load(yaml, Path.Combine(_dir.FullName, "m.yaml"));
+        Assert.True(result.Ok, string.Join("\n", result.Errors));
+        var warning = Assert.Single(result.Warnings);
+        Assert.Contains("Alerts are not sent yet", warning.Message, StringComparison.Ordinal);
+        Assert.Equal((10, 5), (warning.Line, warning.Column));
+    }
+
+    [Fact]
+    public void Config_ToString_NeverShowsTheAdminToken()
+    {
+        File.WriteAllText(Path.Combine(_dir.FullName, "secret.token"), "  s3cr3t-token-value \n");
+        var yaml = "cluster: { admin_token_file: secret.token }\nservices:\n  s: { listen: 127.0.0.1:8081, upstreams: [ { name: u, url: http://127.0.0.1:9001 } ] }\n";
+        var config = ConfigLoader.Load(yaml, Path.Combine(_dir.FullName, "m.yaml")).Config!;
+        Assert.DoesNotContain("s3cr3t", config.ToString(), StringComparison.Ordinal);
+        Assert.True(config.Cluster.AdminToken!.Matches("s3cr3t-token-value")); // trimmed once, at load
+        Assert.False(config.Cluster.AdminToken.Matches(" s3cr3t-token-value"));
     }
 
     public void Dispose() => _dir.Delete(recursive: true);

@@ -74,6 +74,9 @@ public sealed class CliAndMetricsTests
 
         var on = await Tool.ManypathsAsync($"maintenance on svc --message \"Back at noon\" --until 10m {target}");
         Assert.True(on.Exit == 0, on.Stderr);
+        Assert.Matches(@"^maintenance on: service svc, message ""Back at noon"", until \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(in (9m \d+s|10m 0s)\)\napplied on n1\n$", on.Stdout);
+        var maintained = await Tool.ManypathsAsync($"status {target}");
+        Assert.Matches(@"maintenance on svc: ""Back at noon"" \(until \d{4}-\d\d-\d\dT[\d:.]+\+00:00; since ", maintained.Stdout);
         using (var sorry = await client.GetAsync($"http://127.0.0.1:{port}/"))
         {
             Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, sorry.StatusCode);
@@ -81,7 +84,8 @@ public sealed class CliAndMetricsTests
         }
 
         Assert.Equal(0, (await Tool.ManypathsAsync($"maintenance off svc {target}")).Exit);
-        Assert.Equal(0, (await Tool.ManypathsAsync($"drain svc a {target}")).Exit);
+        var drained = await Tool.ManypathsAsync($"drain svc a {target}");
+        Assert.Equal((0, "drained: service svc, upstream a\napplied on n1\n"), (drained.Exit, drained.Stdout));
         Assert.True(node.Host.Maintenance.IsDrained("svc", "a"));
         var status = await Tool.ManypathsAsync($"status {target}");
         Assert.True(status.Exit == 0, status.Stderr);
@@ -98,6 +102,39 @@ public sealed class CliAndMetricsTests
     }
 
     [Fact]
+    public async Task AdminCommand_AnUndeclaredNode_IsRefused_NotSentToADefaultAddress()
+    {
+        var dir = Directory.CreateTempSubdirectory("manypaths-cli-");
+        var path = Path.Combine(dir.FullName, "m.yaml");
+        await File.WriteAllTextAsync(Path.Combine(dir.FullName, "cluster.key"), "k");
+        await File.WriteAllTextAsync(path, "cluster: { secret_file: cluster.key }\nnodes:\n  blr: { admin: http://127.0.0.1:7501 }\n  maa: { admin: http://127.0.0.1:7502 }\nservices:\n  control:\n    listen: { blr: 127.0.0.1:8081, maa: 127.0.0.1:8082 }\n    upstreams: [ { name: use1, url: http://127.0.0.1:9001 } ]\n");
+        foreach (var command in new[] { "drain control use1", "undrain control use1", "maintenance on control", "status" })
+        {
+            var (exit, stdout, stderr) = await Tool.ManypathsAsync($"{command} --config \"{path}\" --node nosuch");
+            Assert.Equal(2, exit);
+            Assert.Equal("", stdout);
+            Assert.Equal($"Node 'nosuch' is not declared under 'nodes' in {path} (declared: blr, maa).\n", stderr);
+        }
+
+        dir.Delete(true);
+    }
+
+    [Fact]
+    public async Task Run_AListenAddressAlreadyTaken_SaysSoInOneLine_AndExitsOne()
+    {
+        using var squatter = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        squatter.Start();
+        var taken = ((System.Net.IPEndPoint)squatter.LocalEndpoint).Port;
+        var dir = Directory.CreateTempSubdirectory("manypaths-run-");
+        var path = Path.Combine(dir.FullName, "m.yaml");
+        await File.WriteAllTextAsync(path, $"nodes:\n  n1: {{ admin: http://127.0.0.1:{Demo.FreePort.Next()} }}\nservices:\n  s:\n    listen: 127.0.0.1:{taken}\n    upstreams: [ {{ name: u, url: http://127.0.0.1:9001 }} ]\n");
+        using var node = NodeProcess.Start(path, "n1");
+        Assert.Equal(1, await node.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal($"Not starting: Cannot listen on 127.0.0.1:{taken}: Failed to bind to address http://127.0.0.1:{taken}: address already in use.", node.Output.Trim());
+        dir.Delete(true);
+    }
+
+    [Fact]
     public async Task Demo_Unattended_RoutesAroundTheBrokenPath_AndCrossesRegions_WithoutAFailedRequest()
     {
         var (exit, stdout, stderr) = await Tool.ManypathsAsync("demo --duration 16s --json", TimeSpan.FromSeconds(90));
@@ -111,5 +148,6 @@ public sealed class CliAndMetricsTests
         Assert.True(relayed > 0, "blr reached us-east through a peer while its own path was blackholed");
         Assert.Equal(4, root.GetProperty("events").GetArrayLength());
         Assert.Contains("blr's own path", stdout, StringComparison.Ordinal);
+        Assert.Contains("are gone now", root.GetProperty("note").GetString(), StringComparison.Ordinal);
     }
 }

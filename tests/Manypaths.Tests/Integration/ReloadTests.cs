@@ -130,7 +130,8 @@ public sealed class ReloadTests
             await File.WriteAllTextAsync(path, yaml); // back to a; also prove SIGHUP triggers a reload
             await Eventually.TrueAsync(async () => await TryServedBy(client, url) == "a", "the good config is applied again");
             Assert.Equal(0, (await Tool.RunAsync("kill", $"-HUP {process.Id}")).Exit);
-            await Eventually.TrueAsync(() => { lock (output) { return output.ToString().Split("Config reloaded").Length >= 4; } }, "SIGHUP reloads");
+            await Eventually.TrueAsync(() => { lock (output) { return output.ToString().Contains("Reloading the config (SIGHUP)", StringComparison.Ordinal); } }, "SIGHUP is received");
+            await Eventually.TrueAsync(() => { lock (output) { return output.ToString().Contains("are unchanged: generation 3 stays live", StringComparison.Ordinal); } }, "an unchanged file is said to be unchanged");
 
             b.Behaviour = UpstreamBehaviour.Slow;
             a.Behaviour = UpstreamBehaviour.Slow;
@@ -158,6 +159,60 @@ public sealed class ReloadTests
                 process.Kill(entireProcessTree: true);
             }
 
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task RunningNode_ABrokenYamlFile_IsReportedInTheLogTheApiAndThePage_OnAFileChangeAndOnSighup()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {a.Url} }}");
+        var admin = System.Text.RegularExpressions.Regex.Match(yaml, @"admin: (http://[^ ,}]+)").Groups[1].Value;
+        var dir = Directory.CreateTempSubdirectory("manypaths-run-");
+        await File.WriteAllTextAsync(Path.Combine(dir.FullName, "admin.token"), "t");
+        var path = Path.Combine(dir.FullName, "manypaths.yaml");
+        await File.WriteAllTextAsync(path, yaml);
+        using var node = NodeProcess.Start(path, "n1");
+        try
+        {
+            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            var url = $"http://127.0.0.1:{port}/";
+            await Eventually.TrueAsync(async () => await TryServedBy(client, url) == "a", "the node serves a", TimeSpan.FromSeconds(30));
+
+            // The file from the issue: a '[' left open. YamlDotNet throws a bare InvalidOperationException there.
+            await File.WriteAllTextAsync(path, yaml + "    relay: [true\n    retries: 1\n");
+            await Eventually.TrueAsync(() => node.Logged("Config reload rejected") && node.Logged("is not closed (is a ']' or '}' missing?)"), "the broken file is logged:\n" + node.Output);
+            Assert.True(node.Logged("Still serving the last good config (generation 1)"), node.Output);
+            Assert.DoesNotContain("   at ", node.Output, StringComparison.Ordinal); // no stack trace
+
+            using (var status = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync($"{admin}/api/status")))
+            {
+                var config = status.RootElement.GetProperty("config");
+                Assert.Equal(1, config.GetProperty("generation").GetInt32());
+                Assert.Contains("manypaths.yaml:10:5: This is not valid YAML", config.GetProperty("last_reload_error").GetString(), StringComparison.Ordinal);
+            }
+
+            var page = await client.GetStringAsync($"{admin}/");
+            Assert.Contains("id=\"reload-error\"", page, StringComparison.Ordinal);
+            Assert.Contains("The last config reload failed", page, StringComparison.Ordinal);
+            Assert.Equal("a", await TryServedBy(client, url)); // the last good config keeps serving
+
+            // SIGHUP on the same broken file says so again.
+            var before = node.Output.Split("Config reload rejected").Length;
+            await node.SignalAsync("HUP");
+            await Eventually.TrueAsync(() => node.Output.Split("Config reload rejected").Length > before && node.Logged("Reloading the config (SIGHUP)"), "SIGHUP reports it again");
+
+            // Fixing the file clears the error.
+            await File.WriteAllTextAsync(path, yaml);
+            await Eventually.TrueAsync(async () =>
+            {
+                using var status = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync($"{admin}/api/status"));
+                return status.RootElement.GetProperty("config").GetProperty("last_reload_error").ValueKind == System.Text.Json.JsonValueKind.Null;
+            }, "the error is cleared once the file is good again");
+        }
+        finally
+        {
             dir.Delete(recursive: true);
         }
     }

@@ -41,6 +41,26 @@ public sealed class ClusterSwitchTests
     }
 
     [Fact]
+    public async Task AdminWrite_AnswersWhichNodesAppliedIt_AndWhichAreUnreachable()
+    {
+        await using var up = await TestUpstream.StartAsync("u1");
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}");
+        var n1 = cluster.Nodes["n1"];
+        await Eventually.TrueAsync(() => n1.Mesh!.Link("n2").State == Manypaths.Mesh.LinkState.Up && n1.Mesh.Link("n3").State == Manypaths.Mesh.LinkState.Up, "n1 hears n2 and n3");
+        var token = Path.Combine(Path.GetDirectoryName(cluster.ConfigPath)!, "admin.token");
+
+        var on = await Tool.ManypathsAsync($"maintenance on svc --message \"Moving\" --admin {n1.AdminUrl} --token-file \"{token}\"");
+        Assert.True(on.Exit == 0, on.Stderr);
+        Assert.EndsWith("\napplied on n1, n2, n3\n", on.Stdout, StringComparison.Ordinal);
+
+        await cluster.Nodes["n3"].DisposeAsync();
+        await Eventually.TrueAsync(() => n1.Mesh!.Link("n3").State == Manypaths.Mesh.LinkState.Down, "n1 sees n3 down");
+        var off = await Tool.ManypathsAsync($"maintenance off svc --admin {n1.AdminUrl} --token-file \"{token}\"");
+        Assert.True(off.Exit == 0, off.Stderr);
+        Assert.Equal("maintenance off: service svc\napplied on n1, n2; unreachable: n3 (each takes it from a peer when it rejoins)\n", off.Stdout);
+    }
+
+    [Fact]
     public async Task Drain_SetOnOneNode_IsHonouredByEveryNode()
     {
         await using var a = await TestUpstream.StartAsync("a");

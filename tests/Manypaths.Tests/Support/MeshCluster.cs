@@ -6,6 +6,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Manypaths.Tests.Support;
 
+/// <param name="Mesh">The 'mesh:' settings (default: 50 ms heartbeats, dead after 500 ms).</param>
+/// <param name="Logs">Where each node logs, by node name (default: nowhere, or the console with MANYPATHS_TEST_LOG).</param>
+/// <param name="ShutdownGrace">cluster.shutdown_grace (default 1s).</param>
+internal sealed record MeshClusterOptions(string? Mesh = null, Func<string, ILoggerFactory>? Logs = null, string ShutdownGrace = "1s");
+
 /// <summary>Several real nodes in one process, one config, each with its own listeners, mesh port and admin API.</summary>
 internal sealed class MeshCluster : IAsyncDisposable
 {
@@ -33,19 +38,23 @@ internal sealed class MeshCluster : IAsyncDisposable
 
     public string SecretPath => Path.Combine(_dir.FullName, "cluster.key");
 
-    public static async Task<MeshCluster> StartAsync(string upstreams, string serviceExtra = "", params string[] names)
+    public static Task<MeshCluster> StartAsync(string upstreams, string serviceExtra = "", params string[] names) =>
+        StartAsync(upstreams, serviceExtra, new MeshClusterOptions(), names);
+
+    public static async Task<MeshCluster> StartAsync(string upstreams, string serviceExtra, MeshClusterOptions options, params string[] names)
     {
+        var (mesh, logs) = (options.Mesh, options.Logs);
         names = names.Length == 0 ? ["n1", "n2", "n3"] : names;
         var dir = Directory.CreateTempSubdirectory("manypaths-mesh-");
         await File.WriteAllTextAsync(Path.Combine(dir.FullName, "cluster.key"), Secret);
         await File.WriteAllTextAsync(Path.Combine(dir.FullName, "admin.token"), ProxyNode.Token);
         var proxy = names.ToDictionary(n => n, _ => FreePort.Next());
-        var mesh = names.ToDictionary(n => n, _ => FreePort.Next());
-        var nodes = string.Join("\n", names.Select(n => $"  {n}: {{ mesh: http://127.0.0.1:{mesh[n]}, admin: http://127.0.0.1:{FreePort.Next()}, region: in-south }}"));
+        var meshPorts = names.ToDictionary(n => n, _ => FreePort.Next());
+        var nodes = string.Join("\n", names.Select(n => $"  {n}: {{ mesh: http://127.0.0.1:{meshPorts[n]}, admin: http://127.0.0.1:{FreePort.Next()}, region: in-south }}"));
         var listen = string.Join(", ", names.Select(n => $"{n}: 127.0.0.1:{proxy[n]}"));
         var yaml = $"""
-            cluster: {"{"} name: mesh, secret_file: cluster.key, admin_token_file: admin.token, shutdown_grace: 1s {"}"}
-            mesh: {"{"} heartbeat: 50ms, dead_after: 500ms, window: 40 {"}"}
+            cluster: {"{"} name: mesh, secret_file: cluster.key, admin_token_file: admin.token, shutdown_grace: {options.ShutdownGrace} {"}"}
+            mesh: {mesh ?? "{ heartbeat: 50ms, dead_after: 500ms, window: 40 }"}
             nodes:
             {nodes}
             services:
@@ -63,13 +72,13 @@ internal sealed class MeshCluster : IAsyncDisposable
         var hosts = new Dictionary<string, NodeHost>();
         foreach (var n in names)
         {
-            var loggers = Environment.GetEnvironmentVariable("MANYPATHS_TEST_LOG") is { Length: > 0 } ? Cli.Logging.Create(LogLevel.Debug) : NullLoggerFactory.Instance;
+            var loggers = logs?.Invoke(n) ?? (Environment.GetEnvironmentVariable("MANYPATHS_TEST_LOG") is { Length: > 0 } ? Cli.Logging.Create(LogLevel.Debug) : NullLoggerFactory.Instance);
             var host = new NodeHost(n, TimeProvider.System, loggers);
             await host.StartAsync(result.Config!, CancellationToken.None);
             hosts[n] = host;
         }
 
-        return new MeshCluster(dir, hosts, proxy, mesh, result.Config!);
+        return new MeshCluster(dir, hosts, proxy, meshPorts, result.Config!);
     }
 
     /// <summary>Stops one node and starts it again with an empty memory (as after a crash or a deploy).</summary>

@@ -22,7 +22,7 @@ internal sealed class ProxyNode : IAsyncDisposable
     public string Directory => _dir.FullName;
     public const string Token = "test-admin-token-5f1c";
 
-    public static async Task<ProxyNode> StartAsync(string yaml, string node = "n1", IReadOnlyDictionary<string, string>? files = null)
+    public static async Task<ProxyNode> StartAsync(string yaml, string node = "n1", IReadOnlyDictionary<string, string>? files = null, ILoggerFactory? logs = null)
     {
         var dir = System.IO.Directory.CreateTempSubdirectory("manypaths-test-");
         foreach (var (name, content) in files ?? new Dictionary<string, string>())
@@ -35,7 +35,7 @@ internal sealed class ProxyNode : IAsyncDisposable
         await File.WriteAllTextAsync(path, yaml);
         var result = ConfigLoader.LoadFile(path);
         Assert.True(result.Ok, string.Join("\n", result.Errors));
-        var loggers = Environment.GetEnvironmentVariable("MANYPATHS_TEST_LOG") is { Length: > 0 } ? Manypaths.Cli.Logging.Create(LogLevel.Debug) : NullLoggerFactory.Instance;
+        var loggers = logs ?? (Environment.GetEnvironmentVariable("MANYPATHS_TEST_LOG") is { Length: > 0 } ? Manypaths.Cli.Logging.Create(LogLevel.Debug) : NullLoggerFactory.Instance);
         var host = new NodeHost(node, TimeProvider.System, loggers);
         await host.StartAsync(result.Config!, CancellationToken.None);
         return new ProxyNode(dir, host, path);
