@@ -106,7 +106,7 @@ netns_test_begin() {
   trap netns_test_end EXIT
   netns_up
   mkdir -p "$WORK/www" && echo ok > "$WORK/www/healthz"
-  netns_start "$NS_UP" "$WORK/upstream.log" python3 -m http.server 9000 --bind "$UPSTREAM_ADDR" --directory "$WORK/www"
+  netns_start "$NS_UP" "$WORK/upstream.log" python3 "$(dirname "${BASH_SOURCE[0]}")/static-upstream.py" 9000 "$UPSTREAM_ADDR" "$WORK/www"
 }
 
 netns_test_end() {
