@@ -192,6 +192,12 @@ internal static class AdminCommands
             text.Append("; unreachable: ").Append(string.Join(", ", unreachable)).Append(" (each takes it from a peer when it rejoins)");
         }
 
+        var superseded = Names(r["superseded"]);
+        if (superseded.Count > 0)
+        {
+            text.Append("; superseded: ").Append(string.Join(", ", superseded)).Append(" already report a newer change of this switch, made elsewhere (see manypaths status)");
+        }
+
         return text.ToString();
     }
 

@@ -36,9 +36,9 @@ internal static partial class RunCommand
         await using var host = new NodeHost(node, time, loggers);
         try
         {
-            await host.StartAsync(result.Config!, CancellationToken.None);
+            await host.StartAsync(result.Config!, CancellationToken.None, result.ContentHash);
         }
-        catch (Exception e) when (e is IOException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or InvalidOperationException or System.Net.Sockets.SocketException)
         {
             await Console.Error.WriteLineAsync($"Not starting: {e.Message}");
             return 1;
@@ -58,9 +58,10 @@ internal static partial class RunCommand
 
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var watcher = new ConfigWatcher(configPath, reason => host.ReloadAsync(configPath, reason, CancellationToken.None), time);
+        var watcher = new ConfigWatcher(configPath, reason => host.ReloadAsync(configPath, reason, CancellationToken.None), time);
         SystemdNotify.Send("READY=1");
         await stop.Task;
+        watcher.Dispose(); // no reload may open a listener while the node drains
         SystemdNotify.Send("STOPPING=1");
         await host.StopAsync(now.Token);
         return 0;

@@ -7,4 +7,7 @@ public sealed record ConfigLoadResult(ManypathsConfig? Config, IReadOnlyList<Con
 
     /// <summary>Allowed, but probably not what the operator expects ("warning:" in check, logged by run).</summary>
     public IReadOnlyList<ConfigError> Warnings { get; init; } = [];
+
+    /// <summary>SHA-256 of the exact bytes this result was read from (empty for text given directly).</summary>
+    public string ContentHash { get; init; } = "";
 }

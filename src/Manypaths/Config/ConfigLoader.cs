@@ -5,8 +5,9 @@ namespace Manypaths.Config;
 
 /// <summary>
 /// Reads manypaths.yaml into typed options, collecting every problem with file, line and column. Nothing a file
-/// holds makes it throw: a YAML syntax error, a reader bug in YamlDotNet or a value we did not foresee all become a
-/// positioned error (tests/.../Config/ConfigFuzzTests mutate the examples thousands of times to hold it to that).
+/// holds makes it throw: a YAML syntax error, a reader bug in YamlDotNet, nesting deep enough to overflow the stack
+/// (refused past 64 levels) or a value we did not foresee all become a positioned error
+/// (tests/.../Config/ConfigFuzzTests mutate the examples thousands of times to hold it to that).
 /// </summary>
 public static class ConfigLoader
 {
@@ -38,7 +39,8 @@ public static class ConfigLoader
         }
 
         var text = ConfigText.Decode(bytes, errors);
-        return text is null ? new ConfigLoadResult(null, errors.All) : Load(text, full);
+        var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes));
+        return (text is null ? new ConfigLoadResult(null, errors.All) : Load(text, full)) with { ContentHash = hash };
     }
 
     public static ConfigLoadResult Load(string text, string path)
@@ -97,8 +99,12 @@ public static class ConfigLoader
         var stream = new YamlStream();
         try
         {
-            stream.Load(new Parser(scanner));
+            stream.Load(new DepthLimitedParser(new Parser(scanner)));
             return stream;
+        }
+        catch (TooDeepException e)
+        {
+            errors.Add(e.Start, Trim(e.Message));
         }
         catch (YamlException e)
         {

@@ -154,7 +154,7 @@ internal sealed class YamlMap
         if (!int.TryParse(s.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
         {
             _errors.Add(s, IsWholeNumber(s.Value)
-                ? $"'{key}' in {Where} is too large: {s.Value} (it must be between {min} and {max})."
+                ? $"'{key}' in {Where} is {(s.Value!.TrimStart().StartsWith('-') ? "out of range" : "too large")}: {s.Value} (it must be between {min} and {max})."
                 : $"'{key}' in {Where} must be a whole number, not '{s.Value}'.");
             return null;
         }

@@ -111,8 +111,10 @@ internal sealed class MaintenanceState(TimeProvider time, string origin = "local
         long stamp;
         lock (_stampLock)
         {
-            // Milliseconds, but strictly increasing here so two quick changes keep their order.
-            stamp = Math.Max(time.GetUtcNow().ToUnixTimeMilliseconds(), _lastStamp + 1);
+            // Milliseconds, but strictly increasing here so two quick changes keep their order, and newer than what
+            // this node holds for the key: an operator's change here wins even over a peer whose clock runs ahead.
+            var seen = _switches.TryGetValue((kind, service, upstream), out var current) ? current.Stamp + 1 : 0;
+            stamp = Math.Max(Math.Max(time.GetUtcNow().ToUnixTimeMilliseconds(), _lastStamp + 1), seen);
             _lastStamp = stamp;
         }
 

@@ -71,9 +71,9 @@ internal sealed partial class MeshNode : IAsyncDisposable
     /// <summary>A switch set here, or newly learnt from a peer, goes out now: every node has it within one round trip.</summary>
     private void OnSwitchChanged(Maintenance.SwitchEntry entry) => Wake();
 
-    /// <summary>Whether <paramref name="peer"/>'s heartbeats carry <paramref name="entry"/> (or a newer switch of the same key).</summary>
-    public bool HasApplied(string peer, Maintenance.SwitchEntry entry) =>
-        _peerSwitches.TryGetValue((peer, entry.Kind, entry.Service, entry.Upstream), out var theirs) && !entry.NewerThan(theirs);
+    /// <summary>The newest switch of <paramref name="entry"/>'s key that <paramref name="peer"/> reported, if any.</summary>
+    public Maintenance.SwitchEntry? ReportedSwitch(string peer, Maintenance.SwitchEntry entry) =>
+        _peerSwitches.TryGetValue((peer, entry.Kind, entry.Service, entry.Upstream), out var theirs) ? theirs : null;
 
     /// <summary>True once <see cref="AnnounceDraining"/> was called: every ping says so from then on.</summary>
     public bool Draining => _draining;
@@ -167,7 +167,8 @@ internal sealed partial class MeshNode : IAsyncDisposable
     private async Task NapAsync(CancellationToken stop)
     {
         using var nap = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        Volatile.Write(ref _nap, nap);
+        // Full fences on both sides (here and in Wake): either this loop sees the pending flag, or Wake sees the nap.
+        Interlocked.Exchange(ref _nap, nap);
         try
         {
             if (Volatile.Read(ref _wakePending) == 0)
@@ -181,7 +182,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
         }
         finally
         {
-            Volatile.Write(ref _nap, null);
+            Interlocked.Exchange(ref _nap, null);
         }
     }
 

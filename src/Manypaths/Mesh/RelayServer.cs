@@ -41,7 +41,7 @@ internal sealed partial class RelayServer(
         });
         var app = builder.Build();
         app.Run(HandleAsync);
-        await app.StartAsync(cancellationToken);
+        await app.StartOrExplainAsync(endpoint, "mesh relay endpoint", cancellationToken);
         _app = app;
     }
 

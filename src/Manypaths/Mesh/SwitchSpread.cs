@@ -1,33 +1,42 @@
 namespace Manypaths.Mesh;
 
-/// <summary>Where an operator's switch stands across the cluster, as told to the CLI that set it.</summary>
-internal sealed record SwitchSpread(IReadOnlyList<string> AppliedOn, IReadOnlyList<string> Pending, IReadOnlyList<string> Unreachable)
+/// <summary>
+/// Where an operator's switch stands across the cluster, as told to the CLI that set it: applied (a node reports
+/// this very switch), pending (a reachable node has not reported it yet), superseded (a node reports a newer change
+/// of the same switch, made elsewhere) or unreachable (not heard lately: it takes the switch from any peer when it
+/// rejoins).
+/// </summary>
+internal sealed record SwitchSpread(IReadOnlyList<string> AppliedOn, IReadOnlyList<string> Pending, IReadOnlyList<string> Unreachable, IReadOnlyList<string> Superseded)
 {
     /// <summary>
-    /// Waits until every peer whose link is up reports <paramref name="entry"/> in its heartbeats (the switch goes
-    /// out at once and comes back in their next state datagram), or until <paramref name="timeout"/>. Peers whose
-    /// link is down are not waited for: they take the switch from any peer when they rejoin.
+    /// Waits until every reachable peer has reported <paramref name="entry"/> (it goes out at once and comes back in
+    /// their next state datagram), or until <paramref name="timeout"/>. A peer counts as reachable while heard within
+    /// two dead_after periods, so a link that looks down for a moment on a busy machine is still waited for.
     /// </summary>
-    public static async Task<SwitchSpread> WaitAsync(string self, MeshNode? mesh, Maintenance.SwitchEntry entry, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<SwitchSpread> WaitAsync(string self, MeshNode? mesh, Maintenance.SwitchEntry entry, TimeSpan deadAfter, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
         if (mesh is null)
         {
-            return new SwitchSpread([self], [], []);
+            return new SwitchSpread([self], [], [], []);
         }
 
         var started = time.GetTimestamp();
         while (true)
         {
-            var applied = new List<string> { self };
-            var pending = new List<string>();
-            var unreachable = new List<string>();
+            var (applied, pending, unreachable, superseded) = (new List<string> { self }, new List<string>(), new List<string>(), new List<string>());
+            var now = time.GetUtcNow();
             foreach (var peer in mesh.Peers.Order(StringComparer.Ordinal))
             {
-                if (mesh.HasApplied(peer, entry))
+                var theirs = mesh.ReportedSwitch(peer, entry);
+                if (theirs is not null && theirs.Stamp == entry.Stamp && theirs.Origin == entry.Origin)
                 {
                     applied.Add(peer);
                 }
-                else if (mesh.Link(peer).State == LinkState.Up)
+                else if (theirs is not null && theirs.NewerThan(entry))
+                {
+                    superseded.Add(peer);
+                }
+                else if (mesh.Link(peer).LastHeard is { } heard && now - heard <= 2 * deadAfter)
                 {
                     pending.Add(peer);
                 }
@@ -40,7 +49,7 @@ internal sealed record SwitchSpread(IReadOnlyList<string> AppliedOn, IReadOnlyLi
             if (pending.Count == 0 || time.GetElapsedTime(started) >= timeout)
             {
                 applied.Sort(StringComparer.Ordinal);
-                return new SwitchSpread(applied, pending, unreachable);
+                return new SwitchSpread(applied, pending, unreachable, superseded);
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(20), time, cancellationToken);

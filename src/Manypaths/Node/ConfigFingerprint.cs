@@ -4,18 +4,27 @@ using Manypaths.Config;
 namespace Manypaths.Node;
 
 /// <summary>
-/// What a reload would read: the config file and every file it names (peer secret, admin token, sorry pages). Two
-/// equal fingerprints mean a reload would change nothing, so a SIGHUP or a touched file keeps the live generation.
-/// A file that cannot be read counts as its absence (the reload then says what is wrong with it).
+/// What a reload would read: the config file's bytes (as the loader read them) and every file the config names
+/// (peer secret, admin token, sorry pages). Equal fingerprints mean a reload would change nothing, so a SIGHUP or a
+/// touched file keeps the live generation. The named files are hashed before the new config is loaded, using the
+/// live config's list: a change made while a reload runs then only causes one more reload later, never a skipped
+/// one. A file that cannot be read counts as its absence (the reload says what is wrong with it).
 /// </summary>
 internal static class ConfigFingerprint
 {
-    public static string Of(ManypathsConfig config)
+    /// <summary>The files a config names, whose contents matter to a reload.</summary>
+    public static IReadOnlyList<string> NamedFiles(ManypathsConfig config)
+    {
+        var files = new List<string?> { config.Cluster.SecretFile, config.Cluster.AdminTokenFile };
+        files.AddRange(config.Services.Values.Select(s => s.Sorry.File));
+        return files.OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>A hash of the named files' contents as they are now.</summary>
+    public static string OfFiles(IEnumerable<string> files)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var files = new List<string?> { config.SourcePath, config.Cluster.SecretFile, config.Cluster.AdminTokenFile };
-        files.AddRange(config.Services.Values.Select(s => s.Sorry.File));
-        foreach (var file in files.OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        foreach (var file in files)
         {
             hash.AppendData(System.Text.Encoding.UTF8.GetBytes(file + "\0"));
             try
@@ -32,4 +41,6 @@ internal static class ConfigFingerprint
 
         return Convert.ToHexString(hash.GetHashAndReset());
     }
+
+    public static string Combine(string configHash, string filesHash) => configHash + ":" + filesHash;
 }

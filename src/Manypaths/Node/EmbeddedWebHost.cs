@@ -18,7 +18,26 @@ internal static class EmbeddedWebHost
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IHostLifetime, SignalFreeLifetime>();
+        // The host would cap every stop at its own 30 s; the caller's grace token is the only limit.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = Timeout.InfiniteTimeSpan);
         return builder;
+    }
+
+    /// <summary>
+    /// Starts the server; a bind failure of any kind ("address in use" comes as an IOException, "permission
+    /// denied" or "address not available" as a bare SocketException) becomes one IOException naming the address.
+    /// </summary>
+    public static async Task StartOrExplainAsync(this WebApplication app, System.Net.IPEndPoint endpoint, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+        {
+            await app.DisposeAsync();
+            throw new IOException($"Cannot listen on {endpoint} ({what}): {e.Message}", e);
+        }
     }
 
     /// <summary>

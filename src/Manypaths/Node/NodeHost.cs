@@ -76,7 +76,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
     public MeshNode? Mesh => _mesh;
 
     /// <summary>Applies the first config and opens every listener; throws if a listener cannot bind.</summary>
-    public async Task StartAsync(ManypathsConfig config, CancellationToken cancellationToken)
+    /// <param name="contentHash">The loader's hash of the config bytes (<see cref="ConfigLoadResult.ContentHash"/>), so a
+    /// reload of the same file can say "unchanged"; without it the first reload always applies.</param>
+    public async Task StartAsync(ManypathsConfig config, CancellationToken cancellationToken, string? contentHash = null)
     {
         if (config.Nodes.Count > 0 && !config.Nodes.ContainsKey(NodeName))
         {
@@ -97,7 +99,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         _startConfig = config;
-        _fingerprint = ConfigFingerprint.Of(config);
+        _fingerprint = contentHash is { Length: > 0 } ? ConfigFingerprint.Combine(contentHash, ConfigFingerprint.OfFiles(ConfigFingerprint.NamedFiles(config))) : null;
         await ApplyAsync(config, cancellationToken);
         if (_mesh is not null)
         {
@@ -145,6 +147,14 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
     private async Task<ConfigLoadResult> ReloadLockedAsync(string path, CancellationToken cancellationToken)
     {
+        if (Draining)
+        {
+            Log.ReloadIgnored(_logger);
+            return new ConfigLoadResult(_generation?.Config, []);
+        }
+
+        // The files the live config names, hashed before the new file is read (see ConfigFingerprint).
+        var namedFiles = ConfigFingerprint.OfFiles(_generation is { } live ? ConfigFingerprint.NamedFiles(live.Config) : []);
         var result = ConfigLoader.LoadFile(path);
         LastReloadAt = Time.GetUtcNow();
         foreach (var warning in result.Warnings.Take(ConfigError.ShownAtMost))
@@ -165,7 +175,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             return result;
         }
 
-        var fingerprint = ConfigFingerprint.Of(result.Config!);
+        var fingerprint = ConfigFingerprint.Combine(result.ContentHash, namedFiles);
         if (fingerprint == _fingerprint)
         {
             // Same file and same secret, token and sorry files as the live generation: nothing to apply. A reload
@@ -186,7 +196,8 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 _signer!.Use(keys);
             }
 
-            _fingerprint = fingerprint;
+            // A listener that could not bind must be tried again by the next reload, even of the same file.
+            _fingerprint = _listenError is null ? fingerprint : null;
             LastReloadError = _listenError;
             PendingRestart = _startConfig is null ? null : RestartOnlySettings.Changed(_startConfig, result.Config!, NodeName);
             if (PendingRestart is { } pending)
@@ -315,8 +326,10 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 await host.StartAsync(cancellationToken);
                 _listeners[ep] = host;
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
             {
+                // Kestrel turns "address in use" into an IOException; "permission denied" (a port below 1024) and
+                // "address not available" arrive as a bare SocketException.
                 await host.DisposeAsync();
                 var message = $"Cannot listen on {ep}: {e.Message}";
                 if (firstStart)
@@ -500,6 +513,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
         [LoggerMessage(EventId = 3011, EventName = "ReloadRequested", Level = LogLevel.Information, Message = "Reloading the config ({Reason})")]
         public static partial void ReloadRequested(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 3015, EventName = "ReloadIgnored", Level = LogLevel.Information, Message = "Not reloading: this node is shutting down")]
+        public static partial void ReloadIgnored(ILogger logger);
 
         [LoggerMessage(EventId = 3012, EventName = "ConfigUnchanged", Level = LogLevel.Information, Message = "The config and the files it names are unchanged: generation {Generation} stays live")]
         public static partial void Unchanged(ILogger logger, int generation);

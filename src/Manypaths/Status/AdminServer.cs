@@ -68,7 +68,7 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
                 var was = host.Maintenance.ClearDrain(service, upstream, out var entry);
                 return Task.FromResult<object>(new SwitchResult(was ? "undrained" : "was not drained", entry));
             }));
-        await app.StartAsync(cancellationToken);
+        await app.StartOrExplainAsync(endpoint, "admin API", cancellationToken);
         _app = app;
     }
 
@@ -151,10 +151,10 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
                 return;
             case SwitchResult r:
                 var timeout = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, (3 * g.Config.Mesh.Heartbeat + TimeSpan.FromSeconds(1)).Ticks));
-                var spread = await SwitchSpread.WaitAsync(host.NodeName, host.Mesh, r.Entry, timeout, host.Time, c.RequestAborted);
+                var spread = await SwitchSpread.WaitAsync(host.NodeName, host.Mesh, r.Entry, g.Config.Mesh.DeadAfter, timeout, host.Time, c.RequestAborted);
                 var e = r.Entry;
                 await Json(c, new AdminWriteResult(r.Text, e.Service, e.Upstream.Length == 0 ? null : e.Upstream, e.Message, e.Until, host.NodeName,
-                    spread.AppliedOn, spread.Pending, spread.Unreachable), StatusJsonContext.Default.AdminWriteResult);
+                    spread.AppliedOn, spread.Pending, spread.Unreachable, spread.Superseded), StatusJsonContext.Default.AdminWriteResult);
                 return;
         }
     }

@@ -68,7 +68,8 @@ internal sealed record AdminWriteResult(
     string Node,
     IReadOnlyList<string> AppliedOn,
     IReadOnlyList<string> Pending,
-    IReadOnlyList<string> Unreachable);
+    IReadOnlyList<string> Unreachable,
+    IReadOnlyList<string> Superseded);
 
 internal sealed record MaintenanceRequest(string? Message, string? Until);
 

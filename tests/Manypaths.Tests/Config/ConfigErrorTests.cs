@@ -112,6 +112,15 @@ public sealed class ConfigErrorTests : IDisposable
     }
 
     [Fact]
+    public void Load_NestingThatWouldOverflowTheStack_IsRefusedWithAPosition()
+    {
+        var yaml = "a: " + new string('[', 50_000) + new string(']', 50_000) + "\n";
+        var error = Assert.Single(ConfigLoader.Load(yaml, Path.Combine(_dir.FullName, "deep.yaml")).Errors);
+        Assert.Equal((1, 67), (error.Line, error.Column));
+        Assert.StartsWith("The config nests lists and mappings deeper than 64 levels here", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_AnEmptyAdminTokenFile_IsAProblem()
     {
         File.WriteAllText(Path.Combine(_dir.FullName, "empty.token"), " \n");

@@ -8,6 +8,7 @@ namespace Manypaths.Tests.Config;
 /// Truncated and mutated copies of the shipped examples: whatever the file holds, loading it gives a config or
 /// positioned errors, never an exception (which would crash 'check' with a stack trace, or end a reload silently).
 /// </summary>
+[Collection(Heavy.Name)] // seconds of CPU: not beside the timing-sensitive tests
 public sealed class ConfigFuzzTests(ITestOutputHelper output)
 {
     private const int MutationsPerExample = 3000;
@@ -17,7 +18,7 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output)
     [
         "[", "]", "{", "}", ":", ": ", "- ", ",", "\"", "'", "#", "&a ", "*a", "!!str ", "|", ">", "\t", "\n", "\r\n", " ", "  ",
         "?", "%YAML 1.2\n", "---\n", "...\n", "~", "null", "0x10", "1e309", "99999999999999999999", "-1", "\\", "\u00e9", "\0",
-        "@", "`", "<<: *a", "[[[[[[[[", "{a: {b: {c: ", "127.0.0.1:0", "http://", "-2s", "1y",
+        "@", "`", "<<: *a", "[[[[[[[[", "{a: {b: {c: ", "127.0.0.1:0", "http://", "-2s", "1y", new string('[', 200), string.Concat(Enumerable.Repeat("{a: ", 100)),
     ];
 
     [Fact]

@@ -135,6 +135,19 @@ public sealed class CliAndMetricsTests
     }
 
     [Fact]
+    public async Task Run_AListenAddressNotOnThisMachine_SaysSoInOneLine_AndExitsOne()
+    {
+        // "address not available" comes from the socket as a bare SocketException, not Kestrel's IOException.
+        var dir = Directory.CreateTempSubdirectory("manypaths-run-");
+        var path = Path.Combine(dir.FullName, "m.yaml");
+        await File.WriteAllTextAsync(path, $"nodes:\n  n1: {{ admin: http://127.0.0.1:{Demo.FreePort.Next()} }}\nservices:\n  s:\n    listen: 192.0.2.1:48095\n    upstreams: [ {{ name: u, url: http://127.0.0.1:9001 }} ]\n");
+        using var node = NodeProcess.Start(path, "n1");
+        Assert.Equal(1, await node.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal("Not starting: Cannot listen on 192.0.2.1:48095: Cannot assign requested address", node.Output.Trim());
+        dir.Delete(true);
+    }
+
+    [Fact]
     public async Task Demo_Unattended_RoutesAroundTheBrokenPath_AndCrossesRegions_WithoutAFailedRequest()
     {
         var (exit, stdout, stderr) = await Tool.ManypathsAsync("demo --duration 16s --json", TimeSpan.FromSeconds(90));

@@ -62,7 +62,7 @@ public sealed class OperatorSurfaceTests
     public async Task NodeStart_AnUpstreamComingUp_IsInformation_ItGoingDown_IsAWarning()
     {
         await using var up = await TestUpstream.StartAsync("a");
-        var (yaml, _) = Yaml.Service($"- {{ name: a, url: {up.Url} }}", "health: { interval: 100ms, fast_interval: 50ms, timeout: 80ms, fall: 1 }");
+        var (yaml, _) = Yaml.Service($"- {{ name: a, url: {up.Url} }}", "health: { interval: 1s, fast_interval: 100ms, timeout: 1s, fall: 1 }");
         var logs = new CapturedLogs();
         await using var node = await ProxyNode.StartAsync(yaml, logs: logs.Factory);
         await Eventually.TrueAsync(() => logs.Entries.Any(e => e.EventName == "UpstreamUp"), "the upstream's first probe is logged");

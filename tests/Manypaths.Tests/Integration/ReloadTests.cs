@@ -217,6 +217,32 @@ public sealed class ReloadTests
         }
     }
 
+    [Fact]
+    public async Task Reload_AListenerThatCouldNotBind_IsTriedAgainBySighupOnTheSameFile_AndTheErrorShowsUntilThen()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        var (yaml, _) = Yaml.Service($"- {{ name: a, url: {a.Url} }}");
+        await using var node = await ProxyNode.StartAsync(yaml);
+        var squatter = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
+        await File.WriteAllTextAsync(node.ConfigPath, yaml + $"\n  second:\n    listen: 127.0.0.1:{port}\n    upstreams: [ {{ name: a, url: {a.Url} }} ]\n");
+
+        Assert.True((await node.Host.ReloadAsync(node.ConfigPath, ConfigWatcherReason, CancellationToken.None)).Ok);
+        Assert.Contains($"Cannot listen on 127.0.0.1:{port}", node.Host.LastReloadError, StringComparison.Ordinal);
+
+        squatter.Stop(); // the operator frees the port and sends SIGHUP, the file unchanged
+        Assert.True((await node.Host.ReloadAsync(node.ConfigPath, ConfigWatcherReason, CancellationToken.None)).Ok);
+        Assert.Null(node.Host.LastReloadError);
+        Assert.Contains(node.Host.ListenEndpoints, ep => ep.Port == port);
+        Assert.Equal(3, node.Host.Generation!.Number);
+
+        Assert.True((await node.Host.ReloadAsync(node.ConfigPath, ConfigWatcherReason, CancellationToken.None)).Ok);
+        Assert.Equal(3, node.Host.Generation!.Number); // now it is unchanged
+    }
+
+    private const string ConfigWatcherReason = Manypaths.Node.ConfigWatcher.Signal;
+
     private static async Task<string?> TryServedBy(HttpClient client, string url)
     {
         try

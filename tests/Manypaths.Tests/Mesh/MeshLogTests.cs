@@ -10,12 +10,16 @@ namespace Manypaths.Tests.Mesh;
 public sealed class MeshLogTests
 {
     [Fact]
-    public void PeerTransitions_DownAndBackAreWarnings_WithHowLongTheyLasted()
+    public void PeerTransitions_StartUpIsInformation_LosingAPeerAndItsReturnAreWarnings_WithHowLongTheyLasted()
     {
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-02T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var logs = new CapturedLogs();
         var transitions = new PeerTransitions(time, logs.Factory.CreateLogger("Manypaths.Mesh"));
 
+        transitions.Observe("maa", new LinkSnapshot(LinkState.Unknown, double.NaN, 0, null));
+        time.Advance(TimeSpan.FromSeconds(1.5));
+        transitions.Observe("maa", new LinkSnapshot(LinkState.Down, double.NaN, 0, null)); // not up yet: a cluster starting
+        time.Advance(TimeSpan.FromSeconds(2));
         transitions.Observe("maa", new LinkSnapshot(LinkState.Up, 0.4, 0, time.GetUtcNow()));
         time.Advance(TimeSpan.FromSeconds(192));
         var lastHeard = time.GetUtcNow();
@@ -30,11 +34,28 @@ public sealed class MeshLogTests
 
         Assert.Equal(
         [
+            (LogLevel.Information, "Peer maa not heard yet (1.5 s after this node started); it counts as down until it is"),
             (LogLevel.Information, "Peer maa is up (rtt 0.4 ms)"),
             (LogLevel.Warning, "Peer maa is down: nothing heard for 1.2 s (it was up for 3m 13s); nothing is relayed through it until it is heard again"),
             (LogLevel.Warning, "Peer maa is up again after 45 s down (rtt 0.5 ms)"),
             (LogLevel.Information, "Peer maa is shutting down: nothing new is relayed through it"),
         ], logs.Entries.Select(e => (e.Level, e.Message)).ToList());
+    }
+
+    [Fact]
+    public void PeerTransitions_APeerNeverHeardForAMinute_IsAWarningOnce()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-02T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var logs = new CapturedLogs();
+        var transitions = new PeerTransitions(time, logs.Factory.CreateLogger("Manypaths.Mesh"));
+        for (var i = 0; i < 130; i++)
+        {
+            transitions.Observe("del", new LinkSnapshot(i == 0 ? LinkState.Unknown : LinkState.Down, double.NaN, 0, null));
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        var warning = Assert.Single(logs.Entries, e => e.Level == LogLevel.Warning);
+        Assert.StartsWith("Peer del has not been heard in the 1m 0s since this node started: check its mesh address", warning.Message, StringComparison.Ordinal);
     }
 
     [Fact]

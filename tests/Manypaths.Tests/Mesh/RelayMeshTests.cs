@@ -186,7 +186,7 @@ public sealed class RelayMeshTests
         // One upstream: the only independent path for a hedge is the same upstream through a peer. The direct
         // path is healthy (probes are fast) but requests arriving straight from n1 stall for 3 s.
         up.Behaviour = UpstreamBehaviour.Slow;
-        up.SlowDelay = TimeSpan.FromSeconds(3);
+        up.SlowDelay = TimeSpan.FromSeconds(8); // the relayed hedge (after 1 s) has 7 s to win, even on a starved machine
         up.SlowOnlyWhen = r => !ThroughAPeer(r.Headers.Via.ToString());
         // Probes tolerant of a loaded machine (fall 3), so the direct path is up and the first attempt goes direct:
         // an answer through a peer within the stall can then only be the hedge.
@@ -216,12 +216,12 @@ public sealed class RelayMeshTests
         await using var up = await TestUpstream.StartAsync("u1");
         // As on a lossy link: the direct path answers probes, but its requests stall (a retransmit).
         up.Behaviour = UpstreamBehaviour.Slow;
-        up.SlowDelay = TimeSpan.FromSeconds(3);
+        up.SlowDelay = TimeSpan.FromSeconds(8); // the relayed hedge (after 1 s) has 7 s to win, even on a starved machine
         up.SlowOnlyWhen = r => !ThroughAPeer(r.Headers.Via.ToString());
         await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}",
             // Slow probes (every 5 s) keep the success rate down for the whole test; a 1 s hedge delay never fires
             // on a relayed request, however loaded the machine.
-            "health: { interval: 5s, fast_interval: 1s, timeout: 1s, rise: 2, fall: 3 }\ntimeouts: { connect: 200ms, first_byte: 5s }\nretries: 2\nhedge: { delay: 1s, max_attempts: 2 }");
+            "health: { interval: 5s, fast_interval: 1s, timeout: 1s, rise: 2, fall: 3 }\ntimeouts: { connect: 200ms, first_byte: 10s }\nretries: 2\nhedge: { delay: 1s, max_attempts: 2 }");
         var n1 = cluster.Nodes["n1"];
         var u1 = n1.Generation!.Services["svc"].Upstreams[0];
         await Eventually.TrueAsync(() => u1.Health.State == HealthState.Up
