@@ -28,5 +28,6 @@ public sealed record ServiceOptions
     /// <summary>May requests go through a peer whose path to an upstream is healthy.</summary>
     public bool Relay { get; init; }
     public RelayPolicy RelayPolicy { get; init; } = new();
-    public HedgeOptions? Hedge { get; init; }
+    /// <summary>On by default (adaptive); null with 'hedge: off'.</summary>
+    public HedgeOptions? Hedge { get; init; } = new();
 }

@@ -26,7 +26,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
             HttpVersion = ReadVersion(map),
             Relay = ReadRelay(map, out var policy),
             RelayPolicy = policy,
-            Hedge = ReadHedge(map.Map("hedge")),
+            Hedge = ReadHedge(map),
         };
     }
 
@@ -352,20 +352,74 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
         }
     }
 
-    private HedgeOptions? ReadHedge(YamlMap? map)
+    /// <summary>'hedge' absent: on, adaptive. 'hedge: off' (or false): off. A mapping: its settings.</summary>
+    private HedgeOptions? ReadHedge(YamlMap owner)
     {
-        if (map is null)
+        var d = new HedgeOptions();
+        var raw = owner.Raw("hedge");
+        if (raw is null)
         {
-            return null;
+            return d;
         }
 
-        map.AllowOnly("delay", "max_attempts");
+        if (raw is YamlScalarNode scalar)
+        {
+            switch (scalar.Value?.ToLowerInvariant())
+            {
+                case "off" or "false" or "no":
+                    return null;
+                case "on" or "true" or "yes" or "auto":
+                    return d;
+                default:
+                    errors.Add(scalar, $"'hedge' in {owner.Where} must be off, on, or a mapping such as {{ delay: auto, max_attempts: 2 }}, not '{scalar.Value}'.");
+                    return d;
+            }
+        }
+
+        var map = owner.Map("hedge");
+        if (map is null)
+        {
+            return d;
+        }
+
+        map.AllowOnly("delay", "max_attempts", "methods", "skip_paths");
         TimeSpan? delay = null;
         if (map.Scalar("delay") is { } s && s.Value != "auto")
         {
-            delay = map.Duration("delay");
+            delay = map.Duration("delay", TimeSpan.FromMilliseconds(1));
         }
 
-        return new HedgeOptions { Delay = delay, MaxAttempts = map.Int("max_attempts", 1, 5) ?? 2 };
+        var methods = d.Methods;
+        if (map.List("methods") is { } list)
+        {
+            methods = [];
+            foreach (var item in list.Children)
+            {
+                var method = (item as YamlScalarNode)?.Value?.ToUpperInvariant();
+                if (method is "GET" or "HEAD" or "OPTIONS" or "PUT" or "DELETE")
+                {
+                    ((List<string>)methods).Add(method);
+                }
+                else
+                {
+                    errors.Add(item, $"'methods' in {map.Where} lists methods that may be hedged: GET, HEAD, OPTIONS, PUT or DELETE (idempotent ones), not '{(item as YamlScalarNode)?.Value}'.");
+                }
+            }
+        }
+
+        var skip = new List<string>();
+        foreach (var item in map.List("skip_paths")?.Children ?? [])
+        {
+            if (item is YamlScalarNode { Value: { } p } && p.StartsWith('/'))
+            {
+                skip.Add(p);
+            }
+            else
+            {
+                errors.Add(item, $"'skip_paths' in {map.Where} lists path prefixes starting with '/', such as /poll/.");
+            }
+        }
+
+        return new HedgeOptions { Delay = delay, MaxAttempts = map.Int("max_attempts", 1, 5) ?? d.MaxAttempts, Methods = methods, SkipPaths = skip };
     }
 }

@@ -2,7 +2,12 @@ namespace Manypaths.Config;
 
 public sealed record TimeoutOptions
 {
-    public TimeSpan Connect { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// The hard limit on one connect. A connect slower than its endpoint's usual is raced long before this (the race
+    /// delay follows measured connect times), so it only needs to spare a slow but working connect: 5 s covers a
+    /// lost SYN (retransmitted after 1 s, then 2 s) at 250 ms round trips.
+    /// </summary>
+    public TimeSpan Connect { get; init; } = TimeSpan.FromSeconds(5);
     public TimeSpan FirstByte { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>From the request's arrival (a small body buffered) until the response starts, across every attempt.</summary>

@@ -6,51 +6,44 @@ using Microsoft.Extensions.Logging;
 namespace Manypaths.Health;
 
 /// <summary>
-/// Probes every upstream of one service on its own jittered schedule, faster while a check is changing state.
-/// A probe can never take the loop down: every exception becomes a failed result.
+/// Probes every upstream of one service on its own jittered schedule, faster while a check is changing state,
+/// whatever the kind of check (<see cref="IProbe"/>). A probe can never take the loop down: every exception becomes
+/// a failed result, and a probe past its timeout one that "timed out".
 /// </summary>
 internal sealed partial class ActiveProber : IAsyncDisposable
 {
-    private const int MaxBodyBytes = 64 * 1024;
     private readonly string _service;
     private readonly HealthCheckOptions _options;
     private readonly TimeProvider _time;
     private readonly ManypathsMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly HttpMessageInvoker _client;
+    private readonly IDisposable? _owned;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly TimeSpan _tick;
 
-    public ActiveProber(string service, HealthCheckOptions options, TimeProvider time, ManypathsMetrics metrics, ILogger logger, Mesh.FaultInjector? faults = null)
+    /// <param name="owned">Disposed with the prober (the probes' shared client, for HTTP).</param>
+    public ActiveProber(string service, HealthCheckOptions options, TimeProvider time, ManypathsMetrics metrics, ILogger logger, IDisposable? owned = null)
     {
         _service = service;
         _options = options;
         _time = time;
         _metrics = metrics;
         _logger = logger;
+        _owned = owned;
         _tick = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMilliseconds(100).Ticks, Math.Max(TimeSpan.FromMilliseconds(1).Ticks, options.FastInterval.Ticks / 10)));
-        _client = new HttpMessageInvoker(new SocketsHttpHandler
-        {
-            UseProxy = false,
-            AllowAutoRedirect = false,
-            UseCookies = false,
-            ConnectCallback = Proxy.UpstreamConnector.Create(options.Timeout, time, faults),
-            PooledConnectionLifetime = options.ReuseConnection ? HealthCheckOptions.ReusedConnectionLifetime : TimeSpan.Zero,
-        });
     }
 
-    public void Start(IEnumerable<(string Name, Uri Url, UpstreamHealth Health)> upstreams)
+    public void Start(IEnumerable<(string Name, IProbe Probe, UpstreamHealth Health)> upstreams)
     {
-        foreach (var (name, url, health) in upstreams)
+        foreach (var (name, probe, health) in upstreams)
         {
-            _loops.Add(Task.Run(() => LoopAsync(name, url, health, _stop.Token)));
+            _loops.Add(Task.Run(() => LoopAsync(name, probe, health, _stop.Token)));
         }
     }
 
-    private async Task LoopAsync(string name, Uri url, UpstreamHealth health, CancellationToken stop)
+    private async Task LoopAsync(string name, IProbe probe, UpstreamHealth health, CancellationToken stop)
     {
-        var target = new Uri(url, url.AbsolutePath.TrimEnd('/') + _options.Path);
         // Spread the first probes so a node start does not fire them all at once.
         var first = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * Math.Min(50, _options.Interval.TotalMilliseconds / 4));
         try
@@ -58,7 +51,7 @@ internal sealed partial class ActiveProber : IAsyncDisposable
             await Task.Delay(first, _time, stop);
             while (!stop.IsCancellationRequested)
             {
-                await ProbeOnceAsync(name, target, health, stop);
+                await ProbeOnceAsync(name, probe, health, stop);
                 var interval = health.IsChangingState || health.State == HealthState.Unknown ? _options.FastInterval : _options.Interval;
                 var jitter = 0.9 + (Random.Shared.NextDouble() * 0.2);
                 await Task.Delay(OnTick(interval * jitter), _time, stop);
@@ -86,7 +79,7 @@ internal sealed partial class ActiveProber : IAsyncDisposable
 
     private static readonly long Phase = Random.Shared.NextInt64(TimeSpan.FromMilliseconds(100).Ticks);
 
-    internal async Task ProbeOnceAsync(string name, Uri target, UpstreamHealth health, CancellationToken stop)
+    internal async Task ProbeOnceAsync(string name, IProbe probe, UpstreamHealth health, CancellationToken stop)
     {
         var started = _time.GetTimestamp();
         bool ok;
@@ -95,26 +88,7 @@ internal sealed partial class ActiveProber : IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, target);
-            // Kept alive by default (half the CPU of a fresh connection per probe, on both sides); the pool replaces
-            // the connection every 30 s, and a probe that times out or fails takes its connection with it.
-            request.Headers.ConnectionClose = !_options.ReuseConnection;
-            request.Headers.UserAgent.ParseAdd("manypaths-health/1");
-            if (_options.Host is { } host)
-            {
-                request.Headers.Host = host;
-            }
-
-            using var response = await _client.SendAsync(request, linked.Token);
-            var status = (int)response.StatusCode;
-            ok = _options.ExpectStatus.Any(r => r.Contains(status));
-            detail = $"status {status}";
-            if (ok && _options.ExpectBody is { } expected)
-            {
-                var body = await ReadLimitedAsync(response, linked.Token);
-                ok = body.Contains(expected, StringComparison.Ordinal);
-                detail = ok ? detail : $"status {status} without '{expected}' in the body";
-            }
+            (ok, detail) = await probe.ProbeAsync(linked.Token);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -141,20 +115,6 @@ internal sealed partial class ActiveProber : IAsyncDisposable
         }
     }
 
-    private static async Task<string> ReadLimitedAsync(HttpResponseMessage response, CancellationToken ct)
-    {
-        await using var stream = await response.Content.ReadAsStreamAsync(ct);
-        var buffer = new byte[MaxBodyBytes];
-        var total = 0;
-        int n;
-        while (total < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(total), ct)) > 0)
-        {
-            total += n;
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer, 0, total);
-    }
-
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
@@ -166,7 +126,7 @@ internal sealed partial class ActiveProber : IAsyncDisposable
         {
         }
 
-        _client.Dispose();
+        _owned?.Dispose();
         _stop.Dispose();
     }
 

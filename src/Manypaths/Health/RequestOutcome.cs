@@ -16,9 +16,9 @@ public enum RequestOutcome
     BadStatus,
 
     /// <summary>
-    /// A hedge to the same upstream through a peer answered first while this direct attempt was still waiting
-    /// after a whole hedge delay, as a lost packet makes it wait for a retransmit. Loss inferred from delay: it counts against the success rate
-    /// (so a relay can be clearly better), but never makes the upstream Suspect or ejects it.
+    /// Another path answered first while this attempt was still waiting past its path's usual time (its hedge
+    /// delay), as a stalled or lossy path makes it wait: a passive failure of this path, like a timeout, so a path
+    /// that stalls is ejected after 'passive.failures' such requests in a row.
     /// </summary>
     Outpaced,
 }

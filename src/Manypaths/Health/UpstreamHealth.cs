@@ -136,8 +136,6 @@ internal sealed class UpstreamHealth
                     }
 
                     break;
-                case RequestOutcome.Outpaced:
-                    break;
                 case RequestOutcome.ConnectFailed:
                     _passiveFailures++;
                     t = Eject($"connect failed: {detail}", now);

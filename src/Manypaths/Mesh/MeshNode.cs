@@ -102,6 +102,12 @@ internal sealed partial class MeshNode : IAsyncDisposable
         }
     }
 
+    /// <summary>A peer's state datagram brought its views of its upstreams (raised on the receive loop).</summary>
+    public event Action<string, IReadOnlyList<RemoteView>>? ViewsReceived;
+
+    /// <summary>A peer stopped being usable for relaying: its link went down, or it announced it is draining.</summary>
+    public event Action<string>? PeerGone;
+
     /// <summary>Peers' views outlive a few lost state datagrams, not a peer that stopped reporting one.</summary>
     public PeerViews Views { get; }
 
@@ -138,7 +144,11 @@ internal sealed partial class MeshNode : IAsyncDisposable
                 var links = _links.Select(l =>
                 {
                     var link = l.Value.Snapshot();
-                    _transitions.Observe(l.Key, link);
+                    if (_transitions.Observe(l.Key, link))
+                    {
+                        PeerGone?.Invoke(l.Key);
+                    }
+
                     return new LinkReport(l.Key, link.State, (float)link.RttMs, (float)link.Loss);
                 }).ToList();
                 var state = StateChunks.Encode(_self, seq, _boot, sent, links, _switches.Snapshot(), _localViews(), _signer);
@@ -295,7 +305,14 @@ internal sealed partial class MeshNode : IAsyncDisposable
                     return;
                 }
 
-                link.Heard(message.Flags.HasFlag(PingFlags.Draining));
+                var draining = message.Flags.HasFlag(PingFlags.Draining);
+                var wasDraining = link.Snapshot().Draining;
+                link.Heard(draining);
+                if (draining && !wasDraining)
+                {
+                    PeerGone?.Invoke(message.From); // at once: attempts relayed through it start again elsewhere
+                }
+
                 var pong = new HeartbeatMessage(HeartbeatKind.Pong, _self, message.Seq, message.Boot, now.ToUnixTimeMilliseconds());
                 _ = SendAsync(pong.Encode(_signer), _peers[message.From], HeartbeatKind.Pong, stop);
                 return;
@@ -306,6 +323,7 @@ internal sealed partial class MeshNode : IAsyncDisposable
                 }
 
                 Views.Merge(message.From, message.Views);
+                ViewsReceived?.Invoke(message.From, message.Views);
                 _switches.Merge(message.Switches);
                 foreach (var e in message.Switches)
                 {

@@ -25,8 +25,10 @@ internal sealed partial class PeerTransitions(TimeProvider time, ILogger logger)
 
     private readonly Dictionary<string, Peer> _peers = new(StringComparer.Ordinal);
 
-    public void Observe(string peer, LinkSnapshot link)
+    /// <returns>True when the peer just stopped being usable for relaying (its link went down, or it started draining).</returns>
+    public bool Observe(string peer, LinkSnapshot link)
     {
+        var gone = false;
         var now = time.GetUtcNow();
         if (!_peers.TryGetValue(peer, out var p))
         {
@@ -53,6 +55,7 @@ internal sealed partial class PeerTransitions(TimeProvider time, ILogger logger)
                     break;
             }
 
+            gone |= link.State == LinkState.Down && p.State == LinkState.Up;
             p.EverUp |= link.State == LinkState.Up;
             p.State = link.State;
             p.Since = now;
@@ -66,10 +69,12 @@ internal sealed partial class PeerTransitions(TimeProvider time, ILogger logger)
 
         if (link.Draining && !p.Draining)
         {
+            gone = true;
             Log.PeerDraining(logger, peer);
         }
 
         p.Draining = link.Draining;
+        return gone;
     }
 
     private static string Rtt(double ms) => double.IsFinite(ms) ? $"rtt {ms:0.0} ms" : "rtt not measured yet";

@@ -5,6 +5,7 @@ using Manypaths.Maintenance;
 using Manypaths.Mesh;
 using Manypaths.Proxy;
 using Manypaths.Routing;
+using Manypaths.Service;
 using Manypaths.Status;
 using Manypaths.Telemetry;
 using Microsoft.AspNetCore.Http;
@@ -34,6 +35,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private MeshNode? _mesh;
     private RelayServer? _relayServer;
     private RelayContext? _relay;
+    private RelayPaths? _relayPaths;
     private PeerSigner? _signer;
     private ManypathsConfig? _startConfig;
     private string? _fingerprint;
@@ -92,10 +94,26 @@ internal sealed partial class NodeHost : IAsyncDisposable
             var signer = _signer = PeerSigner.FromFile(secret);
             var peers = config.Nodes.Values.Where(n => n.Name != NodeName && MeshEndpoint(n.Mesh) is not null).ToDictionary(n => n.Name, n => MeshEndpoint(n.Mesh)!);
             _mesh = new MeshNode(NodeName, meshEndpoint, peers, config.Mesh, signer, Faults, LocalViews, Maintenance, Time, Metrics, Loggers.CreateLogger("Manypaths.Mesh"));
-            var paths = new RelayPaths(_mesh, config.Nodes.Values.Where(n => peers.ContainsKey(n.Name)).ToDictionary(n => n.Name, n => n.Mesh!), Time);
-            _relay = new RelayContext(NodeName, paths, signer, config.Mesh, Time);
+            _relayPaths = new RelayPaths(_mesh, config.Nodes.Values.Where(n => peers.ContainsKey(n.Name)).ToDictionary(n => n.Name, n => n.Mesh!));
+            _relay = new RelayContext(NodeName, signer, config.Mesh, Time);
             _relayServer = new RelayServer(NodeName, meshEndpoint, peers.Keys, signer, new ReplayGuard(config.Mesh.ReplayWindow, Time),
-                name => _generation?.Services.GetValueOrDefault(name), _handler, Metrics, Loggers.CreateLogger("Manypaths.Mesh"));
+                name => _generation?.Http.GetValueOrDefault(name), _handler, Metrics, Loggers.CreateLogger("Manypaths.Mesh"));
+            // What peers see of our upstreams are "probes" of the relayed paths; a peer gone rescues what waits on it.
+            _mesh.ViewsReceived += (peer, views) =>
+            {
+                var services = _generation?.Services;
+                foreach (var v in views)
+                {
+                    services?.GetValueOrDefault(v.Service)?.OnPeerView(peer, v.Upstream, v.State, v.LatencyMs);
+                }
+            };
+            _mesh.PeerGone += peer =>
+            {
+                foreach (var core in _generation?.Services.Values ?? [])
+                {
+                    core.OnPeerGone(peer);
+                }
+            };
         }
 
         _startConfig = config;
@@ -239,22 +257,27 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 }
             }
 
-            var services = config.Services.Values
-                .Where(s => s.Mode == ServiceMode.Http)
-                .ToDictionary(s => s.Name, s => new ServiceRuntime(s, node, health, Maintenance, Metrics, Time, Loggers, Faults)
-                {
-                    Relay = s.Relay ? _relay : null,
-                });
-            var bindings = BuildBindings(config, services);
-            var probers = services.Values.Select(s => new ActiveProber(s.Name, s.Options.Health, Time, Metrics, Loggers.CreateLogger("Manypaths.Health"), Faults)).ToList();
-            var generation = new NodeGeneration((previous?.Number ?? 0) + 1, config, node, services, bindings, probers, Time.GetUtcNow());
+            var cores = config.Services.Values.ToDictionary(s => s.Name, s => new ServiceCore(s, node, health,
+                s.Relay && _relayPaths is not null ? (u, peer) => _health.Relayed(s, u, peer) : null,
+                s.Relay ? _relayPaths : null, Maintenance, Metrics, Time, logger: Loggers.CreateLogger("Manypaths.Proxy")));
+            var http = cores.Values.Where(c => c.Options.Mode == ServiceMode.Http)
+                .ToDictionary(c => c.Name, c => new ServiceRuntime(c, Loggers, Faults) { Relay = c.Options.Relay ? _relay : null });
+            var bindings = BuildBindings(config, http);
+            var probers = new List<(ActiveProber Prober, ServiceCore Core, HttpMessageInvoker Client)>();
+            foreach (var c in http.Values.Select(h => h.Core))
+            {
+                var client = HttpProbe.CreateClient(c.Options.Health, Time, Faults);
+                probers.Add((new ActiveProber(c.Name, c.Options.Health, Time, Metrics, Loggers.CreateLogger("Manypaths.Health"), client), c, client));
+            }
+
+            var generation = new NodeGeneration((previous?.Number ?? 0) + 1, config, node, cores, http, bindings, probers.Select(p => p.Prober).ToList(), Time.GetUtcNow());
             _generation = generation;
 
             // Listeners first: a node that cannot bind at start stops before it probed (and logged) anything.
             await SyncListenersAsync(bindings.Keys, previous is null, config.Cluster.ShutdownGrace, cancellationToken);
-            foreach (var (prober, s) in probers.Zip(services.Values))
+            foreach (var (prober, core, client) in probers)
             {
-                prober.Start(s.Upstreams.Select(u => (u.Name, u.Options.Url, u.Health)));
+                prober.Start(core.Upstreams.Select(u => (u.Name, (IProbe)new HttpProbe(client, u.Options.Url, core.Options.Health), u.Health)));
             }
 
             if (previous is not null)
@@ -370,14 +393,24 @@ internal sealed partial class NodeHost : IAsyncDisposable
         try
         {
             await Task.Delay(longest + TimeSpan.FromSeconds(1), Time, CancellationToken.None);
-            await Task.WhenAll(old.Services.Values.Select(s => s.DrainedAsync()));
+            await Task.WhenAll(old.Http.Values.Select(s => s.DrainedAsync()));
         }
         finally
         {
-            foreach (var s in old.Services.Values)
-            {
-                s.Dispose();
-            }
+            Dispose(old);
+        }
+    }
+
+    private static void Dispose(NodeGeneration generation)
+    {
+        foreach (var s in generation.Http.Values)
+        {
+            s.Dispose();
+        }
+
+        foreach (var c in generation.Services.Values)
+        {
+            c.Dispose();
         }
     }
 
@@ -391,7 +424,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         var name = binding.Resolve(context.Request.Host.Value ?? "", context.Request.Path.Value ?? "/");
-        if (name is null || !generation.Services.TryGetValue(name, out var service))
+        if (name is null || !generation.Http.TryGetValue(name, out var service))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             context.Response.Headers["X-Manypaths-Reason"] = "no_route";
@@ -481,10 +514,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 await p.DisposeAsync();
             }
 
-            foreach (var s in g.Services.Values)
-            {
-                s.Dispose();
-            }
+            Dispose(g);
         }
 
         Exporter.Dispose();

@@ -1,8 +1,9 @@
 using Manypaths.Routing;
+using Manypaths.Service;
 
 namespace Manypaths.Proxy;
 
-/// <summary>What one client request carries through its attempts: the replayable body and the paths tried.</summary>
+/// <summary>What one client request carries through its attempts: its body, what it may do, what it tried.</summary>
 internal sealed class ForwardingState(ServiceRuntime service, string method, byte[]? bufferedBody)
 {
     public static readonly HttpRequestOptionsKey<ForwardingState> Key = new("manypaths.forwarding");
@@ -14,37 +15,28 @@ internal sealed class ForwardingState(ServiceRuntime service, string method, byt
     /// <summary>The whole request body when it was small enough to buffer; null when there is none or it streams.</summary>
     public byte[]? BufferedBody { get; } = bufferedBody;
 
-    public TriedSet Tried { get; } = new();
+    /// <summary>Paths tried, and what the request may try (pinned upstream, hops left).</summary>
+    public required AttemptHistory History { get; init; }
 
-    public int Attempts { get; set; }
+    /// <summary>May this request be hedged (decided from the client's request: method, body, upgrade, stream)?</summary>
+    public bool Hedgeable { get; init; }
+
+    /// <summary>
+    /// One attempt alone may send the request: set when it must not be sent twice (not idempotent) or its body
+    /// streams (it can be read once). Null when any attempt may send it (idempotent, buffered or no body).
+    /// </summary>
+    public SendGate? Gate { get; init; }
 
     /// <summary>True while every attempt so far failed without the request ever leaving this node.</summary>
     public bool NeverReachedUpstream { get; set; } = true;
 
     public bool NothingToTry { get; set; }
 
-    public UpstreamRuntime? ServedBy { get; set; }
-
-    /// <summary>
-    /// The upstream whose relayed hedge won while other attempts were still running (-1: none), set before those
-    /// are cancelled: a direct attempt to the same upstream was outpaced by another path, not aborted.
-    /// </summary>
-    public int RelayedHedgeWinner { get => Volatile.Read(ref _relayedHedgeWinner); set => Volatile.Write(ref _relayedHedgeWinner, value); }
-
-    private int _relayedHedgeWinner = -1;
-
-    public PickReason LastPick { get; set; }
+    public UpstreamCore? ServedBy { get; set; }
 
     /// <summary>'timeouts.request': runs until the response starts, then is disarmed (idle takes over).</summary>
     public Deadline RequestDeadline { get; set; }
 
-    /// <summary>(upstream, peer) pairs already tried: the same upstream may be tried again through another peer.</summary>
-    public HashSet<(int Upstream, string Peer)> RelayTried { get; } = [];
-
-    /// <summary>Set on a node serving a relay request: only this upstream, only directly, no retries.</summary>
-    public int? Pinned { get; init; }
-
-    /// <summary>The relay chain and hop budget this request arrived with (empty and the limit at the origin).</summary>
+    /// <summary>The relay chain this request arrived with (empty at the origin).</summary>
     public string Chain { get; init; } = "";
-    public int HopsLeft { get; init; } = 1;
 }

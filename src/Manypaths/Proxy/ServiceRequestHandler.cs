@@ -39,16 +39,25 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
         service.Enter(); // the generation's handlers stay until this request ends, however long it takes
         try
         {
-            service.Budget.RecordRequest();
+            service.Core.RecordRequest();
             var body = await TryBufferBodyAsync(context, service.Options.MaxReplayBody);
             using var whole = new CancellationTokenSource();
             using var deadline = Deadline.Start(whole, service.Options.Timeouts.Request, service.Time);
-            var state = new ForwardingState(service, context.Request.Method, body)
+            var method = context.Request.Method;
+            var idempotent = RetryPolicy.IsIdempotent(method);
+            var streams = body is null && HasBody(context);
+            var state = new ForwardingState(service, method, body)
             {
-                Pinned = arrival?.Upstream,
+                History = new Routing.AttemptHistory
+                {
+                    Pinned = arrival?.Upstream,
+                    HopsLeft = arrival?.HopsLeft ?? (service.Relay?.Options.HopLimit ?? 0),
+                },
                 Chain = arrival?.Chain ?? "",
-                HopsLeft = arrival?.HopsLeft ?? (service.Relay?.Options.HopLimit ?? 0),
                 RequestDeadline = deadline,
+                Hedgeable = arrival is null && HedgePolicy.Allows(service.Options.Hedge, context, streams || body is not null),
+                // One attempt alone may send it: not idempotent (a POST is never sent twice), or a body read once.
+                Gate = !idempotent || streams ? new Service.SendGate() : null,
             };
             context.Features.Set(state);
 
@@ -104,6 +113,11 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
         service.Metrics.Requests.Add(1,
             new KeyValuePair<string, object?>("service", service.Name),
             new KeyValuePair<string, object?>("code", ManypathsMetrics.StatusClass(status)));
+
+    /// <summary>Whether the client's request has a body at all (Content-Length above 0, or chunked).</summary>
+    private static bool HasBody(HttpContext context) =>
+        context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody
+        ?? context.Request.ContentLength is > 0;
 
     /// <summary>Reads a body of known length up to <paramref name="limit"/> so a retry can replay it; larger ones stream.</summary>
     private static async Task<byte[]?> TryBufferBodyAsync(HttpContext context, long limit)

@@ -1,39 +1,26 @@
 using System.Net;
 using Manypaths.Config;
-using Manypaths.Health;
 using Manypaths.Maintenance;
-using Manypaths.Routing;
+using Manypaths.Service;
 using Manypaths.Telemetry;
 using Microsoft.Extensions.Logging;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Manypaths.Proxy;
 
-/// <summary>Everything one service needs on this node for one config generation.</summary>
+/// <summary>
+/// The HTTP front end of one service for one config generation: YARP's settings, the upstream connection pool,
+/// the path invoker (our side of YARP's forwarder) and the header transformer, on top of the protocol-neutral
+/// <see cref="ServiceCore"/> that chooses paths and runs attempts.
+/// </summary>
 internal sealed class ServiceRuntime : IDisposable
 {
     private readonly SocketsHttpHandler _handler;
 
-    public ServiceRuntime(
-        ServiceOptions options,
-        NodeOptions node,
-        IReadOnlyDictionary<(string Service, string Upstream), UpstreamHealth> health,
-        MaintenanceState maintenance,
-        ManypathsMetrics metrics,
-        TimeProvider time,
-        ILoggerFactory loggers,
-        Mesh.FaultInjector? faults = null,
-        Random? random = null)
+    public ServiceRuntime(ServiceCore core, ILoggerFactory loggers, Mesh.FaultInjector? faults = null)
     {
-        Options = options;
-        Node = node;
-        Maintenance = maintenance;
-        Metrics = metrics;
-        Time = time;
-        Upstreams = options.Upstreams.Select((u, i) => new UpstreamRuntime(i, u, health[(options.Name, u.Name)])).ToArray();
-        Selector = new UpstreamSelector(node.Region, new RegionPreference(), random ?? Random.Shared);
-        Budget = new RetryBudget(options.Retry.BudgetRatio, options.Retry.BudgetMinPerSecond, time);
-        HttpVersion = options.HttpVersion;
+        Core = core;
+        var options = core.Options;
         PassiveBadStatus = new StatusSet(options.Passive.OnStatus);
         RetryStatus = new StatusSet(options.Retry.OnStatus);
         ForwarderConfig = new ForwarderRequestConfig
@@ -53,44 +40,32 @@ internal sealed class ServiceRuntime : IDisposable
             UseCookies = false,
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
-            ConnectCallback = UpstreamConnector.Create(options.Timeouts.Connect, time, faults),
+            ConnectCallback = UpstreamConnector.Create(options.Timeouts.Connect, core.Time, faults, core.ConnectWindow),
             ActivityHeadersPropagator = null,
         };
         Invoker = new PathInvoker(this, _handler, loggers.CreateLogger("Manypaths.Proxy"));
         Transformer = new ForwardingTransformer(this);
     }
 
-    public string Name => Options.Name;
-    public ServiceOptions Options { get; }
-    public NodeOptions Node { get; }
-    public MaintenanceState Maintenance { get; }
-    public ManypathsMetrics Metrics { get; }
-    public TimeProvider Time { get; }
-    public UpstreamRuntime[] Upstreams { get; }
-    public UpstreamSelector Selector { get; }
-    public RetryBudget Budget { get; }
+    public ServiceCore Core { get; }
+    public string Name => Core.Name;
+    public ServiceOptions Options => Core.Options;
+    public NodeOptions Node => Core.Node;
+    public MaintenanceState Maintenance => Core.Maintenance;
+    public ManypathsMetrics Metrics => Core.Metrics;
+    public TimeProvider Time => Core.Time;
+    public UpstreamCore[] Upstreams => Core.Upstreams;
     public PathInvoker Invoker { get; }
     public ForwardingTransformer Transformer { get; }
-    public Version HttpVersion { get; }
     public StatusSet PassiveBadStatus { get; }
     public StatusSet RetryStatus { get; }
     public ForwarderRequestConfig ForwarderConfig { get; }
 
-    /// <summary>Set when the service has relay: true and this node is part of a mesh.</summary>
-    public Mesh.RelayContext? Relay { get; set; }
+    /// <summary>Set when the service has relay: true and this node is part of a mesh: how to sign for a peer.</summary>
+    public Mesh.RelayContext? Relay { get; init; }
 
-    /// <summary>The selection view of every upstream right now (health, drain).</summary>
-    public UpstreamView[] Views()
-    {
-        var views = new UpstreamView[Upstreams.Length];
-        for (var i = 0; i < views.Length; i++)
-        {
-            var u = Upstreams[i];
-            views[i] = new UpstreamView(u.Options.Tier, u.Options.Region, u.Options.Weight, Maintenance.IsDrained(Name, u.Name), u.Health.Snapshot());
-        }
-
-        return views;
-    }
+    /// <summary>Non-idempotent requests may be raced and rescued only where a gated body proves them unsent (HTTP/1.1).</summary>
+    public bool GatesProveUnsent => Options.HttpVersion.Major < 2;
 
     /// <summary>Counts a request in flight on this generation's handlers, until <see cref="Exit"/>.</summary>
     public void Enter() => Interlocked.Increment(ref _inFlight);

@@ -1,18 +1,29 @@
 using System.Net.Sockets;
 using Manypaths.Mesh;
+using Manypaths.Service;
 
 namespace Manypaths.Proxy;
 
 /// <summary>
-/// SocketsHttpHandler's connect step, ours so that a failed connect is a definite "never sent" and the connect
-/// timeout is per service. Later, the fault layer for drills plugs in here.
+/// SocketsHttpHandler's connect step, ours so that a failed connect is a definite "never sent", the connect timeout
+/// is per service, the fault layer (tests, drills) can break a link, and every connect is measured: its time feeds
+/// the endpoint's window (the race delay follows it) and the attempt that asked for it knows it is connecting.
 /// </summary>
 internal static class UpstreamConnector
 {
-    public static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Create(TimeSpan timeout, TimeProvider time, FaultInjector? faults = null) =>
+    /// <summary>Which attempt a request message belongs to, for the connect it starts.</summary>
+    public static readonly HttpRequestOptionsKey<Attempt> AttemptKey = new("manypaths.attempt");
+
+    /// <param name="connectTimes">Where each endpoint's connect times go (null: not measured).</param>
+    public static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Create(
+        TimeSpan timeout, TimeProvider time, FaultInjector? faults = null, Func<string, LatencyWindow>? connectTimes = null) =>
         async (context, cancellationToken) =>
         {
             var endpoint = context.DnsEndPoint;
+            var name = $"{endpoint.Host}:{endpoint.Port}";
+            var started = time.GetTimestamp();
+            context.InitialRequestMessage.Options.TryGetValue(AttemptKey, out var attempt);
+            attempt?.MarkConnectStarted(name, started);
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             using var timeoutCts = new CancellationTokenSource(timeout, time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
@@ -22,7 +33,7 @@ internal static class UpstreamConnector
                 {
                     if (fault.Kind == FaultKind.Reset)
                     {
-                        throw new System.Net.Sockets.SocketException((int)SocketError.ConnectionRefused);
+                        throw new SocketException((int)SocketError.ConnectionRefused);
                     }
 
                     if (fault.Kind == FaultKind.Delay)
@@ -37,6 +48,7 @@ internal static class UpstreamConnector
                 }
 
                 await socket.ConnectAsync(endpoint, linked.Token);
+                connectTimes?.Invoke(name).Add(time.GetElapsedTime(started));
                 var stream = new NetworkStream(socket, ownsSocket: true);
                 return faults is null ? stream : new FaultStream(stream, faults, endpoint.Host, endpoint.Port);
             }
@@ -44,12 +56,16 @@ internal static class UpstreamConnector
             {
                 socket.Dispose();
                 var reason = e is OperationCanceledException ? $"connect timeout after {Config.ValueParsers.FormatDuration(timeout)}" : e.Message;
-                throw new ConnectFailedException($"{endpoint.Host}:{endpoint.Port}", reason, e);
+                throw new ConnectFailedException(name, reason, e);
             }
             catch
             {
                 socket.Dispose();
                 throw;
+            }
+            finally
+            {
+                attempt?.MarkConnectDone();
             }
         };
 }

@@ -28,9 +28,9 @@ internal static class StatusReportBuilder
             foreach (var u in ups)
             {
                 paths.Add(new PathStatus(u.Name, null, u.Drained ? "drained" : u.State, u.LatencyMs, u.Drained ? "drained by an operator" : u.Reason));
-                if (s.Relay is { } relay)
+                if (s.Chooser.RelayEnabled)
                 {
-                    foreach (var (peer, usable, latency, why) in relay.Paths.Explain(s.Name, u.Name))
+                    foreach (var (peer, usable, latency, why) in s.Chooser.Explain(Array.FindIndex(s.Upstreams, x => x.Name == u.Name)))
                     {
                         paths.Add(new PathStatus(u.Name, peer, usable ? "up" : "down", latency, why));
                     }

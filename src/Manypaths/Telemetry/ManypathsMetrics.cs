@@ -16,6 +16,9 @@ internal sealed class ManypathsMetrics : IDisposable
         Attempts = _meter.CreateCounter<long>("manypaths_upstream_attempts", description: "Attempts sent to upstreams, by result.");
         Retries = _meter.CreateCounter<long>("manypaths_retries", description: "Retries on another path, by the reason of the failed attempt.");
         RetriesDenied = _meter.CreateCounter<long>("manypaths_retries_denied", description: "Retries refused by the retry budget.");
+        Hedges = _meter.CreateCounter<long>("manypaths_hedges", description: "Hedged attempts, by result (started, won, denied by the hedge budget).");
+        Races = _meter.CreateCounter<long>("manypaths_connect_races", description: "Attempts started beside a connect slower than its endpoint's usual.");
+        Rescues = _meter.CreateCounter<long>("manypaths_rescues", description: "Waiting attempts started again elsewhere because their path was judged down.");
         SorryPages = _meter.CreateCounter<long>("manypaths_sorry_responses", description: "Sorry page or redirect answers, by reason.");
         StateChanges = _meter.CreateCounter<long>("manypaths_upstream_state_changes", description: "Upstream health state changes, by new state.");
         Probes = _meter.CreateCounter<long>("manypaths_probes", description: "Active health probes, by result.");
@@ -32,6 +35,9 @@ internal sealed class ManypathsMetrics : IDisposable
     public Counter<long> Attempts { get; }
     public Counter<long> Retries { get; }
     public Counter<long> RetriesDenied { get; }
+    public Counter<long> Hedges { get; }
+    public Counter<long> Races { get; }
+    public Counter<long> Rescues { get; }
     public Counter<long> SorryPages { get; }
     public Counter<long> StateChanges { get; }
     public Counter<long> Probes { get; }

@@ -75,18 +75,21 @@ public sealed class UpstreamHealthTests
     }
 
     [Fact]
-    public void Outpaced_LowersTheSuccessRate_ButNeverSuspectsOrEjects()
+    public void Outpaced_IsAPassiveFailure_SoAStalledPathIsEjectedAfterAFewInARow()
     {
-        var h = Create(failures: 1);
+        var h = Create(failures: 3);
         h.ReportProbe(true, TimeSpan.Zero, "ok");
-        for (var i = 0; i < 5; i++)
+        h.ReportRequest(RequestOutcome.Outpaced, TimeSpan.FromMilliseconds(60), "another path answered first");
+        Assert.Equal(HealthState.Suspect, h.State);
+        h.ReportRequest(RequestOutcome.Success, TimeSpan.FromMilliseconds(2), "200"); // a success in between clears it
+        Assert.Equal(HealthState.Up, h.State);
+        for (var i = 0; i < 3; i++)
         {
             h.ReportRequest(RequestOutcome.Outpaced, TimeSpan.FromMilliseconds(60), "another path answered first");
         }
 
-        Assert.Equal(HealthState.Up, h.State);
-        Assert.Equal(0, h.Snapshot().ConsecutiveFailures);
-        Assert.InRange(h.Snapshot().SuccessRate, 0.5, 0.7); // five losses in an EWMA of weight 0.1: 0.9^5
+        Assert.Equal(HealthState.Down, h.State);
+        Assert.StartsWith("ejected for", h.Snapshot().Reason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -123,7 +123,7 @@ public sealed class RetryTests
 
         // Passive ejection off (huge threshold) so every request really reaches an upstream and asks for retries.
         var (yaml, port) = Yaml.Service($"- {{ name: a, url: {a.Url} }}\n- {{ name: b, url: {b.Url} }}\n- {{ name: c, url: {c.Url} }}",
-            SlowHealth + "\nretries: 2\nretry_budget: { ratio: 0.2, min_per_second: 1 }\npassive: { failures: 1000 }");
+            SlowHealth + "\nretries: 2\nretry_budget: { ratio: 0.2, min_per_second: 1 }\npassive: { failures: 1000 }\nhedge: off"); // the hedge budget is tested on its own
         await using var node = await ProxyNode.StartAsync(yaml);
         using var client = new HttpClient();
         const int requests = 400;

@@ -78,15 +78,15 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         {
             n1.Mesh!.Wake();
             n2.Mesh!.Wake();
-            return n1.Mesh.Link("n2").State == LinkState.Up && n1.Generation!.Services["svc"].Relay!.Paths.Best("svc", "u1") is { Peer: "n2" };
+            return n1.Mesh.Link("n2").State == LinkState.Up && n1.Generation!.Services["svc"].Chooser.Explain(0).Any(p => p.Peer == "n2" && p.Usable);
         }, "n1 can relay through n2");
 
         var clock = Stopwatch.StartNew();
         var stopping = n2.StopAsync();
         await Eventually.TrueAsync(() => n1.Mesh!.Link("n2").Draining, "n1 hears that n2 is draining", TimeSpan.FromSeconds(10));
         var heardAt = clock.Elapsed;
-        Assert.Null(n1.Generation!.Services["svc"].Relay!.Paths.Best("svc", "u1"));
-        var why = n1.Generation.Services["svc"].Relay!.Paths.Explain("svc", "u1").Single(p => p.Peer == "n2");
+        Assert.DoesNotContain(n1.Generation!.Services["svc"].Chooser.Explain(0), p => p.Usable);
+        var why = n1.Generation.Services["svc"].Chooser.Explain(0).Single(p => p.Peer == "n2");
         Assert.Equal((false, "n2 is shutting down (draining)"), (why.Usable, why.Why));
         await stopping;
         output.WriteLine($"[report] a stopping node's peer knew it was draining after {heardAt.TotalMilliseconds:0} ms (heartbeat interval 30 s)");

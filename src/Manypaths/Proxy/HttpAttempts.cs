@@ -1,0 +1,251 @@
+using System.Net.Http.Headers;
+using Manypaths.Health;
+using Manypaths.Routing;
+using Manypaths.Service;
+using Microsoft.Extensions.Logging;
+
+namespace Manypaths.Proxy;
+
+/// <summary>
+/// The HTTP side of the attempt loop for one client request: runs an attempt on a path (the request rewritten to
+/// the upstream, or signed for a peer), says what the request allows (hedging: idempotent and bodiless; retrying:
+/// per RFC 9110 idempotency and a replayable body; giving a waiting attempt up: when it may be sent again or its
+/// gate proves it never was), and classifies what came back.
+/// </summary>
+internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker invoker, HttpRequestMessage original, ForwardingState state, ILogger logger)
+    : IAttemptRunner<HttpResponseMessage>
+{
+    /// <summary>Mesh headers a direct attempt must not carry (a clone may have copied them).</summary>
+    private static readonly string[] RelayHeaderNames =
+    [
+        Mesh.RelayHeaders.From, Mesh.RelayHeaders.Time, Mesh.RelayHeaders.Nonce, Mesh.RelayHeaders.Hops, Mesh.RelayHeaders.Chain, Mesh.RelayHeaders.Signature,
+    ];
+
+    /// <summary>Forward the path exactly as the client sent it (as YARP does), and parse it faster.</summary>
+    private static readonly UriCreationOptions NoCanonicalization = new() { DangerousDisablePathAndQueryCanonicalization = true };
+
+    private readonly string _pathAndQuery = original.RequestUri!.PathAndQuery;
+
+    /// <summary>YARP's streaming body, when the request has one too large (or of unknown length) to buffer.</summary>
+    private readonly HttpContent? _streaming = state.BufferedBody is null ? original.Content : null;
+
+    /// <summary>The client's headers, read once before the first attempt goes out (copies are made from these, never
+    /// from YARP's message while a handler may be reading it).</summary>
+    private readonly KeyValuePair<string, string[]>[] _headers = original.Headers.NonValidated.Select(h => new KeyValuePair<string, string[]>(h.Key, [.. h.Value])).ToArray();
+
+    public bool MayHedge => state.Hedgeable;
+
+    /// <summary>
+    /// A second connect beside a slow one may go out when the request may be sent twice (idempotent, body not
+    /// streaming) or when its gate proves only one attempt sends it (HTTP/1.1).
+    /// </summary>
+    public bool MayRace => (state.Idempotent && _streaming is null) || (state.Gate is not null && (state.Idempotent || service.GatesProveUnsent));
+
+    /// <summary>The body can be sent again: buffered, absent, or streaming and not read by any attempt yet.</summary>
+    private bool Replayable => _streaming is null || state.Gate is not { Claimed: true };
+
+    public bool MayRetry(AttemptFailure failure) => RetryPolicy.MayRetry(failure, state.Idempotent, Replayable);
+
+    public bool TryAbandon(Attempt attempt)
+    {
+        if (state.Idempotent && _streaming is null)
+        {
+            return true; // may be sent twice: the waiting copy is cancelled, its connection closed
+        }
+
+        // Idempotent with a streaming body: fine if that body was never read. Not idempotent: only if this attempt
+        // provably never sent it (HTTP/1.1: the gate stands before anything leaves).
+        return state.Gate is { } gate && (state.Idempotent || service.GatesProveUnsent) && gate.TryAbandon(attempt.Number);
+    }
+
+    public void Discard(HttpResponseMessage value) => value.Dispose();
+
+    public async Task<AttemptOutcome<HttpResponseMessage>> RunAsync(Attempt attempt)
+    {
+        var upstream = service.Upstreams[attempt.Path.Upstream];
+        var first = attempt.Number == 1;
+        var message = Prepare(first, TargetFor(upstream, attempt.Path), attempt);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(attempt.Token);
+        using var firstByte = Deadline.Start(linked, service.Options.Timeouts.FirstByte, service.Time);
+        var started = service.Time.GetTimestamp();
+        try
+        {
+            var response = await invoker.SendOnceAsync(message, linked.Token);
+            attempt.MarkFirstByte();
+            var latency = service.Time.GetElapsedTime(started);
+            var status = (int)response.StatusCode;
+            if (attempt.Path.Peer is not null && response.Headers.Contains(Mesh.RelayHeaders.Unreached))
+            {
+                // The relay never reached the upstream either: free to try elsewhere, and a failure of that path.
+                response.Dispose();
+                Count(upstream, "relay_unreached");
+                return new(AttemptResult.Unreached, null, AttemptFailure.NeverSent, RequestOutcome.ConnectFailed, latency, $"{attempt.Path.Peer} could not reach {upstream.Name}");
+            }
+
+            var health = service.PassiveBadStatus.Contains(status) ? RequestOutcome.BadStatus : RequestOutcome.Success;
+            if (service.RetryStatus.Contains(status))
+            {
+                Count(upstream, "status_" + status);
+                return new(AttemptResult.RetryableStatus, response, AttemptFailure.RetryableStatus, health, latency, $"status {status}");
+            }
+
+            Count(upstream, "response");
+            return new(AttemptResult.Success, response, AttemptFailure.None, health, latency, $"status {status}");
+        }
+        catch (Exception e)
+        {
+            var latency = service.Time.GetElapsedTime(started);
+            if (attempt.Token.IsCancellationRequested)
+            {
+                Count(upstream, "cancelled");
+                return new(AttemptResult.Cancelled, null, AttemptFailure.None, null, latency, "cancelled", e);
+            }
+
+            if (Contains<NotSentException>(e))
+            {
+                Count(upstream, "lost_race");
+                return new(AttemptResult.LostRace, null, AttemptFailure.NeverSent, null, latency, "another attempt was sent first", e);
+            }
+
+            var failure = Classify(e, linked.IsCancellationRequested);
+            Count(upstream, failure.ToString().ToLowerInvariant());
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                Log.AttemptFailed(logger, service.Name, upstream.Name, attempt.Path.Peer ?? "direct", failure, FailureText.Of(e));
+            }
+
+            var health = failure switch
+            {
+                AttemptFailure.NeverSent => RequestOutcome.ConnectFailed,
+                AttemptFailure.Timeout => RequestOutcome.Timeout,
+                _ => RequestOutcome.Broken,
+            };
+            return new(AttemptResult.Failed, null, failure, health, latency, FailureText.Of(e), e);
+        }
+        finally
+        {
+            if (!first)
+            {
+                message.Content = null; // the body belongs to the request, not to this copy
+                message.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The message for one attempt: the first reuses YARP's (no second copy of the headers), later ones a copy.
+    /// The body is the buffered copy, YARP's stream, or nothing; behind the request's gate when it has one.
+    /// </summary>
+    private HttpRequestMessage Prepare(bool first, Uri target, Attempt attempt)
+    {
+        var message = first ? original : Copy(target);
+        message.RequestUri = target;
+        HttpContent? body = state.BufferedBody is { } buffered ? new ByteArrayContent(buffered) : _streaming;
+        if (body is not null && state.BufferedBody is not null)
+        {
+            CopyContentHeaders(original.Content, body.Headers);
+        }
+
+        message.Content = state.Gate is { } gate && (body is not null || !state.Idempotent) ? new GatedContent(body, gate, attempt.Number) : body;
+        message.Options.Set(UpstreamConnector.AttemptKey, attempt);
+        SetMeshHeaders(message, service.Upstreams[attempt.Path.Upstream], attempt.Path);
+        return message;
+    }
+
+    private HttpRequestMessage Copy(Uri target)
+    {
+        var copy = new HttpRequestMessage(original.Method, target)
+        {
+            // YARP already chose the version (ours from config, or 1.1 for an upgrade such as WebSockets).
+            Version = original.Version,
+            VersionPolicy = original.VersionPolicy,
+        };
+        foreach (var (key, values) in _headers)
+        {
+            copy.Headers.TryAddWithoutValidation(key, values);
+        }
+
+        copy.Options.Set(ForwardingState.Key, state);
+        return copy;
+    }
+
+    private Uri TargetFor(UpstreamCore upstream, PathChoice path) => path.PeerMesh is not { } peer
+        ? new Uri(upstream.Prefix + _pathAndQuery, NoCanonicalization)
+        : new Uri($"{peer.GetLeftPart(UriPartial.Authority)}{Mesh.RelayHeaders.PathPrefix}{service.Name}/{upstream.Name}{_pathAndQuery}", NoCanonicalization);
+
+    /// <summary>A relayed attempt is signed for its peer; a direct one carries no mesh headers.</summary>
+    private void SetMeshHeaders(HttpRequestMessage attempt, UpstreamCore upstream, PathChoice path)
+    {
+        foreach (var h in RelayHeaderNames)
+        {
+            attempt.Headers.Remove(h);
+        }
+
+        if (path.Peer is null)
+        {
+            return;
+        }
+
+        var relay = service.Relay!;
+        Mesh.RelayHeaders.Sign(attempt, relay.Signer, relay.Self, state.History.HopsLeft - 1, state.Chain, relay.Time);
+        service.Metrics.Relayed.Add(1,
+            new KeyValuePair<string, object?>("service", service.Name),
+            new KeyValuePair<string, object?>("peer", path.Peer),
+            new KeyValuePair<string, object?>("upstream", upstream.Name));
+    }
+
+    private static void CopyContentHeaders(HttpContent? from, HttpContentHeaders to)
+    {
+        if (from is null)
+        {
+            return;
+        }
+
+        foreach (var h in from.Headers)
+        {
+            to.Remove(h.Key);
+            to.TryAddWithoutValidation(h.Key, h.Value);
+        }
+    }
+
+    private static bool Contains<TException>(Exception e) where TException : Exception
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is TException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static AttemptFailure Classify(Exception e, bool firstByteTimedOut)
+    {
+        if (firstByteTimedOut && e is OperationCanceledException)
+        {
+            return AttemptFailure.Timeout;
+        }
+
+        if (Contains<ConnectFailedException>(e) || e is HttpRequestException { HttpRequestError: HttpRequestError.NameResolutionError })
+        {
+            return AttemptFailure.NeverSent;
+        }
+
+        return firstByteTimedOut ? AttemptFailure.Timeout : AttemptFailure.Broken;
+    }
+
+    private void Count(UpstreamCore upstream, string result) =>
+        service.Metrics.Attempts.Add(1,
+            new KeyValuePair<string, object?>("service", service.Name),
+            new KeyValuePair<string, object?>("upstream", upstream.Name),
+            new KeyValuePair<string, object?>("result", result));
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1101, EventName = "AttemptFailed", Level = LogLevel.Debug,
+            Message = "Service {Service}: attempt to {Upstream} ({Path}) failed ({Failure}): {Detail}")]
+        public static partial void AttemptFailed(ILogger logger, string service, string upstream, string path, AttemptFailure failure, string detail);
+    }
+}

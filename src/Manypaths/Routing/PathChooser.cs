@@ -1,0 +1,286 @@
+using Manypaths.Config;
+using Manypaths.Health;
+
+namespace Manypaths.Routing;
+
+/// <summary>One upstream as the chooser sees it: where it ranks, and its direct path's health on this node.</summary>
+internal sealed record ChooserUpstream(string Name, int Tier, string? Region, int Weight, UpstreamHealth Health);
+
+/// <summary>
+/// The only place that chooses a path. For each attempt of a request, <see cref="Next"/> returns the next path: tier
+/// first (lowest with a usable path); within the tier a usable direct path, by region (own, else the lowest measured
+/// latency, with hysteresis) then Up before Suspect then weight, unless a relayed path to that upstream is clearly
+/// better (loss or latency margin); when the tier has no usable direct path, the same tier through the peer with the
+/// lowest cost (a relayed primary beats a direct backup unless <see cref="RelayPolicy.PreferOverBackup"/> is off);
+/// when nothing is usable, the least-bad direct upstream once. Never a path the request already tried; a relayed
+/// request (pinned) gets its named upstream, directly, once. <see cref="Report"/> feeds the chosen path's health:
+/// a direct path is the upstream's <see cref="UpstreamHealth"/>, a relayed one has its own (same rise/fall and
+/// ejection). Pure apart from the random source and the region memory: tested without sockets.
+/// </summary>
+internal sealed class PathChooser(
+    string service,
+    IReadOnlyList<ChooserUpstream> upstreams,
+    Func<int, bool> drained,
+    Func<int, string, UpstreamHealth> relayHealth,
+    IRelayCandidates? relays,
+    RelayPolicy policy,
+    string? nodeRegion,
+    Random? random = null)
+{
+    private readonly Random _random = random ?? Random.Shared;
+    private readonly RegionPreference _regions = new();
+
+    public IReadOnlyList<ChooserUpstream> Upstreams => upstreams;
+
+    public bool RelayEnabled => relays is not null;
+
+    /// <param name="onlyTier">Stay in this tier (a connect race never falls to a lower tier).</param>
+    /// <param name="allowLeastBad">When nothing is usable, try the least-bad upstream (once per request).</param>
+    public PathChoice? Next(AttemptHistory history, int? onlyTier = null, bool allowLeastBad = true)
+    {
+        if (history.Pinned is { } pinned)
+        {
+            var key = new PathKey(pinned, null);
+            return history.Tried(key) || pinned >= upstreams.Count ? null : new PathChoice(key, upstreams[pinned].Tier, PickReason.Healthy);
+        }
+
+        var snapshots = new HealthSnapshot[upstreams.Count];
+        for (var i = 0; i < snapshots.Length; i++)
+        {
+            snapshots[i] = upstreams[i].Health.Snapshot();
+        }
+
+        var relayAllowed = relays is not null && history.HopsLeft > 0;
+        var directTier = int.MaxValue;
+        for (var i = 0; i < upstreams.Count; i++)
+        {
+            if (InScope(i, onlyTier) && snapshots[i].Usable && !history.Tried(new PathKey(i, null)))
+            {
+                directTier = Math.Min(directTier, upstreams[i].Tier);
+            }
+        }
+
+        if (relayAllowed && (policy.PreferOverBackup || directTier == int.MaxValue))
+        {
+            // A relayed path to a better tier beats a direct path to a worse one (or, by policy, only when no
+            // direct path of any tier is left).
+            var relayed = RelayedInBestTier(history, onlyTier, policy.PreferOverBackup ? directTier : int.MaxValue);
+            if (relayed is not null)
+            {
+                return relayed;
+            }
+        }
+
+        if (directTier != int.MaxValue)
+        {
+            var i = PickInTier(snapshots, history, directTier);
+            if (relayAllowed && BestRelay(i, history) is { } better && ClearlyBetter(better, snapshots[i], policy))
+            {
+                return new PathChoice(new PathKey(i, better.Peer), directTier, PickReason.Relayed, better.PeerMesh);
+            }
+
+            return new PathChoice(new PathKey(i, null), directTier, PickReason.Healthy);
+        }
+
+        return allowLeastBad && !history.LeastBadUsed ? LeastBad(snapshots, history, onlyTier) : null;
+    }
+
+    /// <summary>What one attempt on <paramref name="choice"/> told us about that path.</summary>
+    public void Report(PathChoice choice, RequestOutcome outcome, TimeSpan latency, string detail) =>
+        HealthOf(choice.Key).ReportRequest(outcome, latency, detail);
+
+    /// <summary>The health state machine of one path: the upstream's for a direct path, its own for a relayed one.</summary>
+    public UpstreamHealth HealthOf(PathKey key) => key.Peer is null ? upstreams[key.Upstream].Health : relayHealth(key.Upstream, key.Peer);
+
+    /// <summary>Every peer's path to one upstream, usable or not, and why, for the status page.</summary>
+    public IEnumerable<(string Peer, bool Usable, double? LatencyMs, string Why)> Explain(int upstream)
+    {
+        if (relays is null)
+        {
+            yield break;
+        }
+
+        foreach (var c in relays.For(service, upstreams[upstream].Name).OrderBy(c => c.Peer, StringComparer.Ordinal))
+        {
+            var health = relayHealth(upstream, c.Peer).Snapshot();
+            var latency = double.IsFinite(c.LatencyMs) ? Math.Round(c.LatencyMs, 2) : (double?)null;
+            if (!c.Usable)
+            {
+                yield return (c.Peer, false, latency, c.Why);
+            }
+            else if (!health.Usable)
+            {
+                yield return (c.Peer, false, latency, $"relayed requests through {c.Peer}: {health.Reason}");
+            }
+            else
+            {
+                yield return (c.Peer, true, latency, c.Why);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A direct path that works but is degraded gives way to a relayed one only when that is clearly better (by the
+    /// policy's loss or latency margin), so traffic does not move for noise.
+    /// </summary>
+    public static bool ClearlyBetter(RelayCandidate relay, HealthSnapshot direct, RelayPolicy policy)
+    {
+        var directLoss = 1 - direct.SuccessRate;
+        if (directLoss - relay.Loss > policy.LossMargin)
+        {
+            return true;
+        }
+
+        return !double.IsNaN(direct.LatencyMs) && direct.LatencyMs - relay.LatencyMs > policy.LatencyMargin.TotalMilliseconds;
+    }
+
+    private bool InScope(int i, int? onlyTier) => !drained(i) && (onlyTier is null || upstreams[i].Tier == onlyTier);
+
+    /// <summary>The cheapest usable relayed path to upstream <paramref name="i"/> not tried yet by this request.</summary>
+    private RelayCandidate? BestRelay(int i, AttemptHistory history)
+    {
+        RelayCandidate? best = null;
+        foreach (var c in relays!.For(service, upstreams[i].Name))
+        {
+            if (c.Usable && !history.Tried(new PathKey(i, c.Peer)) && relayHealth(i, c.Peer).Snapshot().Usable
+                && (best is null || c.LatencyMs < best.LatencyMs))
+            {
+                best = c;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>In the lowest tier below <paramref name="belowTier"/> that has a relayable upstream: one by weight, through its best peer.</summary>
+    private PathChoice? RelayedInBestTier(AttemptHistory history, int? onlyTier, int belowTier)
+    {
+        var best = new Dictionary<int, RelayCandidate>();
+        var tier = int.MaxValue;
+        for (var i = 0; i < upstreams.Count; i++)
+        {
+            var t = upstreams[i].Tier;
+            if (!InScope(i, onlyTier) || t >= belowTier || t > tier || BestRelay(i, history) is not { } via)
+            {
+                continue;
+            }
+
+            if (t < tier)
+            {
+                tier = t;
+                best.Clear();
+            }
+
+            best[i] = via;
+        }
+
+        if (best.Count == 0)
+        {
+            return null;
+        }
+
+        var ticket = _random.Next(Math.Max(best.Keys.Sum(i => upstreams[i].Weight), 1));
+        var chosen = -1;
+        foreach (var i in best.Keys.Order())
+        {
+            chosen = i;
+            ticket -= upstreams[i].Weight;
+            if (ticket < 0)
+            {
+                break;
+            }
+        }
+
+        var peer = best[chosen];
+        return new PathChoice(new PathKey(chosen, peer.Peer), tier, PickReason.Relayed, peer.PeerMesh);
+    }
+
+    /// <summary>Within a tier: own region, else the lowest-latency one; Up before Suspect; then weighted random.</summary>
+    private int PickInTier(HealthSnapshot[] snapshots, AttemptHistory history, int tier)
+    {
+        bool Candidate(int i) => InScope(i, tier) && snapshots[i].Usable && !history.Tried(new PathKey(i, null));
+        var region = ChooseRegion(snapshots, tier, Candidate);
+        bool InGroup(int i) => Candidate(i) && (upstreams[i].Region ?? "") == region;
+        var anyUp = Enumerable.Range(0, upstreams.Count).Any(i => InGroup(i) && snapshots[i].State != HealthState.Suspect);
+        bool Eligible(int i) => InGroup(i) && (!anyUp || snapshots[i].State != HealthState.Suspect);
+
+        var total = 0;
+        for (var i = 0; i < upstreams.Count; i++)
+        {
+            total += Eligible(i) ? upstreams[i].Weight : 0;
+        }
+
+        var ticket = _random.Next(Math.Max(total, 1));
+        var last = -1;
+        for (var i = 0; i < upstreams.Count; i++)
+        {
+            if (!Eligible(i))
+            {
+                continue;
+            }
+
+            last = i;
+            ticket -= upstreams[i].Weight;
+            if (ticket < 0)
+            {
+                return i;
+            }
+        }
+
+        return last;
+    }
+
+    private string ChooseRegion(HealthSnapshot[] snapshots, int tier, Func<int, bool> candidate)
+    {
+        var stats = new List<(string Region, double Sum, int Known)>(2);
+        for (var i = 0; i < upstreams.Count; i++)
+        {
+            if (!candidate(i))
+            {
+                continue;
+            }
+
+            var region = upstreams[i].Region ?? "";
+            if (nodeRegion is not null && region == nodeRegion)
+            {
+                return region;
+            }
+
+            var at = stats.FindIndex(s => s.Region == region);
+            var latency = snapshots[i].LatencyMs;
+            var known = double.IsNaN(latency) ? 0 : 1;
+            if (at < 0)
+            {
+                stats.Add((region, known == 1 ? latency : 0, known));
+            }
+            else
+            {
+                stats[at] = (region, stats[at].Sum + (known == 1 ? latency : 0), stats[at].Known + known);
+            }
+        }
+
+        return stats.Count == 1 ? stats[0].Region : _regions.Choose(tier, stats.Select(s => (s.Region, s.Known == 0 ? double.NaN : s.Sum / s.Known)).ToList());
+    }
+
+    /// <summary>Fewest failures first, then the ejection that ends soonest, then the lower tier.</summary>
+    private PathChoice? LeastBad(HealthSnapshot[] snapshots, AttemptHistory history, int? onlyTier)
+    {
+        var best = -1;
+        for (var i = 0; i < upstreams.Count; i++)
+        {
+            if (!InScope(i, onlyTier) || history.Tried(new PathKey(i, null)))
+            {
+                continue;
+            }
+
+            if (best < 0 || Badness(i).CompareTo(Badness(best)) < 0)
+            {
+                best = i;
+            }
+        }
+
+        return best < 0 ? null : new PathChoice(new PathKey(best, null), upstreams[best].Tier, PickReason.LeastBad);
+
+        (int, long, int) Badness(int i) => (snapshots[i].ConsecutiveFailures, snapshots[i].EjectedUntil?.UtcTicks ?? 0, upstreams[i].Tier);
+    }
+}

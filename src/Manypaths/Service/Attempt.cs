@@ -1,0 +1,109 @@
+using Manypaths.Routing;
+
+namespace Manypaths.Service;
+
+/// <summary>Why an attempt was started.</summary>
+internal enum AttemptKind
+{
+    First,
+
+    /// <summary>The one before it failed.</summary>
+    Retry,
+
+    /// <summary>The one before it had no answer after the path's usual time (idempotent requests).</summary>
+    Hedge,
+
+    /// <summary>The one before it could not connect in the path's usual time: a connect beside it, same tier.</summary>
+    Race,
+
+    /// <summary>The path of the one before it was judged down while it waited: started again elsewhere.</summary>
+    Rescue,
+}
+
+/// <summary>
+/// One attempt of one request on one path, as the attempt loop and the front end's runner share it: what phase it
+/// is in (a connect of its own pending, first byte received), whether its path was judged down, and its token.
+/// </summary>
+internal sealed class Attempt : IDisposable
+{
+    private readonly CancellationTokenSource _cancel;
+    private readonly TaskCompletionSource _rescue = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _connectStarted;
+    private int _connectPending;
+    private int _firstByte;
+
+    public Attempt(int number, AttemptKind kind, PathChoice path, long started, CancellationToken loop)
+    {
+        Number = number;
+        Kind = kind;
+        Path = path;
+        Started = started;
+        _cancel = CancellationTokenSource.CreateLinkedTokenSource(loop);
+    }
+
+    /// <summary>1 for the first attempt of a request, then 2, 3...</summary>
+    public int Number { get; }
+
+    public AttemptKind Kind { get; }
+
+    public PathChoice Path { get; }
+
+    /// <summary>When it started (a TimeProvider timestamp).</summary>
+    public long Started { get; }
+
+    public CancellationToken Token => _cancel.Token;
+
+    /// <summary>The endpoint (host:port) of the connect this attempt started, if it started one.</summary>
+    public string? ConnectEndpoint { get; private set; }
+
+    public bool ConnectPending => Volatile.Read(ref _connectPending) == 1;
+
+    public long ConnectStarted => Volatile.Read(ref _connectStarted);
+
+    public bool FirstByte => Volatile.Read(ref _firstByte) == 1;
+
+    /// <summary>Completes when the attempt's path is judged down while the attempt still waits.</summary>
+    public Task Rescue => _rescue.Task;
+
+    /// <summary>Set by the loop: a race was already started beside it.</summary>
+    public bool Raced { get; set; }
+
+    /// <summary>Set by the loop: its path was judged down and the loop decided (once) what to do about it.</summary>
+    public bool RescueConsidered { get; set; }
+
+    /// <summary>Set by the loop: it was given up and the request started again elsewhere; its outcome is ignored.</summary>
+    public bool Abandoned { get; private set; }
+
+    public void MarkConnectStarted(string endpoint, long timestamp)
+    {
+        ConnectEndpoint = endpoint;
+        Volatile.Write(ref _connectStarted, timestamp);
+        Volatile.Write(ref _connectPending, 1);
+    }
+
+    public void MarkConnectDone() => Volatile.Write(ref _connectPending, 0);
+
+    public void MarkFirstByte() => Volatile.Write(ref _firstByte, 1);
+
+    public void RequestRescue() => _rescue.TrySetResult();
+
+    /// <summary>Gives the attempt up: cancels it (its connection is closed) and ignores whatever it returns.</summary>
+    public void Abandon()
+    {
+        Abandoned = true;
+        Cancel();
+    }
+
+    public void Cancel()
+    {
+        try
+        {
+            _cancel.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public void Dispose() => _cancel.Dispose();
+}

@@ -1,0 +1,436 @@
+using Manypaths.Health;
+using Manypaths.Proxy;
+using Manypaths.Routing;
+
+namespace Manypaths.Service;
+
+/// <summary>How a request's attempts ended, for the front end to answer its client.</summary>
+internal readonly record struct LoopResult<T>(T? Value, PathChoice? ServedBy, bool NothingToTry, bool NeverReachedUpstream, Exception? LastError)
+    where T : class;
+
+/// <summary>
+/// The one attempt loop, for every protocol. It starts the next attempt when one fails (a retry: free when nothing
+/// was sent or a relay never reached the upstream, else within 'retries' and the retry budget, for requests that
+/// may be sent again), or on a timer: a hedge after the path's own p95 (idempotent requests, within the hedge
+/// budget), a connect race when an attempt's connect is slower than that endpoint's usual (same tier, free), or a
+/// rescue when the path an attempt waits on is judged down (free; the waiting attempt is given up only if the
+/// request may be sent again). Timers only start attempts; only the front end's timeouts cancel one. The first
+/// usable answer wins and the others are cancelled; a path still waiting past its usual time when another path
+/// answered counts as a passive failure of that path (so a stalled path is ejected after a few requests).
+/// </summary>
+internal sealed partial class AttemptLoop(ServiceCore core)
+{
+    /// <summary>Hedge delay before the path has enough samples for a p95.</summary>
+    public static readonly TimeSpan ColdHedgeDelay = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Race delay before the endpoint has connect samples: RFC 8305's Happy Eyeballs delay.</summary>
+    public static readonly TimeSpan ColdRaceDelay = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>No adaptive delay is shorter: below this, scheduling noise would start attempts for nothing.</summary>
+    public static readonly TimeSpan MinDelay = TimeSpan.FromMilliseconds(2);
+
+    private const int MinSamples = 8;
+
+    public async Task<LoopResult<T>> RunAsync<T>(IAttemptRunner<T> runner, AttemptHistory history, CancellationToken cancellationToken)
+        where T : class
+    {
+        var run = new Run<T>(core, runner, history, cancellationToken);
+        try
+        {
+            return await run.ExecuteAsync();
+        }
+        finally
+        {
+            run.CancelTheRest();
+        }
+    }
+
+    /// <summary>The hedge delay of a path: configured, else the p95 of its recent time to first byte.</summary>
+    public TimeSpan HedgeDelay(PathKey path)
+    {
+        if (core.Options.Hedge?.Delay is { } fixedDelay)
+        {
+            return fixedDelay;
+        }
+
+        var window = core.FirstByteWindow(path);
+        var ms = window.Count >= MinSamples ? window.QuantileMs : double.NaN;
+        if (double.IsNaN(ms))
+        {
+            return ColdHedgeDelay;
+        }
+
+        return Clamp(TimeSpan.FromMilliseconds(ms), core.Options.Timeouts.FirstByte / 2);
+    }
+
+    /// <summary>The race delay of a connect: twice the p95 of that endpoint's recent connect times.</summary>
+    public TimeSpan RaceDelay(string? endpoint)
+    {
+        var window = endpoint is null ? null : core.ConnectWindow(endpoint);
+        var ms = window is { Count: >= MinSamples / 2 } ? window.QuantileMs : double.NaN;
+        return double.IsNaN(ms) ? ColdRaceDelay : Clamp(TimeSpan.FromMilliseconds(2 * ms), core.Options.Timeouts.Connect / 2);
+    }
+
+    private static TimeSpan Clamp(TimeSpan value, TimeSpan max) => value < MinDelay ? MinDelay : value > max ? max : value;
+
+    /// <summary>The state of one request's loop.</summary>
+    private sealed class Run<T>(ServiceCore core, IAttemptRunner<T> runner, AttemptHistory history, CancellationToken cancellationToken)
+        where T : class
+    {
+        private readonly List<(Attempt Attempt, Task<AttemptOutcome<T>> Task)> _running = new(2);
+        private readonly TimeProvider _time = core.Time;
+        private readonly int _maxPaid = 1 + core.Options.Retry.Retries;
+        private readonly int _maxConcurrent = core.Options.Hedge?.MaxAttempts ?? 1;
+        private T? _fallback;
+        private PathChoice? _fallbackPath;
+        private Exception? _lastError;
+        private bool _neverReached = true;
+        private bool _hedgeDenied;
+        private int _number;
+        private int _paid;
+        private int _hedges;
+
+        public async Task<LoopResult<T>> ExecuteAsync()
+        {
+            if (!Start(AttemptKind.First))
+            {
+                return new LoopResult<T>(null, null, NothingToTry: true, NeverReachedUpstream: true, null);
+            }
+
+            _paid = 1;
+            while (_running.Count > 0)
+            {
+                var (timerDue, timerAction) = NextTimer();
+                using var timerCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var waits = new List<Task>(_running.Count * 2 + 1);
+                foreach (var (attempt, task) in _running)
+                {
+                    waits.Add(task);
+                    if (!attempt.FirstByte && !attempt.RescueConsidered)
+                    {
+                        waits.Add(attempt.Rescue);
+                    }
+                }
+
+                Task? timer = timerDue is { } due ? Task.Delay(due, _time, timerCancel.Token) : null;
+                if (timer is not null)
+                {
+                    waits.Add(timer);
+                }
+
+                await Task.WhenAny(waits);
+                await timerCancel.CancelAsync();
+                cancellationToken.ThrowIfCancellationRequested();
+
+                if (await TakeFinishedAsync() is { } done)
+                {
+                    return done;
+                }
+
+                RescueStranded();
+                if (timer is { IsCompletedSuccessfully: true })
+                {
+                    timerAction?.Invoke();
+                }
+            }
+
+            if (_fallback is not null)
+            {
+                var value = _fallback;
+                _fallback = null;
+                return new LoopResult<T>(value, _fallbackPath, false, false, null);
+            }
+
+            return new LoopResult<T>(null, null, NothingToTry: _number == 0, _neverReached, _lastError);
+        }
+
+        /// <summary>Cancels what is still running (the losers) and releases answers nobody will use.</summary>
+        public void CancelTheRest()
+        {
+            foreach (var (attempt, task) in _running)
+            {
+                attempt.Cancel();
+                core.InFlight.Unregister(attempt);
+                _ = task.ContinueWith(t =>
+                {
+                    if (t.Result.Value is { } value)
+                    {
+                        runner.Discard(value);
+                    }
+
+                    attempt.Dispose();
+                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
+            _running.Clear();
+            if (_fallback is not null)
+            {
+                runner.Discard(_fallback);
+                _fallback = null;
+            }
+        }
+
+        private bool Start(AttemptKind kind, int? onlyTier = null) => Choose(kind, onlyTier) is { } choice && Launch(kind, choice);
+
+        private PathChoice? Choose(AttemptKind kind, int? onlyTier = null) =>
+            core.Chooser.Next(history, onlyTier, allowLeastBad: kind is AttemptKind.First or AttemptKind.Retry);
+
+        private bool Launch(AttemptKind kind, PathChoice choice)
+        {
+            history.Add(choice.Key);
+            history.LeastBadUsed |= choice.Reason == PickReason.LeastBad;
+            var attempt = new Attempt(++_number, kind, choice, _time.GetTimestamp(), cancellationToken);
+            if (core.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+            {
+                Log.Started(core.Logger, core.Name, attempt.Number, kind, core.Upstreams[choice.Upstream].Name, choice.Peer ?? "direct", choice.Reason);
+            }
+
+            core.InFlight.Register(attempt);
+            _running.Add((attempt, runner.RunAsync(attempt)));
+            core.Count(kind);
+            return true;
+        }
+
+        /// <summary>The soonest timer: a hedge of the newest attempt, or a race of a slow connect.</summary>
+        private (TimeSpan? Due, Action? Action) NextTimer()
+        {
+            TimeSpan? due = null;
+            Action? action = null;
+            var now = _time.GetTimestamp();
+            void Consider(long from, TimeSpan delay, Action what)
+            {
+                var left = delay - _time.GetElapsedTime(from, now);
+                left = left < TimeSpan.Zero ? TimeSpan.Zero : left;
+                if (due is null || left < due)
+                {
+                    (due, action) = (left, what);
+                }
+            }
+
+            if (runner.MayHedge && !_hedgeDenied && _running.Count < _maxConcurrent && _running.TrueForAll(r => !r.Attempt.FirstByte))
+            {
+                var newest = _running[^1].Attempt;
+                Consider(newest.Started, core.Loop.HedgeDelay(newest.Path.Key), Hedge);
+            }
+
+            foreach (var (attempt, _) in _running)
+            {
+                if (runner.MayRace && attempt.ConnectPending && !attempt.Raced && !attempt.Abandoned)
+                {
+                    Consider(attempt.ConnectStarted, core.Loop.RaceDelay(attempt.ConnectEndpoint), () => Race(attempt));
+                }
+            }
+
+            return (due, action);
+        }
+
+        private void Hedge()
+        {
+            if (_running.Count == 0 || _running.Count >= _maxConcurrent || _running.Exists(r => r.Attempt.FirstByte))
+            {
+                return; // things changed while the timer ran: an attempt ended or answered
+            }
+
+            if (!core.Hedges.TryTake())
+            {
+                _hedgeDenied = true;
+                core.CountHedge("denied");
+                return;
+            }
+
+            if (Start(AttemptKind.Hedge))
+            {
+                _hedges++;
+                core.CountHedge("started");
+            }
+            else
+            {
+                _hedgeDenied = true; // no other path: give the token back by not hedging again
+            }
+        }
+
+        private void Race(Attempt slow)
+        {
+            slow.Raced = true;
+            if (slow.ConnectPending && !slow.FirstByte && _running.Exists(r => r.Attempt == slow))
+            {
+                Start(AttemptKind.Race, onlyTier: slow.Path.Tier);
+            }
+        }
+
+        /// <summary>Attempts whose path was judged down while they waited: started again elsewhere, if allowed.</summary>
+        private void RescueStranded()
+        {
+            foreach (var (attempt, _) in _running.ToList())
+            {
+                if (!attempt.Rescue.IsCompleted || attempt.RescueConsidered || attempt.FirstByte || attempt.Abandoned)
+                {
+                    continue;
+                }
+
+                // Once, and only to a usable path: with nowhere healthy to go (a least-bad guess is worse than an
+                // attempt that may still answer), or a request that may not be sent again, it keeps waiting.
+                attempt.RescueConsidered = true;
+                if (Choose(AttemptKind.Rescue) is { } elsewhere && runner.TryAbandon(attempt))
+                {
+                    attempt.Abandon();
+                    core.CountRescue();
+                    Launch(AttemptKind.Rescue, elsewhere);
+                }
+            }
+        }
+
+        private async Task<LoopResult<T>?> TakeFinishedAsync()
+        {
+            foreach (var entry in _running.Where(r => r.Task.IsCompleted).ToList())
+            {
+                _running.Remove(entry);
+                var (attempt, task) = entry;
+                core.InFlight.Unregister(attempt);
+                var outcome = await task;
+                if (core.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+                {
+                    Log.Ended(core.Logger, core.Name, attempt.Number, outcome.Result, outcome.Latency.TotalMilliseconds, outcome.Detail, attempt.Abandoned);
+                }
+
+                if (attempt.Abandoned)
+                {
+                    Discard(outcome);
+                    attempt.Dispose();
+                    continue;
+                }
+
+                if (outcome.Health is { } health)
+                {
+                    core.Chooser.Report(attempt.Path, health, outcome.Latency, outcome.Detail);
+                }
+
+                if (outcome.Result is AttemptResult.Success or AttemptResult.RetryableStatus)
+                {
+                    core.FirstByteWindow(attempt.Path.Key).Add(outcome.Latency);
+                }
+
+                if (outcome.Result == AttemptResult.Success)
+                {
+                    Won(attempt);
+                    attempt.Dispose();
+                    return new LoopResult<T>(outcome.Value, attempt.Path, false, false, null);
+                }
+
+                Next(attempt, outcome);
+                attempt.Dispose();
+            }
+
+            return null;
+        }
+
+        /// <summary>What a finished attempt that did not win leads to.</summary>
+        private void Next(Attempt attempt, AttemptOutcome<T> outcome)
+        {
+            switch (outcome.Result)
+            {
+                case AttemptResult.RetryableStatus:
+                    _neverReached = false;
+                    if (_fallback is not null)
+                    {
+                        runner.Discard(_fallback);
+                    }
+
+                    (_fallback, _fallbackPath) = (outcome.Value, attempt.Path);
+                    if (runner.MayRetry(AttemptFailure.RetryableStatus) && _paid < _maxPaid && _running.Count == 0 && core.Chooser.Next(history, allowLeastBad: false) is not null
+                        && core.WithdrawRetry())
+                    {
+                        _paid++;
+                        core.CountRetry("status");
+                        Start(AttemptKind.Retry);
+                    }
+
+                    break;
+                case AttemptResult.Unreached:
+                    // The relay never reached the upstream either: as free as a refused connect here.
+                    if (runner.MayRetry(AttemptFailure.NeverSent) && _running.Count == 0)
+                    {
+                        Start(AttemptKind.Retry);
+                    }
+
+                    break;
+                case AttemptResult.Failed:
+                    _lastError = outcome.Error ?? _lastError;
+                    if (attempt.Path.Reason == PickReason.LeastBad && outcome.Failure == AttemptFailure.NeverSent)
+                    {
+                        history.LeastBadUsed = false; // a refused connect cost nothing: the one chance is not used up
+                    }
+
+                    if (outcome.Failure != AttemptFailure.NeverSent)
+                    {
+                        _neverReached = false;
+                    }
+
+                    if (_running.Count > 0 || !runner.MayRetry(outcome.Failure))
+                    {
+                        break; // another attempt is still going; it decides
+                    }
+
+                    if (outcome.Failure == AttemptFailure.NeverSent)
+                    {
+                        Start(AttemptKind.Retry); // put no load on any upstream: free
+                    }
+                    else if (_paid < _maxPaid && core.Chooser.Next(history, allowLeastBad: false) is not null && core.WithdrawRetry())
+                    {
+                        _paid++;
+                        core.CountRetry(outcome.Failure.ToString().ToLowerInvariant());
+                        Start(AttemptKind.Retry);
+                    }
+
+                    break;
+            }
+        }
+
+        /// <summary>
+        /// <paramref name="winner"/> answered: every other attempt is cancelled. One that was still waiting past its
+        /// path's usual time (its hedge delay) was outpaced: its path counts a passive failure. Hedges that did not
+        /// win cost the hedge budget again.
+        /// </summary>
+        private void Won(Attempt winner)
+        {
+            if (winner.Kind == AttemptKind.Hedge)
+            {
+                core.CountHedge("won");
+            }
+
+            var now = _time.GetTimestamp();
+            foreach (var (loser, _) in _running)
+            {
+                if (loser.Kind == AttemptKind.Hedge)
+                {
+                    core.Hedges.Lost();
+                }
+
+                if (!loser.Abandoned && !loser.FirstByte && loser.Path.Key != winner.Path.Key
+                    && _time.GetElapsedTime(loser.Started, now) >= core.Loop.HedgeDelay(loser.Path.Key))
+                {
+                    core.Chooser.Report(loser.Path, RequestOutcome.Outpaced, _time.GetElapsedTime(loser.Started, now), $"another path answered first ({winner.Path.Key})");
+                }
+            }
+        }
+
+        private void Discard(AttemptOutcome<T> outcome)
+        {
+            if (outcome.Value is { } value)
+            {
+                runner.Discard(value);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [Microsoft.Extensions.Logging.LoggerMessage(EventId = 1201, EventName = "AttemptStarted", Level = Microsoft.Extensions.Logging.LogLevel.Debug,
+            Message = "Service {Service}: attempt {Number} ({Kind}) to {Upstream} via {Path} ({Reason})")]
+        public static partial void Started(Microsoft.Extensions.Logging.ILogger logger, string service, int number, AttemptKind kind, string upstream, string path, PickReason reason);
+
+        [Microsoft.Extensions.Logging.LoggerMessage(EventId = 1202, EventName = "AttemptEnded", Level = Microsoft.Extensions.Logging.LogLevel.Debug,
+            Message = "Service {Service}: attempt {Number} ended {Result} after {Ms:0.0} ms: {Detail} (abandoned: {Abandoned})")]
+        public static partial void Ended(Microsoft.Extensions.Logging.ILogger logger, string service, int number, AttemptResult result, double ms, string detail, bool abandoned);
+    }
+}

@@ -1,0 +1,229 @@
+using Manypaths.Config;
+using Manypaths.Health;
+using Manypaths.Routing;
+
+namespace Manypaths.Tests.Routing;
+
+/// <summary>The one place that chooses a path, on real health state machines in virtual time and fake relay candidates.</summary>
+public sealed class PathChooserTests
+{
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-12-02T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly Dictionary<(int, string), UpstreamHealth> _relayHealth = [];
+    private readonly FakeRelays _relays = new();
+
+    private static readonly HealthCheckOptions Check = new() { Rise = 2, Fall = 2 };
+    private static readonly PassiveHealthOptions Passive = new() { Failures = 3, Eject = TimeSpan.FromSeconds(5) };
+
+    private sealed class FakeRelays : IRelayCandidates
+    {
+        public Dictionary<string, List<RelayCandidate>> ByUpstream { get; } = [];
+
+        public IReadOnlyList<RelayCandidate> For(string service, string upstream) => ByUpstream.GetValueOrDefault(upstream) ?? [];
+
+        public void Add(string upstream, string peer, bool usable = true, double latency = 10, double loss = 0) =>
+            (ByUpstream.TryGetValue(upstream, out var l) ? l : ByUpstream[upstream] = []).Add(new RelayCandidate(peer, new Uri($"http://{peer}.mesh:7400"), usable, latency, loss, usable ? "ok" : "link down"));
+    }
+
+    private UpstreamHealth Health(HealthState state, double latency = 20)
+    {
+        var h = new UpstreamHealth(Check, Passive, _time);
+        switch (state)
+        {
+            case HealthState.Up:
+                h.ReportProbe(true, TimeSpan.FromMilliseconds(latency), "ok");
+                break;
+            case HealthState.Down:
+                h.ReportProbe(false, TimeSpan.Zero, "refused");
+                break;
+            case HealthState.Suspect:
+                h.ReportProbe(true, TimeSpan.FromMilliseconds(latency), "ok");
+                h.ReportRequest(RequestOutcome.Timeout, TimeSpan.FromSeconds(1), "slow");
+                break;
+        }
+
+        return h;
+    }
+
+    private ChooserUpstream U(string name, int tier = 0, string? region = null, int weight = 1, HealthState state = HealthState.Up, double latency = 20) =>
+        new(name, tier, region, weight, Health(state, latency));
+
+    private PathChooser Chooser(ChooserUpstream[] ups, string? region = null, bool relay = false, RelayPolicy? policy = null, HashSet<int>? drained = null, int seed = 1) =>
+        new("svc", ups, i => drained?.Contains(i) == true, RelayHealth, relay ? _relays : null, policy ?? new RelayPolicy(), region, new Random(seed));
+
+    private UpstreamHealth RelayHealth(int upstream, string peer) =>
+        _relayHealth.TryGetValue((upstream, peer), out var h) ? h : _relayHealth[(upstream, peer)] = new UpstreamHealth(Check, Passive, _time);
+
+    private static AttemptHistory History(int hops = 1) => new() { HopsLeft = hops };
+
+    [Fact]
+    public void Tier_TheLowestTierWithAUsablePathWins_AndABackupServesOnlyWhenEveryPrimaryIsDown()
+    {
+        Assert.Equal(2, Chooser([U("b", tier: 1), U("p1", state: HealthState.Down), U("p2")]).Next(History())!.Upstream);
+        var backup = Chooser([U("p1", state: HealthState.Down), U("p2", state: HealthState.Down), U("b", tier: 1)]).Next(History())!;
+        Assert.Equal((2, PickReason.Healthy, 1), (backup.Upstream, backup.Reason, backup.Tier));
+    }
+
+    [Fact]
+    public void Region_OwnRegionOutranksWeightAndLatency_ElseTheLowestLatencyRegion_CrossingOnlyWhenItHasNothing()
+    {
+        var own = Chooser([U("far", region: "us-east", weight: 100, latency: 1), U("near", region: "in-south", latency: 200)], region: "in-south");
+        Assert.All(Enumerable.Range(0, 50), _ => Assert.Equal(1, own.Next(History())!.Upstream));
+
+        var fastest = Chooser([U("euw", region: "eu-west", latency: 150), U("use1", region: "us-east", latency: 40), U("use2", region: "us-east", latency: 60)], region: "in-south");
+        Assert.All(Enumerable.Range(0, 50), _ => Assert.NotEqual(0, fastest.Next(History())!.Upstream));
+
+        var cross = Chooser([U("use", region: "us-east", latency: 40, state: HealthState.Down), U("euw", region: "eu-west", latency: 150)], region: "in-south");
+        Assert.Equal(1, cross.Next(History())!.Upstream);
+    }
+
+    [Fact]
+    public void Weight_SplitsTrafficProportionally_AndSuspectIsUsedOnlyWhenNoUpUpstreamRemains()
+    {
+        var chooser = Chooser([U("a", weight: 3), U("b", weight: 1)], seed: 42);
+        var counts = new int[2];
+        for (var i = 0; i < 4000; i++)
+        {
+            counts[chooser.Next(History())!.Upstream]++;
+        }
+
+        Assert.InRange(counts[0] / 4000.0, 0.72, 0.78);
+
+        var suspect = Chooser([U("s", state: HealthState.Suspect, weight: 100), U("u")]);
+        var history = History();
+        Assert.Equal(1, suspect.Next(history)!.Upstream);
+        history.Add(new PathKey(1, null));
+        Assert.Equal(0, suspect.Next(history)!.Upstream);
+    }
+
+    [Fact]
+    public void NeverTheSamePathTwice_InOneRequest_ThenTheLeastBadOnce_ThenNothing()
+    {
+        _relays.Add("a", "n2");
+        _relays.Add("a", "n3", latency: 30);
+        var chooser = Chooser([U("a"), U("b", state: HealthState.Down)], relay: true);
+        var history = History();
+        var seen = new List<PathKey>();
+        while (chooser.Next(history) is { } choice)
+        {
+            Assert.DoesNotContain(choice.Key, seen);
+            seen.Add(choice.Key);
+            history.Add(choice.Key);
+            history.LeastBadUsed |= choice.Reason == PickReason.LeastBad;
+        }
+
+        // direct a, a through n2 (cheaper), a through n3, then b (down) once as the least bad.
+        Assert.Equal([new PathKey(0, null), new PathKey(0, "n2"), new PathKey(0, "n3"), new PathKey(1, null)], seen);
+    }
+
+    [Fact]
+    public void Drained_IsNeverPicked_NotEvenAsTheLeastBad()
+    {
+        var chooser = Chooser([U("a"), U("b", state: HealthState.Down)], drained: [0]);
+        var choice = chooser.Next(History())!;
+        Assert.Equal((1, PickReason.LeastBad), (choice.Upstream, choice.Reason));
+        Assert.Null(chooser.Next(History(), allowLeastBad: false));
+    }
+
+    [Fact]
+    public void RelayedPrimary_BeatsADirectBackup_ByDefault_ButNotWhenThePolicySaysNo()
+    {
+        _relays.Add("p", "n2");
+        var ups = new[] { U("p", state: HealthState.Down), U("b", tier: 1) };
+        var byDefault = Chooser(ups, relay: true).Next(History())!;
+        Assert.Equal((new PathKey(0, "n2"), PickReason.Relayed, 0), (byDefault.Key, byDefault.Reason, byDefault.Tier));
+        Assert.Equal(new Uri("http://n2.mesh:7400"), byDefault.PeerMesh);
+        var directFirst = Chooser(ups, relay: true, policy: new RelayPolicy { PreferOverBackup = false }).Next(History())!;
+        Assert.Equal(new PathKey(1, null), directFirst.Key);
+    }
+
+    [Fact]
+    public void Relay_IsNotUsedWhileTheTierHasAWorkingDirectPath_NorWithoutHopsLeft_NorThroughAnUnusablePeer()
+    {
+        _relays.Add("p1", "n2");
+        _relays.Add("p2", "n2", usable: false);
+        var chooser = Chooser([U("p1", state: HealthState.Down), U("p2")], relay: true);
+        Assert.Equal(new PathKey(1, null), chooser.Next(History())!.Key);
+        Assert.Equal(PickReason.LeastBad, Chooser([U("p1", state: HealthState.Down)], relay: true).Next(History(hops: 0))!.Reason);
+
+        var history = History();
+        history.Add(new PathKey(0, null));
+        history.Add(new PathKey(1, null));
+        Assert.Equal(new PathKey(0, "n2"), chooser.Next(history)!.Key); // p2's relay is down, p1's is not
+    }
+
+    [Theory]
+    [InlineData(40, 0.90, 60, 0.00, true)]   // the direct path loses 10%, the relay nothing: clearly better
+    [InlineData(40, 0.97, 60, 0.00, false)]  // 3 points is within the loss margin: stay direct
+    [InlineData(400, 1.0, 80, 0.0, true)]    // direct 320 ms slower than the relay
+    [InlineData(120, 1.0, 80, 0.0, false)]   // 40 ms is noise
+    [InlineData(double.NaN, 1.0, 80, 0.0, false)]
+    public void ClearlyBetter_OnlyBeyondTheMargins(double directLatency, double directSuccess, double relayLatency, double relayLoss, bool expected)
+    {
+        var policy = new RelayPolicy { LossMargin = 0.05, LatencyMargin = TimeSpan.FromMilliseconds(100) };
+        var direct = new HealthSnapshot(HealthState.Up, directLatency, directSuccess, 0, null, "", null);
+        Assert.Equal(expected, PathChooser.ClearlyBetter(new RelayCandidate("n2", new Uri("http://n2:7400"), true, relayLatency, relayLoss, ""), direct, policy));
+    }
+
+    [Fact]
+    public void ADegradedDirectPath_GivesWayToAClearlyBetterRelay()
+    {
+        _relays.Add("a", "n2", latency: 30);
+        var slow = U("a", latency: 400);
+        var chooser = Chooser([slow], relay: true);
+        Assert.Equal(new PathKey(0, "n2"), chooser.Next(History())!.Key);
+    }
+
+    [Fact]
+    public void Pinned_ARelayedRequestGetsItsUpstreamDirectly_Once_HealthyOrNot()
+    {
+        _relays.Add("a", "n2");
+        var chooser = Chooser([U("a", state: HealthState.Down), U("b")], relay: true);
+        var history = new AttemptHistory { Pinned = 0, HopsLeft = 1 };
+        var choice = chooser.Next(history)!;
+        Assert.Equal(new PathKey(0, null), choice.Key);
+        history.Add(choice.Key);
+        Assert.Null(chooser.Next(history));
+    }
+
+    [Fact]
+    public void OnlyTier_ARaceNeverFallsToALowerTier()
+    {
+        var chooser = Chooser([U("p"), U("b", tier: 1)]);
+        var history = History();
+        history.Add(new PathKey(0, null));
+        Assert.Null(chooser.Next(history, onlyTier: 0, allowLeastBad: false));
+        Assert.Equal(new PathKey(1, null), chooser.Next(history)!.Key);
+    }
+
+    [Fact]
+    public void ARelayedPath_HasItsOwnRiseAndFall_AndEjection()
+    {
+        _relays.Add("a", "n2");
+        var chooser = Chooser([U("a", state: HealthState.Down)], relay: true);
+        var viaN2 = new PathKey(0, "n2");
+        Assert.Equal(viaN2, chooser.Next(History())!.Key);
+
+        // Relayed attempts that fail eject that path (not the peer for every upstream, not the direct path).
+        var choice = new PathChoice(viaN2, 0, PickReason.Relayed);
+        chooser.Report(choice, RequestOutcome.ConnectFailed, TimeSpan.FromMilliseconds(5), "n2 could not reach a");
+        Assert.Equal(HealthState.Down, chooser.HealthOf(viaN2).State);
+        Assert.Equal(PickReason.LeastBad, chooser.Next(History())!.Reason);
+
+        // Rise: the peer's heartbeats (its view of a: up) are its probes; during the ejection they do not count.
+        chooser.HealthOf(viaN2).ReportProbe(true, TimeSpan.FromMilliseconds(5), "n2 sees a up");
+        chooser.HealthOf(viaN2).ReportProbe(true, TimeSpan.FromMilliseconds(5), "n2 sees a up");
+        Assert.Equal(HealthState.Down, chooser.HealthOf(viaN2).State);
+        _time.Advance(TimeSpan.FromSeconds(6));
+        chooser.HealthOf(viaN2).ReportProbe(true, TimeSpan.FromMilliseconds(5), "n2 sees a up");
+        Assert.Equal(HealthState.Down, chooser.HealthOf(viaN2).State); // rise is 2
+        chooser.HealthOf(viaN2).ReportProbe(true, TimeSpan.FromMilliseconds(5), "n2 sees a up");
+        Assert.Equal(HealthState.Up, chooser.HealthOf(viaN2).State);
+        Assert.Equal(viaN2, chooser.Next(History())!.Key);
+
+        // Fall: two views of a down (fall is 2).
+        chooser.HealthOf(viaN2).ReportProbe(false, TimeSpan.Zero, "n2 sees a down");
+        Assert.Equal(HealthState.Up, chooser.HealthOf(viaN2).State);
+        chooser.HealthOf(viaN2).ReportProbe(false, TimeSpan.Zero, "n2 sees a down");
+        Assert.Equal(HealthState.Down, chooser.HealthOf(viaN2).State);
+    }
+}
