@@ -80,6 +80,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         private readonly List<(Attempt Attempt, Task<AttemptOutcome<T>> Task)> _running = new(2);
         private readonly TimeProvider _time = core.Time;
         private readonly int _maxPaid = 1 + core.Options.Retry.Retries;
+        /// <summary>hedge.max_attempts: attempts of one request under way at once, and 1 + the hedges it may start.</summary>
         private readonly int _maxConcurrent = core.Options.Hedge?.MaxAttempts ?? 1;
         private T? _fallback;
         private PathChoice? _fallbackPath;
@@ -207,7 +208,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                 }
             }
 
-            if (runner.MayHedge && !_hedgeDenied && _running.Count < _maxConcurrent && _running.TrueForAll(r => !r.Attempt.FirstByte))
+            if (runner.MayHedge && !_hedgeDenied && _hedges + 1 < _maxConcurrent && _running.Count < _maxConcurrent && _running.TrueForAll(r => !r.Attempt.FirstByte))
             {
                 var newest = _running[^1].Attempt;
                 Consider(newest.Started, core.Loop.HedgeDelay(newest.Path.Key), Hedge);
@@ -226,7 +227,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
 
         private void Hedge()
         {
-            if (_running.Count == 0 || _running.Count >= _maxConcurrent || _running.Exists(r => r.Attempt.FirstByte))
+            if (_running.Count == 0 || _running.Count >= _maxConcurrent || _hedges + 1 >= _maxConcurrent || _running.Exists(r => r.Attempt.FirstByte))
             {
                 return; // things changed while the timer ran: an attempt ended or answered
             }
@@ -348,9 +349,9 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     break;
                 case AttemptResult.Unreached:
                     // The relay never reached the upstream either: as free as a refused connect here.
-                    if (runner.MayRetry(AttemptFailure.NeverSent) && _running.Count == 0)
+                    if (runner.MayRetry(AttemptFailure.NeverSent))
                     {
-                        Start(AttemptKind.Retry);
+                        Replace(attempt);
                     }
 
                     break;
@@ -366,14 +367,18 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                         _neverReached = false;
                     }
 
-                    if (_running.Count > 0 || !runner.MayRetry(outcome.Failure))
+                    if (!runner.MayRetry(outcome.Failure))
                     {
-                        break; // another attempt is still going; it decides
+                        break;
                     }
 
                     if (outcome.Failure == AttemptFailure.NeverSent)
                     {
-                        Start(AttemptKind.Retry); // put no load on any upstream: free
+                        Replace(attempt); // put no load on any upstream: free
+                    }
+                    else if (_running.Count > 0)
+                    {
+                        break; // another attempt is still going; it decides
                     }
                     else if (_paid < _maxPaid && core.Chooser.Next(history, allowLeastBad: false) is not null && core.WithdrawRetry())
                     {
@@ -383,6 +388,20 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     }
 
                     break;
+            }
+        }
+
+        /// <summary>
+        /// An attempt that provably sent nothing (a refused connect, a relay that never reached the upstream) is
+        /// replaced for free by one of the same kind on the next path: a hedge stays a hedge (without spending the
+        /// budget again), a race stays in its tier; alone, it is a retry.
+        /// </summary>
+        private void Replace(Attempt failed)
+        {
+            var kind = _running.Count == 0 ? AttemptKind.Retry : failed.Kind is AttemptKind.Hedge or AttemptKind.Race ? failed.Kind : AttemptKind.Retry;
+            if (_running.Count == 0 || kind != AttemptKind.Retry)
+            {
+                Start(kind, kind == AttemptKind.Race ? failed.Path.Tier : null);
             }
         }
 

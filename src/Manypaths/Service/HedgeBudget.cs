@@ -36,12 +36,12 @@ internal sealed class HedgeBudget
         }
     }
 
-    /// <summary>The hedge did not win: hedging that rarely wins spends the budget twice as fast.</summary>
+    /// <summary>The hedge did not win: hedging that rarely wins spends the budget twice as fast (into debt if need be).</summary>
     public void Lost()
     {
         lock (_lock)
         {
-            _tokens = Math.Max(0, _tokens - 1);
+            _tokens = Math.Max(-Burst, _tokens - 1);
         }
     }
 

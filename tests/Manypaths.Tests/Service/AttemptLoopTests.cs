@@ -1,0 +1,286 @@
+using System.Collections.Concurrent;
+using Manypaths.Config;
+using Manypaths.Health;
+using Manypaths.Maintenance;
+using Manypaths.Proxy;
+using Manypaths.Routing;
+using Manypaths.Service;
+using Manypaths.Telemetry;
+using Manypaths.Tests.Support;
+
+namespace Manypaths.Tests.Service;
+
+/// <summary>
+/// The one attempt loop, in virtual time, with a scripted runner (each attempt ends when the test says so) and fake
+/// relay candidates: retries, hedges, connect races and rescues are the same code, so they agree.
+/// </summary>
+public sealed class AttemptLoopTests : IDisposable
+{
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-12-02T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly ManypathsMetrics _metrics = new();
+    private readonly FakeRelays _relays = new();
+
+    private sealed class FakeRelays : IRelayCandidates
+    {
+        public List<RelayCandidate> Candidates { get; } = [];
+
+        public IReadOnlyList<RelayCandidate> For(string service, string upstream) => Candidates;
+    }
+
+    /// <summary>Each attempt waits until the test finishes it; a cancelled one ends as Cancelled.</summary>
+    private sealed class ScriptedRunner : IAttemptRunner<string>
+    {
+        private readonly ConcurrentDictionary<int, TaskCompletionSource<AttemptOutcome<string>>> _pending = new();
+
+        public ConcurrentQueue<Attempt> Started { get; } = new();
+        public ConcurrentQueue<int> Cancelled { get; } = new();
+        public bool MayHedge { get; init; } = true;
+        public bool MayRace { get; init; } = true;
+        public bool Idempotent { get; init; } = true;
+        public Func<Attempt, bool> Abandon { get; init; } = _ => true;
+
+        /// <summary>Called as an attempt starts (e.g. to say its connect is pending).</summary>
+        public Action<Attempt>? OnStart { get; init; }
+
+        public Task<AttemptOutcome<string>> RunAsync(Attempt attempt)
+        {
+            var done = new TaskCompletionSource<AttemptOutcome<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _pending[attempt.Number] = done;
+            attempt.Token.Register(() =>
+            {
+                Cancelled.Enqueue(attempt.Number);
+                done.TrySetResult(new(AttemptResult.Cancelled, null, AttemptFailure.None, null, TimeSpan.Zero, "cancelled"));
+            });
+            OnStart?.Invoke(attempt);
+            Started.Enqueue(attempt);
+            return done.Task;
+        }
+
+        public bool MayRetry(AttemptFailure failure) => failure == AttemptFailure.NeverSent || Idempotent;
+
+        public bool TryAbandon(Attempt attempt) => Abandon(attempt);
+
+        public void Discard(string value)
+        {
+        }
+
+        public Attempt Get(int number) => Started.Single(a => a.Number == number);
+
+        public void Finish(int number, AttemptResult result, RequestOutcome? health, string? value = null, AttemptFailure failure = AttemptFailure.None) =>
+            _pending[number].TrySetResult(new(result, value, failure, health, TimeSpan.FromMilliseconds(5), result.ToString()));
+    }
+
+    private ServiceCore Core(string yamlUpstreams = "", HedgeOptions? hedge = null, bool relay = true, int retries = 2)
+    {
+        var upstreams = new List<UpstreamOptions>
+        {
+            new() { Name = "a", Url = new Uri("http://10.0.0.1:80") },
+            new() { Name = "b", Url = new Uri("http://10.0.0.2:80"), Tier = 1 },
+        };
+        var options = new ServiceOptions
+        {
+            Name = "svc",
+            Upstreams = upstreams,
+            Relay = relay,
+            Hedge = hedge ?? new HedgeOptions(),
+            Retry = new RetryOptions { Retries = retries },
+            Health = new HealthCheckOptions { Rise = 2, Fall = 2 },
+            Passive = new PassiveHealthOptions { Failures = 3 },
+        };
+        var registry = new HealthRegistry(_time);
+        var health = registry.Rebuild([options], out _);
+        foreach (var h in health.Values)
+        {
+            h.ReportProbe(true, TimeSpan.FromMilliseconds(10), "ok");
+        }
+
+        return new ServiceCore(options, new NodeOptions { Name = "n1" }, health, (u, peer) => registry.Relayed(options, u, peer),
+            relay ? _relays : null, new MaintenanceState(_time, "n1"), _metrics, _time, new Random(1));
+    }
+
+    private void Peer(string name, double latency = 10) =>
+        _relays.Candidates.Add(new RelayCandidate(name, new Uri($"http://{name}:7400"), true, latency, 0, "ok"));
+
+    private static Task Started(ScriptedRunner runner, int count) =>
+        Eventually.TrueAsync(() => runner.Started.Count >= count, $"{count} attempt(s) started", TimeSpan.FromSeconds(5));
+
+    private static AttemptHistory History() => new() { HopsLeft = 1 };
+
+    [Fact]
+    public async Task AnUnreachedAnswer_IsAFreeAttempt_InAHedgeToo_AndPenalisesThatRelayPath()
+    {
+        Peer("n2");
+        Peer("n3", latency: 20);
+        using var core = Core(hedge: new HedgeOptions { Delay = TimeSpan.FromMilliseconds(50) }, retries: 0);
+        var runner = new ScriptedRunner();
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        Assert.Equal(new PathKey(0, null), runner.Get(1).Path.Key);
+
+        _time.Advance(TimeSpan.FromMilliseconds(50)); // no answer: hedge, through the cheapest peer
+        await Started(runner, 2);
+        Assert.Equal((new PathKey(0, "n2"), AttemptKind.Hedge), (runner.Get(2).Path.Key, runner.Get(2).Kind));
+
+        // n2 never reached the upstream: free (retries is 0), and the n2 path is out.
+        runner.Finish(2, AttemptResult.Unreached, RequestOutcome.ConnectFailed, failure: AttemptFailure.NeverSent);
+        await Started(runner, 3);
+        Assert.Equal(new PathKey(0, "n3"), runner.Get(3).Path.Key);
+        Assert.Equal(HealthState.Down, core.RelayHealth(0, "n2").State);
+
+        runner.Finish(3, AttemptResult.Success, RequestOutcome.Success, "from n3");
+        var result = await loop;
+        Assert.Equal(("from n3", new PathKey(0, "n3")), (result.Value, result.ServedBy!.Key));
+    }
+
+    [Fact]
+    public async Task AFailedRelayedHedge_PenalisesThatRelayPath_AndTheOtherAttemptStillDecides()
+    {
+        Peer("n2");
+        using var core = Core(hedge: new HedgeOptions { Delay = TimeSpan.FromMilliseconds(50) });
+        var runner = new ScriptedRunner();
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        _time.Advance(TimeSpan.FromMilliseconds(50));
+        await Started(runner, 2);
+
+        runner.Finish(2, AttemptResult.Failed, RequestOutcome.Broken, failure: AttemptFailure.Broken);
+        await Eventually.TrueAsync(() => core.RelayHealth(0, "n2").State == HealthState.Suspect, "the relayed path counts the failure");
+        Assert.Equal(2, runner.Started.Count); // the first attempt is still running: no retry beside it
+
+        runner.Finish(1, AttemptResult.Success, RequestOutcome.Success, "direct");
+        Assert.Equal("direct", (await loop).Value);
+    }
+
+    [Fact]
+    public async Task HedgesThatWin_WhileTheFirstAttemptsStall_ArePassiveFailuresOfTheStalledPath_WhichIsEjectedAfterAFew()
+    {
+        // A path goes dark under three requests in flight: each one's hedge through n2 answers while it still waits.
+        Peer("n2");
+        using var core = Core(hedge: new HedgeOptions { Delay = TimeSpan.FromMilliseconds(50) });
+        var runners = Enumerable.Range(0, 3).Select(_ => new ScriptedRunner()).ToList();
+        var loops = runners.Select(r => core.Loop.RunAsync(r, History(), CancellationToken.None)).ToList();
+        foreach (var r in runners)
+        {
+            await Started(r, 1);
+            Assert.Equal(new PathKey(0, null), r.Get(1).Path.Key);
+        }
+
+        _time.Advance(TimeSpan.FromMilliseconds(50));
+        foreach (var r in runners)
+        {
+            await Started(r, 2);
+            Assert.Equal(new PathKey(0, "n2"), r.Get(2).Path.Key);
+            r.Finish(2, AttemptResult.Success, RequestOutcome.Success, "relayed");
+        }
+
+        Assert.All(await Task.WhenAll(loops), l => Assert.Equal("relayed", l.Value));
+        var direct = core.Upstreams[0].Health.Snapshot();
+        Assert.Equal(HealthState.Down, direct.State); // passive.failures is 3
+        Assert.StartsWith("ejected", direct.Reason, StringComparison.Ordinal);
+        Assert.All(runners, r => Assert.Contains(1, r.Cancelled)); // the stalled attempts were closed
+    }
+
+    [Fact]
+    public async Task TheHedgeBudget_CapsHedges_AndALosingHedgeCostsTwice()
+    {
+        Peer("n2");
+        using var core = Core(hedge: new HedgeOptions { Delay = TimeSpan.FromMilliseconds(50) });
+        var started = core.Hedges.Tokens;
+        var runner = new ScriptedRunner();
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        _time.Advance(TimeSpan.FromMilliseconds(50));
+        await Started(runner, 2);
+        runner.Finish(1, AttemptResult.Success, RequestOutcome.Success, "direct"); // the hedge lost
+        await loop;
+        Assert.Equal(started - 2, core.Hedges.Tokens, 3);
+
+        while (core.Hedges.TryTake())
+        {
+        }
+
+        var denied = new ScriptedRunner();
+        var second = core.Loop.RunAsync(denied, History(), CancellationToken.None);
+        await Started(denied, 1);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        denied.Finish(1, AttemptResult.Success, RequestOutcome.Success, "direct");
+        await second;
+        Assert.Single(denied.Started); // no token: no hedge
+    }
+
+    [Fact]
+    public async Task ASlowConnect_IsRacedOnTheSameTierOnly_FreeOfTheHedgeBudget_AndTheFirstToAnswerWins()
+    {
+        Peer("n2");
+        using var core = Core(hedge: null);
+        var runner = new ScriptedRunner { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.0.0.1:80", 0) };
+        var tokens = core.Hedges.Tokens;
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        _time.Advance(AttemptLoop.ColdRaceDelay); // no connect samples yet: RFC 8305's 250 ms
+        await Started(runner, 2);
+        Assert.Equal((new PathKey(0, "n2"), AttemptKind.Race, 0), (runner.Get(2).Path.Key, runner.Get(2).Kind, runner.Get(2).Path.Tier));
+
+        _time.Advance(TimeSpan.FromSeconds(2)); // both connects pending: no third attempt in the backup tier
+        Assert.Equal(2, runner.Started.Count);
+        runner.Finish(2, AttemptResult.Success, RequestOutcome.Success, "raced");
+        Assert.Equal("raced", (await loop).Value);
+        Assert.Equal(tokens, core.Hedges.Tokens);
+        await Eventually.TrueAsync(() => runner.Cancelled.Contains(1), "the slow connect is closed");
+    }
+
+    [Fact]
+    public async Task AWaitingAttempt_IsStartedAgainElsewhere_WhenItsPathIsJudgedDown()
+    {
+        Peer("n2");
+        using var core = Core(hedge: null);
+        var runner = new ScriptedRunner { MayHedge = false };
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+
+        // Probes judge the direct path down (fall 2) while the attempt waits: it goes through n2 at once.
+        core.Upstreams[0].Health.ReportProbe(false, TimeSpan.Zero, "timeout");
+        core.Upstreams[0].Health.ReportProbe(false, TimeSpan.Zero, "timeout");
+        await Started(runner, 2);
+        Assert.Equal((new PathKey(0, "n2"), AttemptKind.Rescue), (runner.Get(2).Path.Key, runner.Get(2).Kind));
+        Assert.True(runner.Get(1).Abandoned);
+        runner.Finish(2, AttemptResult.Success, RequestOutcome.Success, "rescued");
+        Assert.Equal("rescued", (await loop).Value);
+    }
+
+    [Fact]
+    public async Task ARequestThatMayNotBeSentAgain_IsNeverRescuedOrRetried_OnceItMayHaveBeenSent()
+    {
+        Peer("n2");
+        using var core = Core(hedge: null);
+        var gate = new SendGate();
+        var runner = new ScriptedRunner { MayHedge = false, Idempotent = false, Abandon = a => gate.TryAbandon(a.Number) };
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        Assert.True(gate.TryClaim(1)); // the POST's body went out on attempt 1
+
+        core.Upstreams[0].Health.ReportProbe(false, TimeSpan.Zero, "timeout");
+        core.Upstreams[0].Health.ReportProbe(false, TimeSpan.Zero, "timeout");
+        runner.Finish(1, AttemptResult.Failed, RequestOutcome.Timeout, failure: AttemptFailure.Timeout);
+        var result = await loop;
+        Assert.Null(result.Value);
+        Assert.Single(runner.Started); // not rescued, not retried: it may have reached the upstream
+        Assert.False(result.NeverReachedUpstream);
+    }
+
+    [Fact]
+    public async Task ARefusedConnect_IsRetriedForFree_EvenWithNoRetriesLeft()
+    {
+        using var core = Core(hedge: null, relay: false, retries: 0);
+        var runner = new ScriptedRunner { MayHedge = false, Idempotent = false };
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        runner.Finish(1, AttemptResult.Failed, RequestOutcome.ConnectFailed, failure: AttemptFailure.NeverSent);
+        await Started(runner, 2);
+        Assert.Equal(1, runner.Get(2).Path.Upstream); // a ejected at once; the backup tier next
+        runner.Finish(2, AttemptResult.Success, RequestOutcome.Success, "backup");
+        Assert.Equal("backup", (await loop).Value);
+    }
+
+    public void Dispose() => _metrics.Dispose();
+}
