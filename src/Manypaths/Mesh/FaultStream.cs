@@ -38,9 +38,11 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        // Bytes already received are readable (they are in the socket buffer); new ones stop arriving.
+        // Bytes already received are readable (they are in the socket buffer); new ones stop arriving, and bytes that
+        // arrive while the link is dark are held back until it heals, as TCP would retransmit them.
         await StallIfBlackholedAsync(cancellationToken);
         var n = await inner.ReadAsync(buffer, cancellationToken);
+        await StallIfBlackholedAsync(cancellationToken);
         if (faults.For(host, port) is { Kind: FaultKind.Delay } slow)
         {
             await Task.Delay(slow.Delay, TimeProvider.System, cancellationToken);

@@ -7,15 +7,17 @@ namespace Manypaths.Node;
 
 /// <summary>
 /// Builder for the Kestrel servers a node runs inside its process (listeners, admin API, relay endpoint, demo
-/// upstreams): no framework logging (ours says it with context), and a lifetime that ignores signals. Only
-/// RunCommand decides when they stop (NodeHost.StopAsync, within cluster.shutdown_grace); the console lifetime
-/// each would get by default registers its own SIGTERM/SIGINT handlers and marks its server as stopping.
+/// upstreams): no configuration files, no framework logging (ours says it with context), and a lifetime that ignores
+/// signals. Only RunCommand decides when they stop (NodeHost.StopAsync, within cluster.shutdown_grace); the console
+/// lifetime each would get by default registers its own SIGTERM/SIGINT handlers and marks its server as stopping.
 /// </summary>
 internal static class EmbeddedWebHost
 {
     public static WebApplicationBuilder CreateBuilder()
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // No appsettings.json from wherever the daemon was started, and no file watcher (a thread each) per server.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
+        builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IHostLifetime, SignalFreeLifetime>();
         // The host would cap every stop at its own 30 s; the caller's grace token is the only limit.

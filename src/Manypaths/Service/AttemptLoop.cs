@@ -107,7 +107,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                 foreach (var (attempt, task) in _running)
                 {
                     waits.Add(task);
-                    if (!attempt.FirstByte && !attempt.RescueConsidered)
+                    if (!attempt.FirstByte && !attempt.RescueConsidered && !attempt.Abandoned)
                     {
                         waits.Add(attempt.Rescue);
                     }

@@ -193,7 +193,7 @@ public sealed class RelayMeshTests
         // Probes tolerant of a loaded machine (fall 3), so the direct path is up and the first attempt goes direct:
         // an answer through a peer within the stall can then only be the hedge.
         await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}",
-            "health: { interval: 500ms, fast_interval: 100ms, timeout: 400ms, rise: 1, fall: 3 }\ntimeouts: { connect: 200ms, first_byte: 5s }\nretries: 2\nhedge: { delay: 250ms, max_attempts: 2 }");
+            "health: { interval: 500ms, fast_interval: 100ms, timeout: 400ms, rise: 1, fall: 3 }\ntimeouts: { connect: 200ms, first_byte: 5s }\nretries: 2\nhedge: { delay: 250ms, max_attempts: 2 }\nrelay: { latency_margin: 10s }");
         var n1 = cluster.Nodes["n1"];
         await Eventually.TrueAsync(() => n1.Generation!.Services["svc"].Upstreams[0].Health.State == HealthState.Up
             && n1.Mesh!.Views.Get("n2", "svc", "u1")?.State == HealthState.Up && n1.Mesh.Views.Get("n3", "svc", "u1")?.State == HealthState.Up, "direct and peer views up");
@@ -224,7 +224,7 @@ public sealed class RelayMeshTests
         await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}",
             // Slow probes (every 5 s) keep the success rate down for the whole test; a 1 s hedge delay never fires
             // on a relayed request, however loaded the machine.
-            "health: { interval: 5s, fast_interval: 1s, timeout: 1s, rise: 2, fall: 3 }\ntimeouts: { connect: 200ms, first_byte: 10s }\nretries: 2\nhedge: { delay: 1s, max_attempts: 2 }");
+            "health: { interval: 5s, fast_interval: 1s, timeout: 1s, rise: 2, fall: 3 }\ntimeouts: { connect: 200ms, first_byte: 10s }\nretries: 2\nhedge: { delay: 1s, max_attempts: 2 }\nrelay: { latency_margin: 10s }"); // only loss moves traffic
         var n1 = cluster.Nodes["n1"];
         var u1 = n1.Generation!.Services["svc"].Upstreams[0];
         await Eventually.TrueAsync(() => u1.Health.State == HealthState.Up

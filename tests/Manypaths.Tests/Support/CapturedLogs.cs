@@ -4,7 +4,8 @@ using Microsoft.Extensions.Logging;
 namespace Manypaths.Tests.Support;
 
 /// <summary>One log entry a node wrote: what an operator would read in its log.</summary>
-internal sealed record LogEntry(LogLevel Level, string Category, string EventName, string Message, Exception? Exception);
+/// <param name="At">When it was written (Stopwatch timestamp), to line it up with what a test measured.</param>
+internal sealed record LogEntry(LogLevel Level, string Category, string EventName, string Message, Exception? Exception, long At = 0);
 
 /// <summary>
 /// A logger factory that keeps in memory what a node run with --log-level Debug would print (the product's own
@@ -36,6 +37,6 @@ internal sealed class CapturedLogs : ILoggerProvider
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            entries.Enqueue(new LogEntry(logLevel, category, eventId.Name ?? "", formatter(state, exception), exception));
+            entries.Enqueue(new LogEntry(logLevel, category, eventId.Name ?? "", formatter(state, exception), exception, System.Diagnostics.Stopwatch.GetTimestamp()));
     }
 }
