@@ -2,7 +2,8 @@ using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 // A minimal upstream for benchmarks: GET / answers a small fixed body, GET /healthz answers 200, the rest 404.
-// A port range listens on every port of it (many simulated upstreams in one process).
+// A port range listens on every port of it (many simulated upstreams in one process). UPSTREAM_DELAY_MS (and
+// UPSTREAM_JITTER_MS, uniform on top) makes every answer to / that much slower: a uniformly slow upstream.
 //   dotnet Upstream.dll 127.0.0.1:9001
 //   dotnet Upstream.dll 127.0.0.1:21000-21199
 var listens = new List<IPEndPoint>();
@@ -26,6 +27,8 @@ if (listens.Count == 0)
 }
 
 var body = "Hello from the Manypaths bench upstream.\n"u8.ToArray();
+var delayMs = int.TryParse(Environment.GetEnvironmentVariable("UPSTREAM_DELAY_MS"), out var d) ? d : 0;
+var jitterMs = int.TryParse(Environment.GetEnvironmentVariable("UPSTREAM_JITTER_MS"), out var j) ? j : 0;
 var ok = "ok\n"u8.ToArray();
 
 var builder = WebApplication.CreateSlimBuilder();
@@ -40,7 +43,7 @@ builder.WebHost.ConfigureKestrel(k =>
 });
 var app = builder.Build();
 
-app.Run(context =>
+app.Run(async context =>
 {
     var request = context.Request;
     var response = context.Response;
@@ -53,12 +56,20 @@ app.Run(context =>
     if (payload is null)
     {
         response.StatusCode = StatusCodes.Status404NotFound;
-        return Task.CompletedTask;
+        return;
+    }
+
+    if (delayMs + jitterMs > 0 && payload == body)
+    {
+        await Task.Delay(TimeSpan.FromMilliseconds(delayMs + Random.Shared.Next(jitterMs + 1)), TimeProvider.System);
     }
 
     response.ContentType = "text/plain; charset=utf-8";
     response.ContentLength = payload.Length;
-    return HttpMethods.IsHead(request.Method) ? Task.CompletedTask : response.Body.WriteAsync(payload).AsTask();
+    if (!HttpMethods.IsHead(request.Method))
+    {
+        await response.Body.WriteAsync(payload);
+    }
 });
 
 await app.RunAsync();

@@ -8,7 +8,9 @@
 #   netns_start NS LOG CMD...  start CMD inside namespace NS (ip netns exec execs it, so $! is CMD's own PID)
 #   netns_fault MODE           on s1's direct link to the upstream: none | loss PERCENT | blackhole
 #   netns_secrets DIR          write DIR/cluster.key and DIR/admin.token (random)
-#   netns_cluster_yaml NAME    print the cluster, mesh and nodes sections of a Manypaths config for s1 s2 s3
+#   netns_cluster_yaml NAME [defaults]
+#                              print the cluster, mesh and nodes sections of a Manypaths config for s1 s2 s3
+#                              (with "defaults": no mesh section, the product's own settings)
 #   netns_down                 tear down (put it in an EXIT trap)
 #   netns_test_begin           for the tests: $WORK, netns_up, teardown on exit (logs kept in $KEEP_LOGS if set),
 #                              and a static upstream (/healthz) at $UPSTREAM_ADDR:9000
@@ -71,8 +73,8 @@ netns_fault() {
   esac
   ip netns exec "$NS_S1" nft -f - <<NFT
 table inet mpfault {
-  chain out { type filter hook output priority 0; $out drop; }
-  chain in { type filter hook input priority 0; $in drop; }
+  chain out { type filter hook output priority -10; $out drop; }
+  chain in { type filter hook input priority -10; $in drop; }
 }
 NFT
 }
@@ -83,9 +85,9 @@ netns_secrets() {
 }
 
 netns_cluster_yaml() {
+  echo "cluster: { name: $1, secret_file: cluster.key, admin_token_file: admin.token, shutdown_grace: 1s }"
+  [ "${2:-}" = defaults ] || echo "mesh: { heartbeat: 100ms, dead_after: 1s }"
   cat <<YAML
-cluster: { name: $1, secret_file: cluster.key, admin_token_file: admin.token, shutdown_grace: 1s }
-mesh: { heartbeat: 100ms, dead_after: 1s }
 nodes:
   s1: { mesh: http://${NS_ADDR[0]}:7400, admin: http://127.0.0.1:7500, region: site }
   s2: { mesh: http://${NS_ADDR[1]}:7400, admin: http://127.0.0.1:7500, region: site }

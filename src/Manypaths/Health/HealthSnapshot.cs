@@ -8,7 +8,15 @@ public readonly record struct HealthSnapshot(
     int ConsecutiveFailures,
     DateTimeOffset? LastTransition,
     string Reason,
-    DateTimeOffset? EjectedUntil)
+    DateTimeOffset? EjectedUntil,
+    bool UpstreamAnswered = false)
 {
+    /// <summary>
+    /// Down because the upstream's side answered (a refused connect, a reset or closed connection), not because the
+    /// path went silent, and recently enough that peers may not have seen it yet: the upstream itself is likely down,
+    /// so the same upstream through a peer is not worth trying before another upstream.
+    /// </summary>
+    public bool DownByAnswer => State == HealthState.Down && UpstreamAnswered;
+
     public bool Usable => State is HealthState.Up or HealthState.Unknown or HealthState.Suspect;
 }

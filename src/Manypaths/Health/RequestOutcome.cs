@@ -5,11 +5,18 @@ public enum RequestOutcome
 {
     Success,
 
-    /// <summary>Refused, unreachable, connect timeout: the upstream is hard down from here.</summary>
+    /// <summary>Unreachable, connect timeout: the upstream is hard down from here.</summary>
     ConnectFailed,
+
+    /// <summary>
+    /// The upstream's own host refused the connect (nothing listens there): hard down like
+    /// <see cref="ConnectFailed"/>, and an answer from the upstream's side, so the upstream itself, not the path, is
+    /// likely down.
+    /// </summary>
+    Refused,
     Timeout,
 
-    /// <summary>Reset or broken after the request was sent.</summary>
+    /// <summary>Reset or closed by the other side after the request was sent (also an answer, like <see cref="Refused"/>).</summary>
     Broken,
 
     /// <summary>A status listed in passive.on_status.</summary>

@@ -21,6 +21,7 @@ internal sealed class UpstreamHealth
     private DateTimeOffset? _ejectedUntil;
     private DateTimeOffset? _lastEjection;
     private TimeSpan _ejectLength;
+    private DateTimeOffset? _answeredDownAt;
     private Ewma _latency = new(0.3);
     private Ewma _success = new(0.1);
 
@@ -64,7 +65,8 @@ internal sealed class UpstreamHealth
         lock (_lock)
         {
             return new HealthSnapshot(_state, _latency.Value, double.IsNaN(_success.Value) ? 1 : _success.Value,
-                Math.Max(_probeFail, _passiveFailures), _lastTransition, _reason, _ejectedUntil);
+                Math.Max(_probeFail, _passiveFailures), _lastTransition, _reason, _ejectedUntil,
+                _state == HealthState.Down && _answeredDownAt is { } at && _time.GetUtcNow() - at < PeerDetectionTime(_check));
         }
     }
 
@@ -112,6 +114,10 @@ internal sealed class UpstreamHealth
                     HealthState.Up or HealthState.Suspect when _probeFail >= _check.Fall => Move(HealthState.Down, $"{_probeFail} probes failed: {detail}", now),
                     _ => null,
                 };
+                if (t is not null)
+                {
+                    _answeredDownAt = null; // probes see what peers' probes see: nothing to hold back
+                }
             }
         }
 
@@ -136,15 +142,15 @@ internal sealed class UpstreamHealth
                     }
 
                     break;
-                case RequestOutcome.ConnectFailed:
+                case RequestOutcome.ConnectFailed or RequestOutcome.Refused:
                     _passiveFailures++;
-                    t = Eject($"connect failed: {detail}", now);
+                    t = Eject($"connect failed: {detail}", now, answered: outcome == RequestOutcome.Refused);
                     break;
                 default:
                     _passiveFailures++;
                     if (_passiveFailures >= _passive.Failures)
                     {
-                        t = Eject($"{_passiveFailures} requests in a row failed: {detail}", now);
+                        t = Eject($"{_passiveFailures} requests in a row failed: {detail}", now, answered: outcome == RequestOutcome.Broken);
                     }
                     else if (_state is HealthState.Up or HealthState.Unknown)
                     {
@@ -158,12 +164,21 @@ internal sealed class UpstreamHealth
         Raise(t);
     }
 
-    private HealthTransition? Eject(string reason, DateTimeOffset now)
+    /// <summary>
+    /// How long peers probing with the same settings may take to see what this node just saw: a probe interval, then
+    /// 'fall' probes each up to the timeout at the fast interval, plus a second for their heartbeats.
+    /// </summary>
+    public static TimeSpan PeerDetectionTime(HealthCheckOptions check) =>
+        check.Interval + (check.FastInterval + check.Timeout) * check.Fall + TimeSpan.FromSeconds(1);
+
+    private HealthTransition? Eject(string reason, DateTimeOffset now, bool answered = false)
     {
         if (_state == HealthState.Down)
         {
             return null; // already out; a least-bad attempt that fails does not extend the back-off
         }
+
+        _answeredDownAt = answered ? now : null;
 
         var recent = _lastEjection is { } last && now - last < _ejectLength + _passive.EjectMax;
         _ejectLength = recent ? TimeSpan.FromTicks(Math.Min(_ejectLength.Ticks * 2, _passive.EjectMax.Ticks)) : _passive.Eject;

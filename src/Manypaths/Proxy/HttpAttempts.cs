@@ -116,6 +116,7 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
 
             var health = failure switch
             {
+                AttemptFailure.NeverSent when IsRefused(e) => RequestOutcome.Refused,
                 AttemptFailure.NeverSent => RequestOutcome.ConnectFailed,
                 AttemptFailure.Timeout => RequestOutcome.Timeout,
                 _ => RequestOutcome.Broken,
@@ -213,6 +214,20 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
         for (var x = e; x is not null; x = x.InnerException)
         {
             if (x is TException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The upstream's host answered the connect with a reset: nothing listens there.</summary>
+    private static bool IsRefused(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused })
             {
                 return true;
             }

@@ -11,8 +11,9 @@ internal sealed record ChooserUpstream(string Name, int Tier, string? Region, in
 /// first (lowest with a usable path); within the tier a usable direct path, by region (own, else the lowest measured
 /// latency, with hysteresis) then Up before Suspect then weight, unless a relayed path to that upstream is clearly
 /// better (loss or latency margin); when the tier has no usable direct path, the same tier through the peer with the
-/// lowest cost (a relayed primary beats a direct backup unless <see cref="RelayPolicy.PreferOverBackup"/> is off);
-/// when nothing is usable, the least-bad direct upstream once. Never a path the request already tried; a relayed
+/// lowest cost (a relayed primary beats a direct backup unless <see cref="RelayPolicy.PreferOverBackup"/> is off, or
+/// unless that upstream's own side just answered that it is down: then any direct path comes first); when nothing is
+/// usable, the least-bad direct upstream once. Never a path the request already tried; a relayed
 /// request (pinned) gets its named upstream, directly, once. <see cref="Report"/> feeds the chosen path's health:
 /// a direct path is the upstream's <see cref="UpstreamHealth"/>, a relayed one has its own (same rise/fall and
 /// ejection). Pure apart from the random source and the region memory: tested without sockets.
@@ -64,7 +65,7 @@ internal sealed class PathChooser(
         {
             // A relayed path to a better tier beats a direct path to a worse one (or, by policy, only when no
             // direct path of any tier is left).
-            var relayed = RelayedInBestTier(history, onlyTier, policy.PreferOverBackup ? directTier : int.MaxValue);
+            var relayed = RelayedInBestTier(history, onlyTier, policy.PreferOverBackup ? directTier : int.MaxValue, snapshots, skipDownByAnswer: true);
             if (relayed is not null)
             {
                 return relayed;
@@ -80,6 +81,13 @@ internal sealed class PathChooser(
             }
 
             return new PathChoice(new PathKey(i, null), directTier, PickReason.Healthy);
+        }
+
+        // No direct path left: an upstream whose side answered "down" may still be reachable through a peer that
+        // reports it up (a firewall rejecting only this node), so its relayed paths come before the least-bad guess.
+        if (relayAllowed && RelayedInBestTier(history, onlyTier, int.MaxValue, snapshots, skipDownByAnswer: false) is { } lastRelay)
+        {
+            return lastRelay;
         }
 
         return allowLeastBad && !history.LeastBadUsed ? LeastBad(snapshots, history, onlyTier) : null;
@@ -152,15 +160,20 @@ internal sealed class PathChooser(
         return best;
     }
 
-    /// <summary>In the lowest tier below <paramref name="belowTier"/> that has a relayable upstream: one by weight, through its best peer.</summary>
-    private PathChoice? RelayedInBestTier(AttemptHistory history, int? onlyTier, int belowTier)
+    /// <summary>
+    /// In the lowest tier below <paramref name="belowTier"/> that has a relayable upstream: one by weight, through its
+    /// best peer. With <paramref name="skipDownByAnswer"/>, not an upstream whose own side just answered that it is
+    /// down (<see cref="HealthSnapshot.DownByAnswer"/>): a refused connect or a closed connection says the upstream
+    /// died, not the path, and peers see the same a probe later, so another upstream (a direct backup) is tried first.
+    /// </summary>
+    private PathChoice? RelayedInBestTier(AttemptHistory history, int? onlyTier, int belowTier, HealthSnapshot[] snapshots, bool skipDownByAnswer)
     {
         var best = new Dictionary<int, RelayCandidate>();
         var tier = int.MaxValue;
         for (var i = 0; i < upstreams.Count; i++)
         {
             var t = upstreams[i].Tier;
-            if (!InScope(i, onlyTier) || t >= belowTier || t > tier || BestRelay(i, history) is not { } via)
+            if (!InScope(i, onlyTier) || t >= belowTier || t > tier || (skipDownByAnswer && snapshots[i].DownByAnswer) || BestRelay(i, history) is not { } via)
             {
                 continue;
             }

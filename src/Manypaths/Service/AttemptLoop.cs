@@ -16,7 +16,8 @@ internal readonly record struct LoopResult<T>(T? Value, PathChoice? ServedBy, bo
 /// rescue when the path an attempt waits on is judged down (free; the waiting attempt is given up only if the
 /// request may be sent again). Timers only start attempts; only the front end's timeouts cancel one. The first
 /// usable answer wins and the others are cancelled; a path still waiting past its usual time when another path
-/// answered counts as a passive failure of that path (so a stalled path is ejected after a few requests).
+/// answered counts as a passive failure of that path (so a stalled path is ejected after a few requests); a path with
+/// no usual time yet (a cold start) is never judged that way.
 /// </summary>
 internal sealed partial class AttemptLoop(ServiceCore core)
 {
@@ -61,6 +62,32 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         }
 
         return Clamp(TimeSpan.FromMilliseconds(ms), core.Options.Timeouts.FirstByte / 2);
+    }
+
+    /// <summary>Time past which an attempt still waiting, when another path answered, was outpaced.</summary>
+    public static readonly TimeSpan MinOutpaced = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// How long an attempt on <paramref name="path"/> may wait, when another path answered first, before that counts as
+    /// a passive failure of its path: the configured hedge delay, else twice the path's p95 (at least
+    /// <see cref="MinOutpaced"/>). Null while the path has too few samples for a p95: with no usual time known, being
+    /// slower than another path says nothing (at a cold start every path is "slower" than the cold hedge delay).
+    /// </summary>
+    public TimeSpan? OutpacedAfter(PathKey path)
+    {
+        if (core.Options.Hedge?.Delay is { } fixedDelay)
+        {
+            return fixedDelay;
+        }
+
+        var window = core.FirstByteWindow(path);
+        if (window.Count < MinSamples || double.IsNaN(window.QuantileMs))
+        {
+            return null;
+        }
+
+        var twice = 2 * HedgeDelay(path);
+        return twice < MinOutpaced ? MinOutpaced : twice;
     }
 
     /// <summary>The race delay of a connect: twice the p95 of that endpoint's recent connect times.</summary>
@@ -406,8 +433,8 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         }
 
         /// <summary>
-        /// <paramref name="winner"/> answered: every other attempt is cancelled. One that was still waiting past its
-        /// path's usual time (its hedge delay) was outpaced: its path counts a passive failure. Hedges that did not
+        /// <paramref name="winner"/> answered: every other attempt is cancelled. One that was still waiting well past its
+        /// path's usual time (<see cref="OutpacedAfter"/>) was outpaced: its path counts a passive failure. Hedges that did not
         /// win cost the hedge budget again.
         /// </summary>
         private void Won(Attempt winner)
@@ -426,7 +453,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                 }
 
                 if (!loser.Abandoned && !loser.FirstByte && loser.Path.Key != winner.Path.Key
-                    && _time.GetElapsedTime(loser.Started, now) >= core.Loop.HedgeDelay(loser.Path.Key))
+                    && core.Loop.OutpacedAfter(loser.Path.Key) is { } usual && _time.GetElapsedTime(loser.Started, now) >= usual)
                 {
                     core.Chooser.Report(loser.Path, RequestOutcome.Outpaced, _time.GetElapsedTime(loser.Started, now), $"another path answered first ({winner.Path.Key})");
                 }

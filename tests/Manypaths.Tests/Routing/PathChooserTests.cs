@@ -136,6 +136,53 @@ public sealed class PathChooserTests
         Assert.Equal(new PathKey(1, null), directFirst.Key);
     }
 
+    [Theory]
+    [InlineData(RequestOutcome.Refused, 1)] // the primary's host refused: it died, go to the backup directly
+    [InlineData(RequestOutcome.ConnectFailed, 1)] // never answered (timeout, unreachable) ...
+    [InlineData(RequestOutcome.Timeout, 3)] // ... or went silent: the path broke, the relayed primary wins
+    public void APrimaryThatRefused_WaitsBehindTheDirectBackup_UntilPeersHadTimeToSeeIt_ButASilentOneIsRelayed(RequestOutcome outcome, int times)
+    {
+        _relays.Add("p", "n2");
+        var ups = new[] { U("p"), U("b", tier: 1) };
+        var chooser = Chooser(ups, relay: true);
+        for (var i = 0; i < times; i++)
+        {
+            chooser.Report(new PathChoice(new PathKey(0, null), 0, PickReason.Healthy), outcome, TimeSpan.FromMilliseconds(5), "x");
+        }
+
+        Assert.Equal(HealthState.Down, ups[0].Health.State);
+        var refused = outcome == RequestOutcome.Refused;
+        Assert.Equal(refused ? new PathKey(1, null) : new PathKey(0, "n2"), chooser.Next(History())!.Key);
+
+        // Once peers probing the same way had time to see it too, their views decide again.
+        _time.Advance(UpstreamHealth.PeerDetectionTime(Check) + TimeSpan.FromMilliseconds(1));
+        Assert.Equal(new PathKey(0, "n2"), chooser.Next(History())!.Key);
+    }
+
+    [Fact]
+    public void APrimaryThatRefused_IsStillReachedThroughAPeer_WhenNoDirectPathIsLeft()
+    {
+        _relays.Add("p", "n2");
+        var ups = new[] { U("p"), U("b", tier: 1, state: HealthState.Down) };
+        var chooser = Chooser(ups, relay: true);
+        chooser.Report(new PathChoice(new PathKey(0, null), 0, PickReason.Healthy), RequestOutcome.Refused, TimeSpan.FromMilliseconds(1), "refused");
+        Assert.True(ups[0].Health.Snapshot().DownByAnswer);
+        Assert.Equal(new PathKey(0, "n2"), chooser.Next(History())!.Key); // a firewall may reject only this node
+    }
+
+    [Fact]
+    public void AConnectionClosedByTheUpstream_CountsAsItsAnswer_AfterPassiveFailuresInARow()
+    {
+        var h = Health(HealthState.Up);
+        for (var i = 0; i < Passive.Failures; i++)
+        {
+            Assert.False(h.Snapshot().DownByAnswer);
+            h.ReportRequest(RequestOutcome.Broken, TimeSpan.FromMilliseconds(1), "response ended prematurely");
+        }
+
+        Assert.True(h.Snapshot().DownByAnswer);
+    }
+
     [Fact]
     public void Relay_IsNotUsedWhileTheTierHasAWorkingDirectPath_NorWithoutHopsLeft_NorThroughAnUnusablePeer()
     {

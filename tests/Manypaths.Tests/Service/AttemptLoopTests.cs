@@ -181,6 +181,41 @@ public sealed class AttemptLoopTests : IDisposable
     }
 
     [Fact]
+    public async Task ALosingAttempt_IsJudgedOnlyAgainstItsPathsOwnUsualTime_NeverOnAColdStart()
+    {
+        Peer("n2");
+        using var core = Core(); // adaptive hedging: the defaults
+        var direct = new PathKey(0, null);
+
+        // Cold: no p95 yet. The hedge after the cold 100 ms wins, but 100 ms says nothing about a path 250 ms away.
+        var cold = new ScriptedRunner();
+        var first = core.Loop.RunAsync(cold, History(), CancellationToken.None);
+        await Started(cold, 1);
+        _time.Advance(AttemptLoop.ColdHedgeDelay);
+        await Started(cold, 2);
+        cold.Finish(2, AttemptResult.Success, RequestOutcome.Success, "relayed");
+        Assert.Equal("relayed", (await first).Value);
+        Assert.Equal(HealthState.Up, core.Upstreams[0].Health.State);
+
+        // Warm (p95 10 ms): an attempt still waiting at twice that when another path answers was outpaced.
+        for (var i = 0; i < 20; i++)
+        {
+            core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(10));
+        }
+
+        Assert.Equal(TimeSpan.FromMilliseconds(20), core.Loop.OutpacedAfter(direct));
+        var warm = new ScriptedRunner();
+        var second = core.Loop.RunAsync(warm, History(), CancellationToken.None);
+        await Started(warm, 1);
+        _time.Advance(TimeSpan.FromMilliseconds(10));
+        await Started(warm, 2);
+        _time.Advance(TimeSpan.FromMilliseconds(10));
+        warm.Finish(2, AttemptResult.Success, RequestOutcome.Success, "relayed");
+        Assert.Equal("relayed", (await second).Value);
+        Assert.Equal(HealthState.Suspect, core.Upstreams[0].Health.State);
+    }
+
+    [Fact]
     public async Task TheHedgeBudget_CapsHedges_AndALosingHedgeCostsTwice()
     {
         Peer("n2");
