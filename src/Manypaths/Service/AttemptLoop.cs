@@ -64,14 +64,14 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         return Clamp(TimeSpan.FromMilliseconds(ms), core.Options.Timeouts.FirstByte / 2);
     }
 
-    /// <summary>Time past which an attempt still waiting, when another path answered, was outpaced.</summary>
-    public static readonly TimeSpan MinOutpaced = TimeSpan.FromMilliseconds(10);
-
     /// <summary>
     /// How long an attempt on <paramref name="path"/> may wait, when another path answered first, before that counts as
-    /// a passive failure of its path: the configured hedge delay, else twice the path's p95 (at least
-    /// <see cref="MinOutpaced"/>). Null while the path has too few samples for a p95: with no usual time known, being
-    /// slower than another path says nothing (at a cold start every path is "slower" than the cold hedge delay).
+    /// a passive failure of its path: its hedge delay (the fixed 'hedge.delay', else the path's p95, at least
+    /// <see cref="MinDelay"/>). A hedge that wins was started at that moment and answered first, so the path it hedged
+    /// was slower than 95% of its recent requests. Null while the path has too few samples for a p95: with no usual
+    /// time known, being slower than another path says nothing (at a cold start every path is "slower" than the cold
+    /// hedge delay). Not twice the p95: on loopback a relayed hedge answers 1 ms after it starts, so a blackholed path
+    /// was never judged and every request after the hedge budget ran out waited 3 s for the health check.
     /// </summary>
     public TimeSpan? OutpacedAfter(PathKey path)
     {
@@ -81,13 +81,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         }
 
         var window = core.FirstByteWindow(path);
-        if (window.Count < MinSamples || double.IsNaN(window.QuantileMs))
-        {
-            return null;
-        }
-
-        var twice = 2 * HedgeDelay(path);
-        return twice < MinOutpaced ? MinOutpaced : twice;
+        return window.Count < MinSamples || double.IsNaN(window.QuantileMs) ? null : HedgeDelay(path);
     }
 
     /// <summary>The race delay of a connect: twice the p95 of that endpoint's recent connect times.</summary>
@@ -109,6 +103,11 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         private readonly int _maxPaid = 1 + core.Options.Retry.Retries;
         /// <summary>hedge.max_attempts: attempts of one request under way at once, and 1 + the hedges it may start.</summary>
         private readonly int _maxConcurrent = core.Options.Hedge?.MaxAttempts ?? 1;
+        private TaskCompletionSource? _wake;
+        private Action? _wakeAction;
+        private ITimer? _timer;
+        private CancellationTokenRegistration _cancelled;
+        private List<(Attempt Attempt, Task<AttemptOutcome<T>> Task)>? _finished;
         private T? _fallback;
         private PathChoice? _fallbackPath;
         private Exception? _lastError;
@@ -126,37 +125,29 @@ internal sealed partial class AttemptLoop(ServiceCore core)
             }
 
             _paid = 1;
+            _cancelled = cancellationToken.UnsafeRegister(static s => ((Run<T>)s!).Wake(), this);
             while (_running.Count > 0)
             {
+                // One wake-up signal per turn, published before anything is checked, so no event is lost: an attempt
+                // ending, a path judged down under one, the timer, or the request's cancellation all complete it.
+                var signal = new TaskCompletionSource();
+                Volatile.Write(ref _wake, signal);
                 var (timerDue, timerAction) = NextTimer();
-                using var timerCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                var waits = new List<Task>(_running.Count * 2 + 1);
-                foreach (var (attempt, task) in _running)
+                var armedAt = _time.GetTimestamp();
+                Arm(timerDue);
+                if (!Ready(timerDue))
                 {
-                    waits.Add(task);
-                    if (!attempt.FirstByte && !attempt.RescueConsidered && !attempt.Abandoned)
-                    {
-                        waits.Add(attempt.Rescue);
-                    }
+                    await signal.Task.ConfigureAwait(false);
                 }
 
-                Task? timer = timerDue is { } due ? Task.Delay(due, _time, timerCancel.Token) : null;
-                if (timer is not null)
-                {
-                    waits.Add(timer);
-                }
-
-                await Task.WhenAny(waits);
-                await timerCancel.CancelAsync();
                 cancellationToken.ThrowIfCancellationRequested();
-
-                if (await TakeFinishedAsync() is { } done)
+                if (TakeFinished() is { } done)
                 {
                     return done;
                 }
 
                 RescueStranded();
-                if (timer is { IsCompletedSuccessfully: true })
+                if (timerDue is { } due && _time.GetElapsedTime(armedAt) >= due)
                 {
                     timerAction?.Invoke();
                 }
@@ -172,9 +163,51 @@ internal sealed partial class AttemptLoop(ServiceCore core)
             return new LoopResult<T>(null, null, NothingToTry: _number == 0, _neverReached, _lastError);
         }
 
+        private void Wake() => Volatile.Read(ref _wake)?.TrySetResult();
+
+        /// <summary>The request's one timer (hedge or race), created on first use and re-armed each turn.</summary>
+        private void Arm(TimeSpan? due)
+        {
+            if (due is not { } d)
+            {
+                _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                return;
+            }
+
+            if (_timer is null)
+            {
+                _timer = _time.CreateTimer(static s => ((Run<T>)s!).Wake(), this, d, Timeout.InfiniteTimeSpan);
+            }
+            else
+            {
+                _timer.Change(d, Timeout.InfiniteTimeSpan);
+            }
+        }
+
+        /// <summary>Something to act on already: no need to wait for the signal.</summary>
+        private bool Ready(TimeSpan? timerDue)
+        {
+            if (timerDue == TimeSpan.Zero || cancellationToken.IsCancellationRequested)
+            {
+                return true;
+            }
+
+            foreach (var (attempt, task) in _running)
+            {
+                if (task.IsCompleted || (attempt.Rescue.IsCompleted && !attempt.FirstByte && !attempt.RescueConsidered && !attempt.Abandoned))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
         /// <summary>Cancels what is still running (the losers) and releases answers nobody will use.</summary>
         public void CancelTheRest()
         {
+            _timer?.Dispose();
+            _cancelled.Dispose();
             foreach (var (attempt, task) in _running)
             {
                 attempt.Cancel();
@@ -214,7 +247,11 @@ internal sealed partial class AttemptLoop(ServiceCore core)
             }
 
             core.InFlight.Register(attempt);
-            _running.Add((attempt, runner.RunAsync(attempt)));
+            var task = runner.RunAsync(attempt);
+            _running.Add((attempt, task));
+            var wake = _wakeAction ??= Wake;
+            task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(wake);
+            attempt.Rescue.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(wake);
             core.Count(kind);
             return true;
         }
@@ -289,8 +326,9 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         /// <summary>Attempts whose path was judged down while they waited: started again elsewhere, if allowed.</summary>
         private void RescueStranded()
         {
-            foreach (var (attempt, _) in _running.ToList())
+            for (int i = 0, n = _running.Count; i < n; i++) // attempts launched here are not looked at
             {
+                var attempt = _running[i].Attempt;
                 if (!attempt.Rescue.IsCompleted || attempt.RescueConsidered || attempt.FirstByte || attempt.Abandoned)
                 {
                     continue;
@@ -308,14 +346,28 @@ internal sealed partial class AttemptLoop(ServiceCore core)
             }
         }
 
-        private async Task<LoopResult<T>?> TakeFinishedAsync()
+        private LoopResult<T>? TakeFinished()
         {
-            foreach (var entry in _running.Where(r => r.Task.IsCompleted).ToList())
+            _finished?.Clear();
+            foreach (var entry in _running)
+            {
+                if (entry.Task.IsCompleted)
+                {
+                    (_finished ??= new List<(Attempt, Task<AttemptOutcome<T>>)>(2)).Add(entry);
+                }
+            }
+
+            if (_finished is not { Count: > 0 })
+            {
+                return null;
+            }
+
+            foreach (var entry in _finished)
             {
                 _running.Remove(entry);
                 var (attempt, task) = entry;
                 core.InFlight.Unregister(attempt);
-                var outcome = await task;
+                var outcome = task.GetAwaiter().GetResult(); // completed: runners report failures as outcomes
                 if (core.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
                 {
                     Log.Ended(core.Logger, core.Name, attempt.Number, outcome.Result, outcome.Latency.TotalMilliseconds, outcome.Detail, attempt.Abandoned);
