@@ -38,31 +38,10 @@ BAREYARP_DLL=${BAREYARP_DLL:-$ROOT/bench/BareYarp/bin/Release/net10.0/BareYarp.d
 UPSTREAM_DLL=${UPSTREAM_DLL:-$ROOT/bench/Upstream/bin/Release/net10.0/Upstream.dll}
 PYTHON=/usr/bin/python3
 
-# --- tools
-need=()
-command -v haproxy >/dev/null || need+=(haproxy)
-command -v wrk >/dev/null || need+=(wrk)
-command -v curl >/dev/null || need+=(curl)
-command -v taskset >/dev/null || need+=(util-linux)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    echo "installing: ${need[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  else
-    echo "missing tools: ${need[*]} (apt-get install ${need[*]})" >&2; exit 1
-  fi
-fi
-
-# --- build
-if [ "$BUILD" -eq 1 ]; then
-  echo "building Release: src/Manypaths, bench/BareYarp, bench/Upstream"
-  for p in src/Manypaths bench/BareYarp bench/Upstream; do
-    dotnet build -c Release "$p" -nologo -v quiet >/dev/null
-  done
-fi
-for dll in "$MANYPATHS_DLL" "$BAREYARP_DLL" "$UPSTREAM_DLL"; do
-  [ -f "$dll" ] || { echo "not built: $dll (run without --no-build, or set MANYPATHS_DLL/BAREYARP_DLL/UPSTREAM_DLL)" >&2; exit 1; }
-done
+. "$ROOT/bench/lib.sh"
+bench_install haproxy:haproxy wrk:wrk curl:curl taskset:util-linux
+bench_build "$BUILD" src/Manypaths bench/BareYarp bench/Upstream
+bench_require "$MANYPATHS_DLL" "$BAREYARP_DLL" "$UPSTREAM_DLL"
 
 # --- processes we start, stopped by PID on any exit
 WORK=$(mktemp -d /tmp/proxy-bench.XXXXXX)
@@ -141,23 +120,7 @@ start "$PROXY_CPU" "$WORK/yarp.log" dotnet "$BAREYARP_DLL" "127.0.0.1:$P_YARP" "
 YARP_PID=$STARTED_PID
 
 # --- HAProxy, single thread, foreground
-cat >"$WORK/haproxy.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  option http-keep-alive
-  timeout connect 1s
-  timeout client 60s
-  timeout server 60s
-frontend bench
-  bind 127.0.0.1:$P_HAP
-  default_backend up
-backend up
-  option httpchk GET /healthz
-  server up 127.0.0.1:$P_UP check inter 2s
-EOF
+haproxy_http_cfg "127.0.0.1:$P_HAP" roundrobin "up 127.0.0.1:$P_UP" >"$WORK/haproxy.cfg"
 haproxy -c -q -f "$WORK/haproxy.cfg"
 start "$PROXY_CPU" "$WORK/haproxy.log" haproxy -f "$WORK/haproxy.cfg" -db
 HAP_PID=$STARTED_PID
@@ -216,7 +179,7 @@ export V_DOTNET="$(dotnet --list-runtimes | awk '/^Microsoft.NETCore.App/ { v = 
 export V_SDK="$(dotnet --version)"
 export V_HAPROXY="$(haproxy -v | awk 'NR == 1 { print $3 }')"
 export V_WRK="$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }' || true)"
-export V_YARP="$(grep -o 'Yarp.ReverseProxy" Version="\[[^]]*' Directory.Build.targets | sed 's/.*\[//')"
+export V_YARP="$(grep -o 'Yarp.ReverseProxy" Version="[^"]*' Directory.Packages.props | sed 's/.*Version="//')"
 export V_MANYPATHS="$(dotnet "$MANYPATHS_DLL" --version 2>/dev/null | head -1)"
 if [ "$BUILD" -eq 1 ]; then  # only then is the DLL known to come from this working tree
   V_GIT="built here from HEAD $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$([ -z "$(git status --porcelain -- src 2>/dev/null)" ] || echo ' plus uncommitted changes in src')"

@@ -70,11 +70,9 @@ fi
 MANYPATHS_DLL=${MANYPATHS_DLL:-$ROOT/src/Manypaths/bin/Release/net10.0/manypaths.dll}
 UPSTREAM_DLL=$ROOT/bench/Upstream/bin/Release/net10.0/Upstream.dll
 LOAD_DLL=$ROOT/bench/PathLoad/bin/Release/net10.0/PathLoad.dll
-if [ "$BUILD" -eq 1 ]; then
-  echo "building Release: src/Manypaths, bench/Upstream, bench/PathLoad"
-  for p in src/Manypaths bench/Upstream bench/PathLoad; do dotnet build -c Release "$p" -nologo -v quiet >/dev/null; done
-fi
-for dll in "$MANYPATHS_DLL" "$UPSTREAM_DLL" "$LOAD_DLL"; do [ -f "$dll" ] || { echo "not built: $dll" >&2; exit 1; }; done
+. "$ROOT/bench/lib.sh"
+bench_build "$BUILD" src/Manypaths bench/Upstream bench/PathLoad
+bench_require "$MANYPATHS_DLL" "$UPSTREAM_DLL" "$LOAD_DLL"
 
 . "$ROOT/tests/netns/topology.sh"
 WORK=$(mktemp -d /tmp/relay-bench.XXXXXX)
@@ -154,25 +152,8 @@ else
   TUNED_INTERVAL=300ms TUNED_CONNECT=100ms TUNED_FIRST_BYTE=800ms TUNED_CHECK_TIMEOUT=250ms TUNED_HEDGE=50ms HA_CONNECT=100ms HA_CHECK=250ms HA_INTER=300ms
 fi
 haproxy_config() { # direct|squid
-  cat <<CFG
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  option http-keep-alive
-  retries 3
-  option redispatch 1
-  timeout connect $HA_CONNECT
-  timeout check $HA_CHECK
-  timeout client 30s
-  timeout server 5s
-  default-server inter $HA_INTER fastinter 100ms downinter $HA_INTER fall 2 rise 3
-frontend bench
-  bind 127.0.0.1:8080
-  default_backend up
-backend up
-CFG
+  haproxy_head 127.0.0.1:8080 "retries 3" "option redispatch 1" "timeout connect $HA_CONNECT" "timeout check $HA_CHECK" \
+    "timeout client 30s" "timeout server 5s" "default-server inter $HA_INTER fastinter 100ms downinter $HA_INTER fall 2 rise 3"
   if [ "$1" = direct ]; then
     echo "  option httpchk GET /healthz"
     echo "  server use1 $UPSTREAM_ADDR:9000 check"

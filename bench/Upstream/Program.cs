@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 // A minimal upstream for benchmarks: GET / answers a small fixed body, GET /healthz answers 200, the rest 404.
 // A port range listens on every port of it (many simulated upstreams in one process). UPSTREAM_DELAY_MS (and
 // UPSTREAM_JITTER_MS, uniform on top) makes every answer to / that much slower: a uniformly slow upstream.
+// GET /_count answers how many requests for / arrived so far (counted on arrival, so a hedge that lost counts too).
 //   dotnet Upstream.dll 127.0.0.1:9001
 //   dotnet Upstream.dll 127.0.0.1:21000-21199
 var listens = new List<IPEndPoint>();
@@ -30,6 +31,7 @@ var body = "Hello from the Manypaths bench upstream.\n"u8.ToArray();
 var delayMs = int.TryParse(Environment.GetEnvironmentVariable("UPSTREAM_DELAY_MS"), out var d) ? d : 0;
 var jitterMs = int.TryParse(Environment.GetEnvironmentVariable("UPSTREAM_JITTER_MS"), out var j) ? j : 0;
 var ok = "ok\n"u8.ToArray();
+long arrived = 0;
 
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
@@ -47,6 +49,12 @@ app.Run(async context =>
 {
     var request = context.Request;
     var response = context.Response;
+    if (request.Path.Value == "/_count")
+    {
+        await response.WriteAsync(Interlocked.Read(ref arrived).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return;
+    }
+
     var payload = (request.Method, request.Path.Value) switch
     {
         ("GET" or "HEAD", "/") => body,
@@ -57,6 +65,11 @@ app.Run(async context =>
     {
         response.StatusCode = StatusCodes.Status404NotFound;
         return;
+    }
+
+    if (payload == body)
+    {
+        Interlocked.Increment(ref arrived);
     }
 
     if (delayMs + jitterMs > 0 && payload == body)

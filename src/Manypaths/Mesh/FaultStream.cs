@@ -36,22 +36,55 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
         }
     }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        // Bytes already received are readable (they are in the socket buffer); new ones stop arriving, and bytes that
-        // arrive while the link is dark are held back until it heals, as TCP would retransmit them.
-        await StallIfBlackholedAsync(cancellationToken);
-        var n = await inner.ReadAsync(buffer, cancellationToken);
-        await StallIfBlackholedAsync(cancellationToken);
-        if (faults.For(host, port) is { Kind: FaultKind.Delay } slow)
+        if (faults.Any)
         {
-            await Task.Delay(slow.Delay, TimeProvider.System, cancellationToken);
+            return ReadWithFaultsAsync(buffer, cancellationToken);
+        }
+
+        // No fault anywhere (production, most of the time): no state machine unless the read has to wait, and then
+        // only to check once it completes whether a fault began meanwhile.
+        var read = inner.ReadAsync(buffer, cancellationToken);
+        return read.IsCompletedSuccessfully ? read : AfterReadAsync(read, cancellationToken);
+    }
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> AfterReadAsync(ValueTask<int> read, CancellationToken cancellationToken)
+    {
+        var n = await read.ConfigureAwait(false);
+        if (faults.Any)
+        {
+            await HoldBackAsync(cancellationToken);
         }
 
         return n;
     }
 
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> ReadWithFaultsAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        // Bytes already received are readable (they are in the socket buffer); new ones stop arriving, and bytes that
+        // arrive while the link is dark are held back until it heals, as TCP would retransmit them.
+        await StallIfBlackholedAsync(cancellationToken);
+        var n = await inner.ReadAsync(buffer, cancellationToken);
+        await HoldBackAsync(cancellationToken);
+        return n;
+    }
+
+    private async ValueTask HoldBackAsync(CancellationToken cancellationToken)
+    {
+        await StallIfBlackholedAsync(cancellationToken);
+        if (faults.For(host, port) is { Kind: FaultKind.Delay } slow)
+        {
+            await Task.Delay(slow.Delay, TimeProvider.System, cancellationToken);
+        }
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        faults.Any ? WriteWithFaultsAsync(buffer, cancellationToken) : inner.WriteAsync(buffer, cancellationToken);
+
+    private async ValueTask WriteWithFaultsAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
         await StallIfBlackholedAsync(cancellationToken);
         await inner.WriteAsync(buffer, cancellationToken);

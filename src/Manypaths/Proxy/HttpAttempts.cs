@@ -31,7 +31,7 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
 
     /// <summary>The client's headers, read once before the first attempt goes out (copies are made from these, never
     /// from YARP's message while a handler may be reading it).</summary>
-    private readonly KeyValuePair<string, string[]>[] _headers = original.Headers.NonValidated.Select(h => new KeyValuePair<string, string[]>(h.Key, [.. h.Value])).ToArray();
+    private readonly KeyValuePair<string, HeaderStringValues>[] _headers = Snapshot(original.Headers);
 
     public bool MayHedge => state.Hedgeable;
 
@@ -151,6 +151,20 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
         message.Options.Set(UpstreamConnector.AttemptKey, attempt);
         SetMeshHeaders(message, service.Upstreams[attempt.Path.Upstream], attempt.Path);
         return message;
+    }
+
+    /// <summary>The headers as they are now: each value is the stored string or array, which later parsing replaces rather than changes.</summary>
+    private static KeyValuePair<string, HeaderStringValues>[] Snapshot(HttpRequestHeaders headers)
+    {
+        var all = headers.NonValidated;
+        var copy = new KeyValuePair<string, HeaderStringValues>[all.Count];
+        var i = 0;
+        foreach (var header in all)
+        {
+            copy[i++] = header;
+        }
+
+        return i == copy.Length ? copy : copy[..i];
     }
 
     private HttpRequestMessage Copy(Uri target)
