@@ -35,6 +35,10 @@ internal sealed class PathChooser(
 
     public bool RelayEnabled => relays is not null;
 
+    /// <summary>A request could ever go another way: more than one upstream, or peers to relay through. Without
+    /// one, a request has nothing to hedge, race or rescue to, so its loop arms no timer.</summary>
+    public bool HasAlternatives => upstreams.Count > 1 || relays is not null;
+
     /// <param name="onlyTier">Stay in this tier (a connect race never falls to a lower tier).</param>
     /// <param name="allowLeastBad">When nothing is usable, try the least-bad upstream (once per request).</param>
     public PathChoice? Next(AttemptHistory history, int? onlyTier = null, bool allowLeastBad = true)

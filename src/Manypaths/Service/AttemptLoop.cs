@@ -95,7 +95,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
     private static TimeSpan Clamp(TimeSpan value, TimeSpan max) => value < MinDelay ? MinDelay : value > max ? max : value;
 
     /// <summary>The state of one request's loop.</summary>
-    private sealed class Run<T>(ServiceCore core, IAttemptRunner<T> runner, AttemptHistory history, CancellationToken cancellationToken)
+    private sealed class Run<T>(ServiceCore core, IAttemptRunner<T> runner, AttemptHistory history, CancellationToken cancellationToken) : IWakeable
         where T : class
     {
         private readonly List<(Attempt Attempt, Task<AttemptOutcome<T>> Task)> _running = new(2);
@@ -105,7 +105,8 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         private readonly int _maxConcurrent = core.Options.Hedge?.MaxAttempts ?? 1;
         private TaskCompletionSource? _wake;
         private Action? _wakeAction;
-        private ITimer? _timer;
+        /// <summary>Bumped at every re-arm, so the shared timer's wake-ups for an earlier due time are ignored.</summary>
+        private int _timerVersion;
         private CancellationTokenRegistration _cancelled;
         private List<(Attempt Attempt, Task<AttemptOutcome<T>> Task)>? _finished;
         private T? _fallback;
@@ -165,22 +166,21 @@ internal sealed partial class AttemptLoop(ServiceCore core)
 
         private void Wake() => Volatile.Read(ref _wake)?.TrySetResult();
 
-        /// <summary>The request's one timer (hedge or race), created on first use and re-armed each turn.</summary>
+        /// <summary>The request's next timer (hedge or race), on the service's shared <see cref="WakeTimer"/>.</summary>
         private void Arm(TimeSpan? due)
         {
-            if (due is not { } d)
+            var version = Interlocked.Increment(ref _timerVersion);
+            if (due is { } d && d > TimeSpan.Zero)
             {
-                _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-                return;
+                core.Wakeups.Schedule(this, version, d);
             }
+        }
 
-            if (_timer is null)
+        public void Due(int version)
+        {
+            if (version == Volatile.Read(ref _timerVersion))
             {
-                _timer = _time.CreateTimer(static s => ((Run<T>)s!).Wake(), this, d, Timeout.InfiniteTimeSpan);
-            }
-            else
-            {
-                _timer.Change(d, Timeout.InfiniteTimeSpan);
+                Wake();
             }
         }
 
@@ -206,7 +206,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         /// <summary>Cancels what is still running (the losers) and releases answers nobody will use.</summary>
         public void CancelTheRest()
         {
-            _timer?.Dispose();
+            Interlocked.Increment(ref _timerVersion);
             _cancelled.Dispose();
             foreach (var (attempt, task) in _running)
             {
@@ -272,6 +272,11 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                 }
             }
 
+            if (!core.Chooser.HasAlternatives)
+            {
+                return (null, null);
+            }
+
             if (runner.MayHedge && !_hedgeDenied && _hedges + 1 < _maxConcurrent && _running.Count < _maxConcurrent && _running.TrueForAll(r => !r.Attempt.FirstByte))
             {
                 var newest = _running[^1].Attempt;
@@ -296,6 +301,12 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                 return; // things changed while the timer ran: an attempt ended or answered
             }
 
+            if (Choose(AttemptKind.Hedge) is not { } elsewhere)
+            {
+                _hedgeDenied = true; // no other path now: no token spent, no hedge timer again for this request
+                return;
+            }
+
             if (!core.Hedges.TryTake())
             {
                 _hedgeDenied = true;
@@ -303,15 +314,9 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                 return;
             }
 
-            if (Start(AttemptKind.Hedge))
-            {
-                _hedges++;
-                core.CountHedge("started");
-            }
-            else
-            {
-                _hedgeDenied = true; // no other path: give the token back by not hedging again
-            }
+            Launch(AttemptKind.Hedge, elsewhere);
+            _hedges++;
+            core.CountHedge("started");
         }
 
         private void Race(Attempt slow)

@@ -52,6 +52,7 @@ internal sealed class ServiceCore : IDisposable
             i => maintenance.IsDrained(options.Name, Upstreams[i].Name), _relayHealth.Get, relays, options.RelayPolicy, node.Region, random);
         Budget = new RetryBudget(options.Retry.BudgetRatio, options.Retry.BudgetMinPerSecond, time);
         Loop = new AttemptLoop(this);
+        Wakeups = new WakeTimer(time);
         foreach (var u in Upstreams)
         {
             var index = u.Index;
@@ -76,6 +77,9 @@ internal sealed class ServiceCore : IDisposable
     public UpstreamCore[] Upstreams { get; }
     public PathChooser Chooser { get; }
     public AttemptLoop Loop { get; }
+
+    /// <summary>The one timer that wakes this service's request loops for hedges and races.</summary>
+    public WakeTimer Wakeups { get; }
     public RetryBudget Budget { get; }
     public HedgeBudget Hedges { get; } = new();
     public InFlightAttempts InFlight { get; } = new();
@@ -146,5 +150,6 @@ internal sealed class ServiceCore : IDisposable
         }
 
         _relayHealth.Dispose();
+        Wakeups.Dispose();
     }
 }

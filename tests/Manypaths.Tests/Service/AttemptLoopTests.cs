@@ -70,13 +70,18 @@ public sealed class AttemptLoopTests : IDisposable
             _pending[number].TrySetResult(new(result, value, failure, health, TimeSpan.FromMilliseconds(5), result.ToString()));
     }
 
-    private ServiceCore Core(string yamlUpstreams = "", HedgeOptions? hedge = null, bool relay = true, int retries = 2)
+    private ServiceCore Core(string yamlUpstreams = "", HedgeOptions? hedge = null, bool relay = true, int retries = 2, bool onlyOneUpstream = false)
     {
         var upstreams = new List<UpstreamOptions>
         {
             new() { Name = "a", Url = new Uri("http://10.0.0.1:80") },
             new() { Name = "b", Url = new Uri("http://10.0.0.2:80"), Tier = 1 },
         };
+        if (onlyOneUpstream)
+        {
+            upstreams.RemoveAt(1);
+        }
+
         var options = new ServiceOptions
         {
             Name = "svc",
@@ -242,6 +247,36 @@ public sealed class AttemptLoopTests : IDisposable
         denied.Finish(1, AttemptResult.Success, RequestOutcome.Success, "direct");
         await second;
         Assert.Single(denied.Started); // no token: no hedge
+    }
+
+    [Fact]
+    public async Task WithNowhereElseToGo_NoHedgeGoesOut_AndNoHedgeTokenIsSpent()
+    {
+        // One upstream and no peers: nothing to hedge to, so no timer at all.
+        using var alone = Core(hedge: new HedgeOptions { Delay = TimeSpan.FromMilliseconds(50) }, relay: false, onlyOneUpstream: true);
+        var runner = new ScriptedRunner();
+        var loop = alone.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        runner.Finish(1, AttemptResult.Success, RequestOutcome.Success, "direct");
+        Assert.Equal("direct", (await loop).Value);
+        Assert.Single(runner.Started);
+        Assert.Equal(HedgeBudget.Burst, alone.Hedges.Tokens, 3);
+
+        // Two upstreams, the other one down: the hedge time comes, there is nowhere to go, and the budget is untouched.
+        using var core = Core(hedge: new HedgeOptions { Delay = TimeSpan.FromMilliseconds(50) }, relay: false);
+        core.Upstreams[1].Health.ReportProbe(false, TimeSpan.FromMilliseconds(10), "refused");
+        core.Upstreams[1].Health.ReportProbe(false, TimeSpan.FromMilliseconds(10), "refused");
+        Assert.Equal(HealthState.Down, core.Upstreams[1].Health.State);
+        var second = new ScriptedRunner();
+        var waiting = core.Loop.RunAsync(second, History(), CancellationToken.None);
+        await Started(second, 1);
+        _time.Advance(TimeSpan.FromMilliseconds(50));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        second.Finish(1, AttemptResult.Success, RequestOutcome.Success, "direct");
+        Assert.Equal("direct", (await waiting).Value);
+        Assert.Single(second.Started);
+        Assert.Equal(HedgeBudget.Burst, core.Hedges.Tokens, 3);
     }
 
     [Fact]
