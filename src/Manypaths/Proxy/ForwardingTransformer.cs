@@ -48,11 +48,11 @@ internal sealed class ForwardingTransformer(ServiceRuntime service) : HttpTransf
         }
 
         // Mesh headers (relay auth, chain) never reach an upstream; the invoker adds fresh ones to relayed attempts.
-        foreach (var key in request.Headers.Keys)
+        foreach (var header in request.Headers) // not .Keys: Kestrel builds a set of them for that
         {
-            if (key.StartsWith("X-Manypaths-", StringComparison.OrdinalIgnoreCase))
+            if (header.Key.StartsWith("X-Manypaths-", StringComparison.OrdinalIgnoreCase))
             {
-                proxyRequest.Headers.Remove(key);
+                proxyRequest.Headers.Remove(header.Key);
             }
         }
     }
@@ -68,8 +68,16 @@ internal sealed class ForwardingTransformer(ServiceRuntime service) : HttpTransf
 
         // Only a Manypaths node may speak the mesh's headers: an upstream that sent X-Manypaths-Unreached could
         // otherwise make an origin resend a request that did reach it.
-        var spoofed = httpContext.Response.Headers.Keys.Where(k => k.StartsWith("X-Manypaths-", StringComparison.OrdinalIgnoreCase)).ToList();
-        foreach (var key in spoofed)
+        List<string>? spoofed = null;
+        foreach (var header in httpContext.Response.Headers) // not .Keys: Kestrel builds a set of them for that
+        {
+            if (header.Key.StartsWith("X-Manypaths-", StringComparison.OrdinalIgnoreCase))
+            {
+                (spoofed ??= []).Add(header.Key);
+            }
+        }
+
+        foreach (var key in spoofed ?? [])
         {
             httpContext.Response.Headers.Remove(key);
         }

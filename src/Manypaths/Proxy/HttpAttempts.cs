@@ -65,12 +65,12 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
         var upstream = service.Upstreams[attempt.Path.Upstream];
         var first = attempt.Number == 1;
         var message = Prepare(first, TargetFor(upstream, attempt.Path), attempt);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(attempt.Token);
-        using var firstByte = Deadline.Start(linked, service.Options.Timeouts.FirstByte, service.Time);
+        using var firstByte = attempt.StartDeadline(service.Options.Timeouts.FirstByte, service.Time);
         var started = service.Time.GetTimestamp();
         try
         {
-            var response = await invoker.SendOnceAsync(message, linked.Token);
+            var response = await invoker.SendOnceAsync(message, attempt.Token);
+            firstByte.Disarm();
             attempt.MarkFirstByte();
             var latency = service.Time.GetElapsedTime(started);
             var status = (int)response.StatusCode;
@@ -95,7 +95,7 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
         catch (Exception e)
         {
             var latency = service.Time.GetElapsedTime(started);
-            if (attempt.Token.IsCancellationRequested)
+            if (attempt.CancelledOnPurpose)
             {
                 Count(upstream, "cancelled");
                 return new(AttemptResult.Cancelled, null, AttemptFailure.None, null, latency, "cancelled", e);
@@ -107,7 +107,7 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
                 return new(AttemptResult.LostRace, null, AttemptFailure.NeverSent, null, latency, "another attempt was sent first", e);
             }
 
-            var failure = Classify(e, linked.IsCancellationRequested);
+            var failure = Classify(e, firstByteTimedOut: attempt.Token.IsCancellationRequested); // not on purpose: the deadline
             Count(upstream, failure.ToString().ToLowerInvariant());
             if (logger.IsEnabled(LogLevel.Debug))
             {

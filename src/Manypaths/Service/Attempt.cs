@@ -27,6 +27,8 @@ internal enum AttemptKind
 internal sealed class Attempt : IDisposable
 {
     private readonly CancellationTokenSource _cancel;
+    private readonly CancellationToken _loop;
+    private int _cancelled;
     private readonly TaskCompletionSource _rescue = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _connectStarted;
     private int _connectPending;
@@ -38,6 +40,7 @@ internal sealed class Attempt : IDisposable
         Kind = kind;
         Path = path;
         Started = started;
+        _loop = loop;
         _cancel = CancellationTokenSource.CreateLinkedTokenSource(loop);
     }
 
@@ -51,7 +54,15 @@ internal sealed class Attempt : IDisposable
     /// <summary>When it started (a TimeProvider timestamp).</summary>
     public long Started { get; }
 
+    /// <summary>Cancelled by the loop, by the request's end, or by the deadline the runner set (<see cref="StartDeadline"/>).</summary>
     public CancellationToken Token => _cancel.Token;
+
+    /// <summary>The loop or the request cancelled it (not a deadline of the runner's).</summary>
+    public bool CancelledOnPurpose => Volatile.Read(ref _cancelled) == 1 || _loop.IsCancellationRequested;
+
+    /// <summary>Cancels <see cref="Token"/> after <paramref name="delay"/> unless disarmed: the runner's own deadline
+    /// (time to first byte) without a token source of its own per attempt.</summary>
+    public Proxy.Deadline StartDeadline(TimeSpan delay, TimeProvider time) => Proxy.Deadline.Start(_cancel, delay, time);
 
     /// <summary>The endpoint (host:port) of the connect this attempt started, if it started one.</summary>
     public string? ConnectEndpoint { get; private set; }
@@ -96,6 +107,7 @@ internal sealed class Attempt : IDisposable
 
     public void Cancel()
     {
+        Volatile.Write(ref _cancelled, 1);
         try
         {
             _cancel.Cancel();
