@@ -28,4 +28,11 @@ public enum RequestOutcome
     /// that stalls is ejected after 'passive.failures' such requests in a row.
     /// </summary>
     Outpaced,
+
+    /// <summary>
+    /// Nothing came back on this path for a while (at least 100 ms, and half its usual time) while several requests
+    /// waited on it past its usual time: the path went dark under them. Ejected at once, like a failed connect, so
+    /// the waiting requests are rescued before any hedge could have won.
+    /// </summary>
+    Silent,
 }

@@ -146,6 +146,10 @@ internal sealed class UpstreamHealth
                     _passiveFailures++;
                     t = Eject($"connect failed: {detail}", now, answered: outcome == RequestOutcome.Refused);
                     break;
+                case RequestOutcome.Silent:
+                    _passiveFailures++;
+                    t = Eject($"went silent: {detail}", now);
+                    break;
                 default:
                     _passiveFailures++;
                     if (_passiveFailures >= _passive.Failures)

@@ -84,6 +84,48 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         return window.Count < MinSamples || double.IsNaN(window.QuantileMs) ? null : HedgeDelay(path);
     }
 
+    /// <summary>No path is judged silent after less than this without an answer (a GC pause, a scheduling hiccup).</summary>
+    public static readonly TimeSpan MinSilence = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Requests waiting past the path's usual time before its silence says anything.</summary>
+    public const int SilentWaiters = 3;
+
+    /// <summary>
+    /// Whether <paramref name="path"/> went dark under its requests: nothing came back on it for half its usual time
+    /// (its p95, at least <see cref="MinSilence"/>) while <see cref="SilentWaiters"/> requests or more waited on it past
+    /// that usual time. Then it is ejected at once (<see cref="RequestOutcome.Silent"/>), which rescues every request
+    /// waiting on it, a hedge's round trip sooner than winning hedges could show it (at 250 ms, that is 300 ms or more).
+    /// A path with no usual time yet, no answer time, or already down is not judged.
+    /// </summary>
+    public bool JudgeSilence(PathChoice path)
+    {
+        var window = core.FirstByteWindow(path.Key);
+        if (window.Count < MinSamples || window.LastAt is not { } last || core.Chooser.HealthOf(path.Key).State == HealthState.Down)
+        {
+            return false;
+        }
+
+        var usual = HedgeDelay(path.Key);
+        var quiet = usual / 2 > MinSilence ? usual / 2 : MinSilence;
+        var now = core.Time.GetTimestamp();
+        var silentFor = core.Time.GetElapsedTime(last, now);
+        if (silentFor < quiet)
+        {
+            return false;
+        }
+
+        var startedBy = now - (long)(usual.Ticks * (double)core.Time.TimestampFrequency / TimeSpan.TicksPerSecond);
+        var waiting = core.InFlight.Overdue(path.Key, startedBy);
+        if (waiting < SilentWaiters)
+        {
+            return false;
+        }
+
+        core.Chooser.Report(path, RequestOutcome.Silent, silentFor,
+            $"no answer for {silentFor.TotalMilliseconds:0} ms while {waiting} requests waited past its usual {usual.TotalMilliseconds:0} ms");
+        return true;
+    }
+
     /// <summary>The race delay of a connect: twice the p95 of that endpoint's recent connect times.</summary>
     public TimeSpan RaceDelay(string? endpoint)
     {
@@ -301,6 +343,19 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                 return; // things changed while the timer ran: an attempt ended or answered
             }
 
+            // The hedge time of a request is when its path's silence can first be judged: if the path went dark, its
+            // waiting requests (this one too) are rescued for free, and no hedge token is spent.
+            var judged = false;
+            foreach (var (attempt, _) in _running)
+            {
+                judged |= !attempt.FirstByte && !attempt.Abandoned && core.Loop.JudgeSilence(attempt.Path);
+            }
+
+            if (judged)
+            {
+                return;
+            }
+
             if (Choose(AttemptKind.Hedge) is not { } elsewhere)
             {
                 _hedgeDenied = true; // no other path now: no token spent, no hedge timer again for this request
@@ -392,7 +447,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
 
                 if (outcome.Result is AttemptResult.Success or AttemptResult.RetryableStatus)
                 {
-                    core.FirstByteWindow(attempt.Path.Key).Add(outcome.Latency);
+                    core.FirstByteWindow(attempt.Path.Key).Add(outcome.Latency, _time.GetTimestamp());
                 }
 
                 if (outcome.Result == AttemptResult.Success)

@@ -41,6 +41,24 @@ internal sealed class InFlightAttempts
         return told;
     }
 
+    /// <summary>Attempts on <paramref name="path"/> still waiting for a first byte, started at or before <paramref name="startedBy"/>.</summary>
+    public int Overdue(PathKey path, long startedBy)
+    {
+        var overdue = 0;
+        if (_byPath.TryGetValue(path, out var set))
+        {
+            foreach (var attempt in set.Keys)
+            {
+                if (!attempt.FirstByte && !attempt.Abandoned && attempt.Started <= startedBy)
+                {
+                    overdue++;
+                }
+            }
+        }
+
+        return overdue;
+    }
+
     /// <summary>Every path through <paramref name="peer"/>.</summary>
     public int PeerDown(string peer) => _byPath.Keys.Where(k => k.Peer == peer).Sum(PathDown);
 }

@@ -16,6 +16,7 @@ internal sealed class LatencyWindow
     private int _next;
     private int _sinceSorted = int.MaxValue;
     private double _cached = double.NaN;
+    private long _lastAt = long.MinValue;
 
     public LatencyWindow(double quantile = 0.95) => _quantile = quantile;
 
@@ -30,10 +31,28 @@ internal sealed class LatencyWindow
         }
     }
 
-    public void Add(TimeSpan latency)
+    /// <summary>When the newest sample arrived (a TimeProvider timestamp), or null if no sample said when.</summary>
+    public long? LastAt
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _lastAt == long.MinValue ? null : _lastAt;
+            }
+        }
+    }
+
+    /// <param name="at">When it arrived (a TimeProvider timestamp): what silence detection measures from.</param>
+    public void Add(TimeSpan latency, long? at = null)
     {
         lock (_lock)
         {
+            if (at is { } when)
+            {
+                _lastAt = when;
+            }
+
             _samples[_next] = latency.TotalMilliseconds;
             _next = (_next + 1) % Size;
             _count = Math.Min(_count + 1, Size);

@@ -301,6 +301,88 @@ public sealed class AttemptLoopTests : IDisposable
     }
 
     [Fact]
+    public async Task APathGoneSilentUnderThreeWaitingRequests_IsEjectedAtTheirHedgeTime_AndTheyAreRescued_WithoutAHedgeToken()
+    {
+        Peer("n2");
+        using var core = Core(); // the defaults
+        var direct = new PathKey(0, null);
+        for (var i = 0; i < 20; i++)
+        {
+            core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(10), _time.GetTimestamp()); // p95 10 ms, last answer now
+        }
+
+        while (core.Hedges.TryTake())
+        {
+        }
+
+        var tokens = core.Hedges.Tokens;
+        _time.Advance(TimeSpan.FromMilliseconds(100)); // the path goes dark: nothing comes back from here on
+        var runners = Enumerable.Range(0, 3).Select(_ => new ScriptedRunner()).ToArray();
+        var loops = runners.Select(r => core.Loop.RunAsync(r, History(), CancellationToken.None)).ToArray();
+        foreach (var r in runners)
+        {
+            await Started(r, 1);
+        }
+
+        // Their hedge time (the path's p95): 110 ms of silence, three waiting past 10 ms. The budget is empty, yet all
+        // three go elsewhere now, rather than waiting for probes or winning hedges.
+        _time.Advance(TimeSpan.FromMilliseconds(10));
+        await Eventually.TrueAsync(() => core.Upstreams[0].Health.State == HealthState.Down, "the silent path is ejected", TimeSpan.FromSeconds(5));
+        foreach (var r in runners)
+        {
+            await Started(r, 2);
+            Assert.Equal(AttemptKind.Rescue, r.Get(2).Kind);
+            Assert.NotEqual(direct, r.Get(2).Path.Key);
+            r.Finish(2, AttemptResult.Success, RequestOutcome.Success, "rescued");
+        }
+
+        foreach (var loop in loops)
+        {
+            Assert.Equal("rescued", (await loop).Value);
+        }
+
+        Assert.Equal(tokens, core.Hedges.Tokens, 3);
+    }
+
+    [Fact]
+    public async Task TwoWaitingRequests_OrAnAnswerAMomentAgo_AreNotSilence()
+    {
+        Peer("n2");
+        using var core = Core(hedge: new HedgeOptions { MaxAttempts = 1 }); // no hedges: only silence could move them
+        var direct = new PathKey(0, null);
+        for (var i = 0; i < 20; i++)
+        {
+            core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(10), _time.GetTimestamp());
+        }
+
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        var two = Enumerable.Range(0, 2).Select(_ => new ScriptedRunner()).ToArray();
+        var loops = two.Select(r => core.Loop.RunAsync(r, History(), CancellationToken.None)).ToList();
+        foreach (var r in two)
+        {
+            await Started(r, 1);
+        }
+
+        Assert.False(core.Loop.JudgeSilence(new PathChoice(direct, 0, PickReason.Healthy)), "two waiting requests are not enough");
+
+        // A third waits too, but the path answered 50 ms ago: it is slow, not dark.
+        core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(60), _time.GetTimestamp() - (long)(0.05 * _time.TimestampFrequency));
+        var third = new ScriptedRunner();
+        loops.Add(core.Loop.RunAsync(third, History(), CancellationToken.None));
+        await Started(third, 1);
+        _time.Advance(TimeSpan.FromMilliseconds(20));
+        Assert.False(core.Loop.JudgeSilence(new PathChoice(direct, 0, PickReason.Healthy)), "an answer 70 ms ago");
+        Assert.Equal(HealthState.Up, core.Upstreams[0].Health.State);
+
+        foreach (var r in two.Append(third))
+        {
+            r.Finish(1, AttemptResult.Success, RequestOutcome.Success, "direct");
+        }
+
+        await Task.WhenAll(loops);
+    }
+
+    [Fact]
     public async Task AWaitingAttempt_IsStartedAgainElsewhere_WhenItsPathIsJudgedDown()
     {
         Peer("n2");
