@@ -130,6 +130,11 @@ internal sealed class UpstreamHealth
         lock (_lock)
         {
             var now = _time.GetUtcNow();
+            if (_state == HealthState.Down && outcome is RequestOutcome.Refused or RequestOutcome.Broken)
+            {
+                _answeredDownAt ??= now; // out already (silent, say), and now the upstream's side says it is gone
+            }
+
             _success.Add(outcome == RequestOutcome.Success ? 1 : 0);
             switch (outcome)
             {

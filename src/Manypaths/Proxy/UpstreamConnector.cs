@@ -65,7 +65,7 @@ internal static class UpstreamConnector
             }
             finally
             {
-                attempt?.MarkConnectDone();
+                attempt?.MarkConnectDone(time.GetTimestamp());
             }
         };
 }

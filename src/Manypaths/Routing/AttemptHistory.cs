@@ -16,6 +16,22 @@ internal sealed class AttemptHistory
     /// <summary>The least-bad upstream (nothing healthy) is tried once per request.</summary>
     public bool LeastBadUsed { get; set; }
 
+    /// <summary>Upstreams whose own side answered this request that they are gone (a refused connect, a reset or a
+    /// closed connection): a bit per upstream index, the first 64.</summary>
+    private ulong _answeredDown;
+
+    /// <summary>This request's attempt on <paramref name="upstream"/> was refused or reset by the upstream's side.</summary>
+    public void MarkAnsweredDown(int upstream)
+    {
+        if (upstream < 64)
+        {
+            _answeredDown |= 1UL << upstream;
+        }
+    }
+
+    /// <summary>Whether this request already heard from <paramref name="upstream"/>'s side that it is gone.</summary>
+    public bool AnsweredDown(int upstream) => upstream < 64 && (_answeredDown & (1UL << upstream)) != 0;
+
     public int Count => (_first is null ? 0 : 1) + (_more?.Count ?? 0);
 
     public bool Tried(PathKey path) => _first == path || (_more is not null && _more.Contains(path));

@@ -31,6 +31,7 @@ internal sealed class Attempt : IDisposable
     private int _cancelled;
     private readonly TaskCompletionSource _rescue = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _connectStarted;
+    private long _connectDone;
     private int _connectPending;
     private int _firstByte;
 
@@ -92,7 +93,14 @@ internal sealed class Attempt : IDisposable
         Volatile.Write(ref _connectPending, 1);
     }
 
-    public void MarkConnectDone() => Volatile.Write(ref _connectPending, 0);
+    public void MarkConnectDone(long timestamp)
+    {
+        Volatile.Write(ref _connectDone, timestamp);
+        Volatile.Write(ref _connectPending, 0);
+    }
+
+    /// <summary>Since when it has waited for an answer: its start, or the end of the connect it had to make.</summary>
+    public long WaitingSince => Math.Max(Started, Volatile.Read(ref _connectDone));
 
     public void MarkFirstByte() => Volatile.Write(ref _firstByte, 1);
 

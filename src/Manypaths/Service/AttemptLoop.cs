@@ -92,8 +92,8 @@ internal sealed partial class AttemptLoop(ServiceCore core)
 
     /// <summary>
     /// Whether <paramref name="path"/> went dark under its requests: nothing came back on it for half its usual time
-    /// (its p95, at least <see cref="MinSilence"/>) while <see cref="SilentWaiters"/> requests or more waited on it past
-    /// that usual time. Then it is ejected at once (<see cref="RequestOutcome.Silent"/>), which rescues every request
+    /// (its p95, at least <see cref="MinSilence"/>), counted from the last answer or from when the first answer was due,
+    /// while <see cref="SilentWaiters"/> requests or more waited on it past that usual time (not counting a connect). Then it is ejected at once (<see cref="RequestOutcome.Silent"/>), which rescues every request
     /// waiting on it, a hedge's round trip sooner than winning hedges could show it (at 250 ms, that is 300 ms or more).
     /// A path with no usual time yet, no answer time, or already down is not judged.
     /// </summary>
@@ -108,15 +108,17 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         var usual = HedgeDelay(path.Key);
         var quiet = usual / 2 > MinSilence ? usual / 2 : MinSilence;
         var now = core.Time.GetTimestamp();
-        var silentFor = core.Time.GetElapsedTime(last, now);
-        if (silentFor < quiet)
+        var usualTicks = (long)(usual.Ticks * (double)core.Time.TimestampFrequency / TimeSpan.TicksPerSecond);
+        var (waiting, oldest) = core.InFlight.Overdue(path.Key, now - usualTicks);
+        if (waiting < SilentWaiters)
         {
             return false;
         }
 
-        var startedBy = now - (long)(usual.Ticks * (double)core.Time.TimestampFrequency / TimeSpan.TicksPerSecond);
-        var waiting = core.InFlight.Overdue(path.Key, startedBy);
-        if (waiting < SilentWaiters)
+        // Silent since the last answer, or since an answer was first due (a path that was idle, or just came back,
+        // has no recent answers and is not silent for that).
+        var silentFor = core.Time.GetElapsedTime(Math.Max(last, oldest + usualTicks), now);
+        if (silentFor < quiet)
         {
             return false;
         }
@@ -443,6 +445,10 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                 if (outcome.Health is { } health)
                 {
                     core.Chooser.Report(attempt.Path, health, outcome.Latency, outcome.Detail);
+                    if (health is RequestOutcome.Refused or RequestOutcome.Broken && !attempt.Path.Key.Relayed)
+                    {
+                        history.MarkAnsweredDown(attempt.Path.Upstream); // its retry goes to a direct backup first
+                    }
                 }
 
                 if (outcome.Result is AttemptResult.Success or AttemptResult.RetryableStatus)

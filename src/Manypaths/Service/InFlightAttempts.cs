@@ -41,22 +41,30 @@ internal sealed class InFlightAttempts
         return told;
     }
 
-    /// <summary>Attempts on <paramref name="path"/> still waiting for a first byte, started at or before <paramref name="startedBy"/>.</summary>
-    public int Overdue(PathKey path, long startedBy)
+    /// <summary>
+    /// Attempts on <paramref name="path"/> still waiting for a first byte since <paramref name="waitingBy"/> or before
+    /// (<see cref="Attempt.WaitingSince"/>: from their start, or from the end of a connect they had to make), and not
+    /// in a connect now: one that is connecting (its pooled connection was closed under it and the handler dials
+    /// again) waits on that connect, whose answer (a refusal, say) is coming. Also the soonest of their waits began.
+    /// </summary>
+    public (int Count, long Oldest) Overdue(PathKey path, long waitingBy)
     {
         var overdue = 0;
+        var oldest = long.MaxValue;
         if (_byPath.TryGetValue(path, out var set))
         {
             foreach (var attempt in set.Keys)
             {
-                if (!attempt.FirstByte && !attempt.Abandoned && attempt.Started <= startedBy)
+                var since = attempt.WaitingSince;
+                if (!attempt.FirstByte && !attempt.Abandoned && !attempt.ConnectPending && since <= waitingBy)
                 {
                     overdue++;
+                    oldest = Math.Min(oldest, since);
                 }
             }
         }
 
-        return overdue;
+        return (overdue, oldest);
     }
 
     /// <summary>Every path through <paramref name="peer"/>.</summary>

@@ -93,6 +93,21 @@ public sealed class UpstreamHealthTests
     }
 
     [Fact]
+    public void ASilentPath_IsOutAtOnce_AndAResetArrivingAfterwards_SaysItsUpstreamDied()
+    {
+        var h = Create(failures: 3);
+        h.ReportProbe(true, TimeSpan.Zero, "ok");
+        h.ReportRequest(RequestOutcome.Silent, TimeSpan.FromMilliseconds(130), "no answer for 130 ms");
+        Assert.Equal(HealthState.Down, h.State);
+        Assert.False(h.Snapshot().DownByAnswer); // dark: the path, as far as we know
+
+        // The killed upstream's kernel resets the connections a moment later: the upstream, not the path, is gone,
+        // so its relayed paths wait behind a direct backup (PathChooser) as if the reset had come first.
+        h.ReportRequest(RequestOutcome.Broken, TimeSpan.FromMilliseconds(140), "connection reset");
+        Assert.True(h.Snapshot().DownByAnswer);
+    }
+
+    [Fact]
     public void Success_ClearsSuspicion()
     {
         var h = Create();

@@ -171,6 +171,24 @@ public sealed class PathChooserTests
     }
 
     [Fact]
+    public void ARequestWhoseConnectionThePrimaryReset_IsRetriedOnTheDirectBackup_BeforeTheHealthHasSeenEnough()
+    {
+        _relays.Add("p", "n2");
+        var ups = new[] { U("p"), U("b", tier: 1) };
+        var chooser = Chooser(ups, relay: true);
+        var history = History();
+        history.Add(new PathKey(0, null));
+        Assert.Equal(new PathKey(0, "n2"), chooser.Next(history)!.Key); // a stall: the primary through a peer first
+
+        // The primary's side reset this request: one reset does not eject it yet (passive failures), but this
+        // request already knows the upstream is going, so it goes to the backup rather than a peer's path to it.
+        chooser.Report(new PathChoice(new PathKey(0, null), 0, PickReason.Healthy), RequestOutcome.Broken, TimeSpan.FromMilliseconds(1), "reset");
+        Assert.NotEqual(HealthState.Down, ups[0].Health.State);
+        history.MarkAnsweredDown(0);
+        Assert.Equal(new PathKey(1, null), chooser.Next(history)!.Key);
+    }
+
+    [Fact]
     public void AConnectionClosedByTheUpstream_CountsAsItsAnswer_AfterPassiveFailuresInARow()
     {
         var h = Health(HealthState.Up);

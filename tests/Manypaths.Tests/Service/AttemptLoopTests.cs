@@ -301,7 +301,7 @@ public sealed class AttemptLoopTests : IDisposable
     }
 
     [Fact]
-    public async Task APathGoneSilentUnderThreeWaitingRequests_IsEjectedAtTheirHedgeTime_AndTheyAreRescued_WithoutAHedgeToken()
+    public async Task APathGoneSilentUnderWaitingRequests_IsEjectedAtAHedgeTime_AndTheyAreRescued_WithoutAHedgeToken()
     {
         Peer("n2");
         using var core = Core(); // the defaults
@@ -316,16 +316,25 @@ public sealed class AttemptLoopTests : IDisposable
         }
 
         var tokens = core.Hedges.Tokens;
-        _time.Advance(TimeSpan.FromMilliseconds(100)); // the path goes dark: nothing comes back from here on
-        var runners = Enumerable.Range(0, 3).Select(_ => new ScriptedRunner()).ToArray();
-        var loops = runners.Select(r => core.Loop.RunAsync(r, History(), CancellationToken.None)).ToArray();
+        _time.Advance(TimeSpan.FromMilliseconds(100)); // the path is idle, then goes dark under three requests
+        var runners = Enumerable.Range(0, 3).Select(_ => new ScriptedRunner()).ToList();
+        var loops = runners.Select(r => core.Loop.RunAsync(r, History(), CancellationToken.None)).ToList();
         foreach (var r in runners)
         {
             await Started(r, 1);
         }
 
-        // Their hedge time (the path's p95): 110 ms of silence, three waiting past 10 ms. The budget is empty, yet all
-        // three go elsewhere now, rather than waiting for probes or winning hedges.
+        // Their hedge time: their answers were due just now. An idle path is not a silent one.
+        _time.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(HealthState.Up, core.Upstreams[0].Health.State);
+
+        // 100 ms later nothing has come back; at the next request's hedge time the path is judged silent, and all four
+        // go elsewhere now (the budget is empty: no hedge could have helped them).
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        var fourth = new ScriptedRunner();
+        runners.Add(fourth);
+        loops.Add(core.Loop.RunAsync(fourth, History(), CancellationToken.None));
+        await Started(fourth, 1);
         _time.Advance(TimeSpan.FromMilliseconds(10));
         await Eventually.TrueAsync(() => core.Upstreams[0].Health.State == HealthState.Down, "the silent path is ejected", TimeSpan.FromSeconds(5));
         foreach (var r in runners)
@@ -350,6 +359,7 @@ public sealed class AttemptLoopTests : IDisposable
         Peer("n2");
         using var core = Core(hedge: new HedgeOptions { MaxAttempts = 1 }); // no hedges: only silence could move them
         var direct = new PathKey(0, null);
+        var choice = new PathChoice(direct, 0, PickReason.Healthy);
         for (var i = 0; i < 20; i++)
         {
             core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(10), _time.GetTimestamp());
@@ -363,7 +373,8 @@ public sealed class AttemptLoopTests : IDisposable
             await Started(r, 1);
         }
 
-        Assert.False(core.Loop.JudgeSilence(new PathChoice(direct, 0, PickReason.Healthy)), "two waiting requests are not enough");
+        _time.Advance(TimeSpan.FromMilliseconds(150));
+        Assert.False(core.Loop.JudgeSilence(choice), "two waiting requests are not enough");
 
         // A third waits too, but the path answered 50 ms ago: it is slow, not dark.
         core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(60), _time.GetTimestamp() - (long)(0.05 * _time.TimestampFrequency));
@@ -371,15 +382,20 @@ public sealed class AttemptLoopTests : IDisposable
         loops.Add(core.Loop.RunAsync(third, History(), CancellationToken.None));
         await Started(third, 1);
         _time.Advance(TimeSpan.FromMilliseconds(20));
-        Assert.False(core.Loop.JudgeSilence(new PathChoice(direct, 0, PickReason.Healthy)), "an answer 70 ms ago");
+        Assert.False(core.Loop.JudgeSilence(choice), "an answer 70 ms ago");
         Assert.Equal(HealthState.Up, core.Upstreams[0].Health.State);
 
+        // Nothing more for 30 ms: 100 ms of silence with three waiting past their usual time.
+        _time.Advance(TimeSpan.FromMilliseconds(30));
+        Assert.True(core.Loop.JudgeSilence(choice));
+        Assert.Equal(HealthState.Down, core.Upstreams[0].Health.State);
         foreach (var r in two.Append(third))
         {
-            r.Finish(1, AttemptResult.Success, RequestOutcome.Success, "direct");
+            await Started(r, 2); // rescued through n2
+            r.Finish(2, AttemptResult.Success, RequestOutcome.Success, "rescued");
         }
 
-        await Task.WhenAll(loops);
+        Assert.All(await Task.WhenAll(loops), result => Assert.Equal("rescued", result.Value));
     }
 
     [Fact]
