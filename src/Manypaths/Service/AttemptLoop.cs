@@ -93,8 +93,9 @@ internal sealed partial class AttemptLoop(ServiceCore core)
     /// <summary>
     /// Whether <paramref name="path"/> went dark under its requests: nothing came back on it for half its usual time
     /// (its p95, at least <see cref="MinSilence"/>), counted from the last answer or from when the first answer was due,
-    /// while <see cref="SilentWaiters"/> requests or more waited on it past that usual time (not counting a connect). Then it is ejected at once (<see cref="RequestOutcome.Silent"/>), which rescues every request
-    /// waiting on it, a hedge's round trip sooner than winning hedges could show it (at 250 ms, that is 300 ms or more).
+    /// while <see cref="SilentWaiters"/> requests or more waited on it past that usual time (not counting a connect).
+    /// Then it is ejected at once (<see cref="RequestOutcome.Silent"/>), which rescues every request waiting on it, a
+    /// hedge's round trip sooner than winning hedges could show it (at 250 ms, that is 300 ms or more).
     /// A path with no usual time yet, no answer time, or already down is not judged.
     /// </summary>
     public bool JudgeSilence(PathChoice path)
