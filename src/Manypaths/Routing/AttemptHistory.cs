@@ -32,8 +32,6 @@ internal sealed class AttemptHistory
     /// <summary>Whether this request already heard from <paramref name="upstream"/>'s side that it is gone.</summary>
     public bool AnsweredDown(int upstream) => upstream < 64 && (_answeredDown & (1UL << upstream)) != 0;
 
-    public int Count => (_first is null ? 0 : 1) + (_more?.Count ?? 0);
-
     public bool Tried(PathKey path) => _first == path || (_more is not null && _more.Contains(path));
 
     public void Add(PathKey path)

@@ -109,7 +109,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         var usual = HedgeDelay(path.Key);
         var quiet = usual / 2 > MinSilence ? usual / 2 : MinSilence;
         var now = core.Time.GetTimestamp();
-        var usualTicks = (long)(usual.Ticks * (double)core.Time.TimestampFrequency / TimeSpan.TicksPerSecond);
+        var usualTicks = Timestamps.Ticks(core.Time, usual);
         var (waiting, oldest) = core.InFlight.Overdue(path.Key, now - usualTicks);
         if (waiting < SilentWaiters)
         {

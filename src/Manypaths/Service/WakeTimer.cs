@@ -27,7 +27,7 @@ internal sealed class WakeTimer : IDisposable
     public WakeTimer(TimeProvider time)
     {
         _time = time;
-        _resolutionTicks = Math.Max(1, ToTimestampTicks(Resolution));
+        _resolutionTicks = Math.Max(1, Timestamps.Ticks(time, Resolution));
         _timer = time.CreateTimer(static s => ((WakeTimer)s!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
@@ -35,7 +35,7 @@ internal sealed class WakeTimer : IDisposable
     public void Schedule(IWakeable target, int version, TimeSpan delay)
     {
         var now = _time.GetTimestamp();
-        var due = now + ToTimestampTicks(delay < TimeSpan.Zero ? TimeSpan.Zero : delay);
+        var due = now + Timestamps.Ticks(_time, delay < TimeSpan.Zero ? TimeSpan.Zero : delay);
         lock (_lock)
         {
             if (_disposed)
@@ -88,11 +88,8 @@ internal sealed class WakeTimer : IDisposable
     {
         _armedFor = due;
         var ticks = Math.Max(0, due - now);
-        _timer.Change(TimeSpan.FromTicks((long)((Int128)ticks * TimeSpan.TicksPerSecond / _time.TimestampFrequency)), Timeout.InfiniteTimeSpan);
+        _timer.Change(Timestamps.Span(_time, ticks), Timeout.InfiniteTimeSpan);
     }
-
-    /// <summary>Exact, so a loop in virtual time is woken at the very tick it asked for.</summary>
-    private long ToTimestampTicks(TimeSpan span) => (long)((Int128)span.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
 
     public void Dispose()
     {

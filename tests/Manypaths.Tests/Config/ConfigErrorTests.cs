@@ -134,7 +134,7 @@ public sealed class ConfigErrorTests : IDisposable
     public void Load_TheSameAddressOnNodesOfDifferentHosts_IsValid()
     {
         // Each node on its own machine (mesh addresses on different IPs): one listen address for all is fine.
-        var yaml = "cluster: { secret_file: admin.token }\nnodes:\n  a: { mesh: http://10.0.0.1:7401, admin: http://127.0.0.1:7501 }\n  b: { mesh: http://10.0.0.2:7401, admin: http://127.0.0.1:7501 }\nservices:\n  s:\n    listen: 127.0.0.1:8095\n    upstreams: [ { name: u, url: http://127.0.0.1:9001 } ]\n";
+        var yaml = "cluster: { secret_file: admin.token }\nnodes:\n  a: { mesh: http://10.250.0.1:7401, admin: http://127.0.0.1:7501 }\n  b: { mesh: http://10.250.0.2:7401, admin: http://127.0.0.1:7501 }\nservices:\n  s:\n    listen: 127.0.0.1:8095\n    upstreams: [ { name: u, url: http://127.0.0.1:9001 } ]\n";
         var result = ConfigLoader.Load(yaml, Path.Combine(_dir.FullName, "m.yaml"));
         Assert.True(result.Ok, string.Join("\n", result.Errors));
     }

@@ -74,8 +74,8 @@ public sealed class AttemptLoopTests : IDisposable
     {
         var upstreams = new List<UpstreamOptions>
         {
-            new() { Name = "a", Url = new Uri("http://10.0.0.1:80") },
-            new() { Name = "b", Url = new Uri("http://10.0.0.2:80"), Tier = 1 },
+            new() { Name = "a", Url = new Uri("http://10.250.0.1:80") },
+            new() { Name = "b", Url = new Uri("http://10.250.0.2:80"), Tier = 1 },
         };
         if (onlyOneUpstream)
         {
@@ -284,7 +284,7 @@ public sealed class AttemptLoopTests : IDisposable
     {
         Peer("n2");
         using var core = Core(hedge: null);
-        var runner = new ScriptedRunner { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.0.0.1:80", 0) };
+        var runner = new ScriptedRunner { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", 0) };
         var tokens = core.Hedges.Tokens;
         var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
         await Started(runner, 1);
