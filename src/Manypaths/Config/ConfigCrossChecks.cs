@@ -22,6 +22,10 @@ internal sealed class ConfigCrossChecks(ConfigErrors errors)
                     var hint = Spelling.Closest(route.Service, config.Services.Keys);
                     errors.Add(routeMarks.GetValueOrDefault((listener.Name, i)), $"A route of listener '{listener.Name}' goes to service '{route.Service}', which is not declared under 'services'.{(hint is null ? "" : $" Did you mean '{hint}'?")}");
                 }
+                else if (config.Services.TryGetValue(route.Service, out var target) && target.Mode == ServiceMode.Tcp)
+                {
+                    errors.Add(routeMarks.GetValueOrDefault((listener.Name, i)), $"A route of listener '{listener.Name}' goes to service '{route.Service}', which is mode: tcp: HTTP listeners route only to mode: http services (a tcp service has its own 'listen').");
+                }
             }
         }
 

@@ -83,29 +83,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
         };
     }
 
-    private string? ExistingFile(YamlMap map, string key, string what)
-    {
-        var s = map.Scalar(key);
-        if (s is null)
-        {
-            return null;
-        }
-
-        if (s.Value is not { Length: > 0 } value || string.IsNullOrWhiteSpace(value))
-        {
-            errors.Add(s, $"'{key}' in {map.Where} is empty: name the {what} file or leave the key out.");
-            return null;
-        }
-
-        var full = Path.GetFullPath(Path.Combine(baseDirectory, value));
-        if (!File.Exists(full))
-        {
-            errors.Add(s, $"The {what} file '{value}' does not exist (looked for {full}).");
-            return null;
-        }
-
-        return full;
-    }
+    private string? ExistingFile(YamlMap map, string key, string what) => ConfigFiles.Existing(map, key, what, baseDirectory);
 
     private Dictionary<string, NodeOptions> ReadNodes(YamlMap? map)
     {

@@ -28,6 +28,9 @@ public sealed record ServiceOptions
     /// <summary>May requests go through a peer whose path to an upstream is healthy.</summary>
     public bool Relay { get; init; }
     public RelayPolicy RelayPolicy { get; init; } = new();
+    /// <summary>mode: tcp only: limits, demotion handling, sentinels.</summary>
+    public TcpOptions Tcp { get; init; } = new();
+
     /// <summary>On by default (adaptive); null with 'hedge: off'.</summary>
     public HedgeOptions? Hedge { get; init; } = new();
 }

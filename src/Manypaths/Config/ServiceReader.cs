@@ -5,32 +5,50 @@ namespace Manypaths.Config;
 /// <summary>Reads one entry under 'services'.</summary>
 internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, IReadOnlyDictionary<string, YamlNode> nodes)
 {
+    /// <summary>Keys that only mean something for mode: http.</summary>
+    private static readonly string[] HttpOnlyKeys = ["retries", "retry_on", "retry_budget", "max_replay_body", "sorry", "forwarded", "http_version", "hedge"];
+
+    /// <summary>Keys that only mean something for mode: tcp.</summary>
+    private static readonly string[] TcpOnlyKeys = ["on_demotion", "limits", "sentinels"];
+
     public ServiceOptions Read(string name, YamlMap map)
     {
         map.AllowOnly("mode", "listen", "upstreams", "health", "passive", "retries", "retry_on", "retry_budget", "timeouts",
-            "max_replay_body", "sorry", "forwarded", "http_version", "relay", "hedge");
-        var mode = ReadMode(name, map);
+            "max_replay_body", "sorry", "forwarded", "http_version", "relay", "hedge", "on_demotion", "limits", "sentinels");
+        var mode = ReadMode(map);
+        var tcp = mode == ServiceMode.Tcp;
+        foreach (var key in tcp ? HttpOnlyKeys : TcpOnlyKeys)
+        {
+            if (map.Raw(key) is { } raw)
+            {
+                errors.Add(raw, $"'{key}' in {map.Where} applies only to mode: {(tcp ? "http" : "tcp")} services; this one is mode: {(tcp ? "tcp" : "http")}.");
+            }
+        }
+
         var defaults = new ServiceOptions { Name = name, Upstreams = [] };
+        var health = ReadHealth(map.Map("health"), mode);
         return defaults with
         {
             Mode = mode,
             Listen = ListenReader.Read(map, errors, nodes, required: true),
-            Upstreams = ReadUpstreams(name, map),
-            Health = ReadHealth(map.Map("health")),
+            Upstreams = ReadUpstreams(name, map, mode),
+            Health = health,
             Passive = ReadPassive(map.Map("passive")),
             Retry = ReadRetry(map),
-            Timeouts = ReadTimeouts(map.Map("timeouts")),
+            Timeouts = ReadTimeouts(map.Map("timeouts"), mode),
             MaxReplayBody = map.Size("max_replay_body") ?? defaults.MaxReplayBody,
             Sorry = ReadSorry(map.Map("sorry")),
             Forwarded = ReadForwarded(map.Map("forwarded")),
             HttpVersion = ReadVersion(map),
             Relay = ReadRelay(map, out var policy),
             RelayPolicy = policy,
-            Hedge = ReadHedge(map),
+            // A connection is not a request: nothing to hedge (connect races still run).
+            Hedge = tcp ? null : ReadHedge(map),
+            Tcp = tcp ? ReadTcp(map, health) : defaults.Tcp,
         };
     }
 
-    private ServiceMode ReadMode(string service, YamlMap map)
+    private ServiceMode ReadMode(YamlMap map)
     {
         var s = map.Scalar("mode");
         switch (s?.Value)
@@ -38,7 +56,6 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
             case null or "http":
                 return ServiceMode.Http;
             case "tcp":
-                errors.Add(s, $"Service '{service}' uses mode: tcp, which this version does not support yet; TCP services arrive with role-aware L4 routing. Use mode: http.");
                 return ServiceMode.Tcp;
             default:
                 errors.Add(s, $"'mode' in {map.Where} must be http or tcp, not '{s.Value}'.");
@@ -46,7 +63,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
         }
     }
 
-    private List<UpstreamOptions> ReadUpstreams(string service, YamlMap map)
+    private List<UpstreamOptions> ReadUpstreams(string service, YamlMap map, ServiceMode mode)
     {
         var result = new List<UpstreamOptions>();
         var seq = map.List("upstreams");
@@ -74,7 +91,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
                 continue;
             }
 
-            u.AllowOnly("name", "url", "region", "weight", "tier");
+            u.AllowOnly("name", "url", "address", "region", "weight", "tier");
             var nameNode = u.Scalar("name", required: true);
             var upstreamName = nameNode?.Value ?? "";
             if (nameNode is not null)
@@ -93,7 +110,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
                 }
             }
 
-            var url = u.HttpUrl("url", required: true);
+            var url = mode == ServiceMode.Tcp ? TcpAddress(u, service) : HttpUpstreamUrl(u, service);
             var tier = ReadTier(u);
             var weight = u.Int("weight", 1, 1000) ?? 1;
             if (url is null || nameNode is null)
@@ -147,15 +164,18 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
         return UpstreamOptions.PrimaryTier;
     }
 
-    private HealthCheckOptions ReadHealth(YamlMap? map)
+    private HealthCheckOptions ReadHealth(YamlMap? map, ServiceMode mode)
     {
-        var d = new HealthCheckOptions();
+        var kind = ReadCheck(map, mode);
+        var d = kind.IsRoleCheck() ? HealthCheckOptions.RoleDefaults with { Check = kind } : new HealthCheckOptions { Check = kind };
         if (map is null)
         {
             return d;
         }
 
-        map.AllowOnly("path", "interval", "fast_interval", "timeout", "rise", "fall", "expect_status", "expect_body", "host", "reuse_connection");
+        map.AllowOnly("check", "path", "interval", "fast_interval", "timeout", "rise", "fall", "expect_status", "expect_body", "host", "reuse_connection",
+            "user", "password_file", "database", "max_lag");
+        CheckKeysFit(map, kind);
         var path = map.String("path") ?? d.Path;
         if (!path.StartsWith('/'))
         {
@@ -188,6 +208,10 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
             ExpectBody = map.String("expect_body"),
             Host = map.String("host"),
             ReuseConnection = map.Bool("reuse_connection") ?? d.ReuseConnection,
+            User = map.String("user"),
+            PasswordFile = SecretFile(map, "password_file"),
+            Database = map.String("database"),
+            MaxLagBytes = ReadMaxLag(map, kind),
         };
     }
 
@@ -229,19 +253,20 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
         };
     }
 
-    private TimeoutOptions ReadTimeouts(YamlMap? map)
+    private TimeoutOptions ReadTimeouts(YamlMap? map, ServiceMode mode)
     {
-        var d = new TimeoutOptions();
+        // A database connection may idle for long; the client's own keepalive still applies.
+        var d = mode == ServiceMode.Tcp ? new TimeoutOptions { Idle = TimeSpan.FromHours(1) } : new TimeoutOptions();
         if (map is null)
         {
             return d;
         }
 
-        map.AllowOnly("connect", "first_byte", "request", "idle");
+        map.AllowOnly(mode == ServiceMode.Tcp ? ["connect", "idle"] : ["connect", "first_byte", "request", "idle"]);
         var min = TimeSpan.FromMilliseconds(1);
         var request = map.Duration("request", min) ?? d.Request;
         var idle = map.Duration("idle", min) ?? (request > d.Idle ? request : d.Idle);
-        if (idle < request)
+        if (idle < request && mode == ServiceMode.Http)
         {
             // The idle timer (YARP's activity timeout) also runs while the response is awaited: it would win.
             errors.Add(map.Raw("idle") ?? map.Node, $"'idle' ({ValueParsers.FormatDuration(idle)}) in {map.Where} must not be shorter than 'request' ({ValueParsers.FormatDuration(request)}): it also runs while the response is awaited.");
@@ -421,5 +446,223 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
         }
 
         return new HedgeOptions { Delay = delay, MaxAttempts = map.Int("max_attempts", 1, 5) ?? d.MaxAttempts, Methods = methods, SkipPaths = skip };
+    }
+
+    private static Uri? HttpUpstreamUrl(YamlMap u, string service)
+    {
+        if (u.Raw("address") is { } address)
+        {
+            u.Errors.Add(address, $"An upstream of http service '{service}' takes 'url' (http://host:port/...), not 'address' (that is for mode: tcp).");
+            return null;
+        }
+
+        return u.HttpUrl("url", required: true);
+    }
+
+    /// <summary>'address: host:port' of a tcp upstream, kept as tcp://host:port so every path-keyed part works unchanged.</summary>
+    private static Uri? TcpAddress(YamlMap u, string service)
+    {
+        if (u.Raw("url") is { } url)
+        {
+            u.Errors.Add(url, $"An upstream of tcp service '{service}' takes 'address' (host:port), not 'url'.");
+            return null;
+        }
+
+        var s = u.Scalar("address", required: true);
+        if (s is null)
+        {
+            return null;
+        }
+
+        var text = s.Value?.Trim() ?? "";
+        if (TryTcpUri(text) is { } uri)
+        {
+            return uri;
+        }
+
+        u.Errors.Add(s, $"'address' in {u.Where} must be host:port (such as 127.0.0.1:6379, [::1]:5432 or db1.internal:3306), not '{text}'.");
+        return null;
+    }
+
+    internal static Uri? TryTcpUri(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            return null;
+        }
+
+        var host = text[..colon];
+        var bare = host.Trim('[', ']');
+        if (bare.Contains(':') && System.Net.IPAddress.TryParse(bare, out _))
+        {
+            host = $"[{bare}]";
+        }
+        else if (host.Length == 0 || host.Contains('[') || host.Contains(']') || host.Contains('/') || host.Contains('@') || host.Contains(' '))
+        {
+            return null;
+        }
+
+        return Uri.TryCreate($"tcp://{host}:{port}", UriKind.Absolute, out var uri) && uri.Port == port ? uri : null;
+    }
+
+    private HealthCheckKind ReadCheck(YamlMap? map, ServiceMode mode)
+    {
+        var fallback = mode == ServiceMode.Tcp ? HealthCheckKind.Tcp : HealthCheckKind.Http;
+        var s = map?.Scalar("check");
+        if (s is null)
+        {
+            return fallback;
+        }
+
+        if (!HealthCheckKinds.ByName.TryGetValue(s.Value ?? "", out var kind))
+        {
+            var names = string.Join(", ", HealthCheckKinds.ByName.Keys.Where(k => mode == ServiceMode.Tcp ? k != "http" : k == "http"));
+            var hint = Spelling.Closest(s.Value ?? "", HealthCheckKinds.ByName.Keys.Where(k => (k == "http") == (mode == ServiceMode.Http)));
+            errors.Add(s, $"'check' in {map!.Where} must be one of {names}, not '{s.Value}'.{(hint is null ? "" : $" Did you mean '{hint}'?")}");
+            return fallback;
+        }
+
+        if ((kind == HealthCheckKind.Http) != (mode == ServiceMode.Http))
+        {
+            errors.Add(s, mode == ServiceMode.Http
+                ? $"'check: {s.Value}' in {map!.Where} is for mode: tcp services; an http service is checked with an HTTP GET of 'path'."
+                : $"'check: http' in {map!.Where} is for mode: http services; a tcp service uses tcp or a role check such as redis-primary.");
+            return fallback;
+        }
+
+        return kind;
+    }
+
+    /// <summary>Keys of one kind of check given to another: said, not silently ignored.</summary>
+    private void CheckKeysFit(YamlMap map, HealthCheckKind kind)
+    {
+        string[] httpOnly = ["path", "expect_status", "expect_body", "host", "reuse_connection"];
+        string[] roleOnly = ["user", "password_file", "database", "max_lag"];
+        foreach (var key in kind == HealthCheckKind.Http ? roleOnly : kind.IsRoleCheck() ? httpOnly : [.. httpOnly, .. roleOnly])
+        {
+            if (map.Raw(key) is { } raw)
+            {
+                errors.Add(raw, $"'{key}' in {map.Where} does not apply to 'check: {kind.Name()}'.");
+            }
+        }
+
+        if (map.Raw("database") is { } db && kind.IsRoleCheck() && kind is not (HealthCheckKind.PostgresPrimary or HealthCheckKind.PostgresStandby))
+        {
+            errors.Add(db, $"'database' in {map.Where} applies only to postgres checks.");
+        }
+    }
+
+    private long? ReadMaxLag(YamlMap map, HealthCheckKind kind)
+    {
+        var raw = map.Scalar("max_lag");
+        if (raw is null || !kind.IsRoleCheck())
+        {
+            return null; // CheckKeysFit said it does not apply
+        }
+
+        if (!kind.WantsReplica())
+        {
+            errors.Add(raw, $"'max_lag' in {map.Where} applies only to replica checks (redis-replica, postgres-standby).");
+            return null;
+        }
+
+        if (kind == HealthCheckKind.MysqlReplica)
+        {
+            errors.Add(raw, $"'max_lag' in {map.Where} is not offered for mysql-replica: MySQL reports lag only as Seconds_Behind_Source, which is unreliable (0 while the IO thread is stalled), and positions from different binlogs cannot be subtracted. A MySQL replica takes reads while its IO and SQL threads run.");
+            return null;
+        }
+
+        if (!ValueParsers.TryParseSize(raw.Value, out var bytes))
+        {
+            errors.Add(raw, $"'max_lag' in {map.Where} is a number of bytes of replication behind the primary, such as 1MB or 65536, not '{raw.Value}' (a duration cannot be measured honestly: replay timestamps stand still while the primary is idle).");
+            return null;
+        }
+
+        return bytes;
+    }
+
+    private string? SecretFile(YamlMap map, string key) => ConfigFiles.Existing(map, key, "password", baseDirectory);
+
+    private TcpOptions ReadTcp(YamlMap map, HealthCheckOptions health)
+    {
+        var d = new TcpOptions();
+        var limits = map.Map("limits");
+        limits?.AllowOnly("max_connections", "max_per_client");
+        return new TcpOptions
+        {
+            MaxConnections = limits?.Int("max_connections", 1, 1_000_000) ?? d.MaxConnections,
+            MaxPerClient = limits?.Int("max_per_client", 1, 1_000_000) ?? d.MaxPerClient,
+            DemotionGrace = ReadDemotion(map, health),
+            Sentinels = ReadSentinels(map, health),
+        };
+    }
+
+    /// <summary>'on_demotion: close' (the default) or 'grace:5s' (read services only).</summary>
+    private TimeSpan? ReadDemotion(YamlMap map, HealthCheckOptions health)
+    {
+        var s = map.Scalar("on_demotion");
+        var text = s?.Value?.Trim();
+        if (s is null || text == "close")
+        {
+            return null;
+        }
+
+        if (text is not null && text.StartsWith("grace:", StringComparison.Ordinal) && ValueParsers.TryParseDuration(text["grace:".Length..].Trim(), out var grace, out _))
+        {
+            if (!health.Check.WantsReplica())
+            {
+                errors.Add(s, $"'on_demotion: {text}' in {map.Where} is allowed on read services only (a replica check): connections to a demoted primary are closed at once, so no client keeps writing to a replica or to an old primary.");
+                return null;
+            }
+
+            return grace;
+        }
+
+        errors.Add(s, $"'on_demotion' in {map.Where} must be close or grace:<duration> (such as grace:5s), not '{text}'.");
+        return null;
+    }
+
+    private SentinelOptions? ReadSentinels(YamlMap owner, HealthCheckOptions health)
+    {
+        var map = owner.Map("sentinels");
+        if (map is null)
+        {
+            return null;
+        }
+
+        map.AllowOnly("master", "addresses", "password_file");
+        if (health.Check is not (HealthCheckKind.RedisPrimary or HealthCheckKind.RedisReplica))
+        {
+            errors.Add(map.Node, $"'sentinels' in {owner.Where} applies only to redis-primary and redis-replica checks.");
+        }
+
+        var master = map.String("master", required: true) ?? "";
+        var addresses = new List<System.Net.DnsEndPoint>();
+        var list = map.List("addresses");
+        if (list is null)
+        {
+            errors.Add(map.Raw("addresses") ?? map.Node, $"'sentinels' in {owner.Where} needs 'addresses': a list of host:port, one per sentinel.");
+        }
+
+        if (list is { Children.Count: 0 })
+        {
+            errors.Add(list, $"'sentinels' in {owner.Where} lists no addresses: name each sentinel as host:port.");
+        }
+
+        foreach (var item in list?.Children ?? [])
+        {
+            var text = (item as YamlScalarNode)?.Value ?? "";
+            if (TryTcpUri(text.Trim()) is { } uri)
+            {
+                addresses.Add(new System.Net.DnsEndPoint(uri.Host.Trim('[', ']'), uri.Port));
+            }
+            else
+            {
+                errors.Add(item, $"A sentinel address must be host:port, not '{text}'.");
+            }
+        }
+
+        return new SentinelOptions(master, addresses, SecretFile(map, "password_file"));
     }
 }

@@ -6,6 +6,7 @@ public sealed record UpstreamOptions
     public const int BackupTier = 1;
 
     public required string Name { get; init; }
+    /// <summary>http(s)://... for mode: http; tcp://host:port for mode: tcp (from its 'address').</summary>
     public required Uri Url { get; init; }
     public string? Region { get; init; }
     public int Weight { get; init; } = 1;

@@ -17,13 +17,13 @@ internal sealed partial class ActiveProber : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ManypathsMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly IDisposable? _owned;
+    private readonly IAsyncDisposable? _owned;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly TimeSpan _tick;
 
-    /// <param name="owned">Disposed with the prober (the probes' shared client, for HTTP).</param>
-    public ActiveProber(string service, HealthCheckOptions options, TimeProvider time, ManypathsMetrics metrics, ILogger logger, IDisposable? owned = null)
+    /// <param name="owned">Disposed with the prober (the probes' shared client, for HTTP; the role checks' connections).</param>
+    public ActiveProber(string service, HealthCheckOptions options, TimeProvider time, ManypathsMetrics metrics, ILogger logger, IAsyncDisposable? owned = null)
     {
         _service = service;
         _options = options;
@@ -84,11 +84,12 @@ internal sealed partial class ActiveProber : IAsyncDisposable
         var started = _time.GetTimestamp();
         bool ok;
         string detail;
+        var definitive = false;
         using var timeout = new CancellationTokenSource(_options.Timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
         try
         {
-            (ok, detail) = await probe.ProbeAsync(linked.Token);
+            (ok, detail, definitive) = await probe.ProbeAsync(linked.Token);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -108,7 +109,7 @@ internal sealed partial class ActiveProber : IAsyncDisposable
         _metrics.ProbeLatency.Record(elapsed.TotalSeconds,
             new KeyValuePair<string, object?>("service", _service),
             new KeyValuePair<string, object?>("upstream", name));
-        health.ReportProbe(ok, elapsed, detail);
+        health.ReportProbe(ok, elapsed, detail, definitive);
         if (!ok && _logger.IsEnabled(LogLevel.Debug))
         {
             Log.ProbeFailed(_logger, _service, name, detail);
@@ -126,7 +127,11 @@ internal sealed partial class ActiveProber : IAsyncDisposable
         {
         }
 
-        _owned?.Dispose();
+        if (_owned is not null)
+        {
+            await _owned.DisposeAsync();
+        }
+
         _stop.Dispose();
     }
 

@@ -1,7 +1,9 @@
 namespace Manypaths.Health;
 
 /// <summary>What one active check of one upstream found: healthy or not, and in words why.</summary>
-internal readonly record struct ProbeResult(bool Ok, string Detail);
+/// <param name="Definitive">The upstream itself answered that it is not fit (a replica asked for the primary): down at
+/// once, without waiting for 'fall' more answers.</param>
+internal readonly record struct ProbeResult(bool Ok, string Detail, bool Definitive = false);
 
 /// <summary>
 /// One kind of active check of one upstream: HTTP today (<see cref="HttpProbe"/>); a TCP connect and database role

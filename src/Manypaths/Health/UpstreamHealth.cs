@@ -70,7 +70,9 @@ internal sealed class UpstreamHealth
         }
     }
 
-    public void ReportProbe(bool ok, TimeSpan latency, string detail)
+    /// <param name="definitive">A failed check whose answer came from the upstream itself and says it is not fit (a
+    /// role check that found a replica): down at once, whatever 'fall' says.</param>
+    public void ReportProbe(bool ok, TimeSpan latency, string detail, bool definitive = false)
     {
         HealthTransition? t;
         lock (_lock)
@@ -111,6 +113,7 @@ internal sealed class UpstreamHealth
                 t = _state switch
                 {
                     HealthState.Unknown => Move(HealthState.Down, $"probe failed: {detail}", now),
+                    HealthState.Up or HealthState.Suspect when definitive => Move(HealthState.Down, detail, now),
                     HealthState.Up or HealthState.Suspect when _probeFail >= _check.Fall => Move(HealthState.Down, $"{_probeFail} probes failed: {detail}", now),
                     _ => null,
                 };

@@ -17,6 +17,8 @@ internal static class ConfigFingerprint
     {
         var files = new List<string?> { config.Cluster.SecretFile, config.Cluster.AdminTokenFile };
         files.AddRange(config.Services.Values.Select(s => s.Sorry.File));
+        files.AddRange(config.Services.Values.Select(s => s.Health.PasswordFile));
+        files.AddRange(config.Services.Values.Select(s => s.Tcp.Sentinels?.PasswordFile));
         return files.OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
     }
 

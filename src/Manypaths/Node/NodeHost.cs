@@ -26,6 +26,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private readonly SemaphoreSlim _applyLock = new(1, 1);
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly Dictionary<IPEndPoint, ListenerHost> _listeners = [];
+    private readonly Dictionary<IPEndPoint, Tcp.TcpListenerHost> _tcpListeners = [];
     private readonly ServiceProvider _services;
     private readonly IHttpForwarder _forwarder;
     private readonly ServiceRequestHandler _handler;
@@ -257,27 +258,29 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 }
             }
 
+            // Relayed TCP is not offered yet (docs/design/tcp-services.md): tcp services choose direct paths only.
             var cores = config.Services.Values.ToDictionary(s => s.Name, s => new ServiceCore(s, node, health,
-                s.Relay && _relayPaths is not null ? (u, peer) => _health.Relayed(s, u, peer) : null,
-                s.Relay ? _relayPaths : null, Maintenance, Metrics, Time, logger: Loggers.CreateLogger("Manypaths.Proxy")));
+                s.Relay && s.Mode == ServiceMode.Http && _relayPaths is not null ? (u, peer) => _health.Relayed(s, u, peer) : null,
+                s.Relay && s.Mode == ServiceMode.Http ? _relayPaths : null, Maintenance, Metrics, Time, logger: Loggers.CreateLogger("Manypaths.Proxy")));
             var http = cores.Values.Where(c => c.Options.Mode == ServiceMode.Http)
                 .ToDictionary(c => c.Name, c => new ServiceRuntime(c, Loggers, Faults) { Relay = c.Options.Relay ? _relay : null });
+            var tcp = cores.Values.Where(c => c.Options.Mode == ServiceMode.Tcp)
+                .ToDictionary(c => c.Name, c => new Tcp.TcpProxy(c, Faults, Loggers.CreateLogger("Manypaths.Tcp")));
             var bindings = BuildBindings(config, http);
-            var probers = new List<(ActiveProber Prober, ServiceCore Core, HttpMessageInvoker Client)>();
-            foreach (var c in http.Values.Select(h => h.Core))
-            {
-                var client = HttpProbe.CreateClient(c.Options.Health, Time, Faults);
-                probers.Add((new ActiveProber(c.Name, c.Options.Health, Time, Metrics, Loggers.CreateLogger("Manypaths.Health"), client), c, client));
-            }
+            var tcpBindings = tcp.Values.Where(t => t.Core.Options.Listen?.For(NodeName) is not null)
+                .ToDictionary(t => t.Core.Options.Listen!.For(NodeName)!, t => t.Name);
+            var probers = cores.Values.Select(c => (Prober: ProbeSet.Create(c, Time, Faults, Metrics, Loggers), Core: c)).ToList();
 
-            var generation = new NodeGeneration((previous?.Number ?? 0) + 1, config, node, cores, http, bindings, probers.Select(p => p.Prober).ToList(), Time.GetUtcNow());
+            var generation = new NodeGeneration((previous?.Number ?? 0) + 1, config, node, cores, http, tcp, bindings, tcpBindings,
+                probers.Select(p => p.Prober.Prober).ToList(), Time.GetUtcNow());
             _generation = generation;
 
             // Listeners first: a node that cannot bind at start stops before it probed (and logged) anything.
             await SyncListenersAsync(bindings.Keys, previous is null, config.Cluster.ShutdownGrace, cancellationToken);
-            foreach (var (prober, core, client) in probers)
+            SyncTcpListeners(tcpBindings.Keys, previous is null);
+            foreach (var (set, _) in probers)
             {
-                prober.Start(core.Upstreams.Select(u => (u.Name, (IProbe)new HttpProbe(client, u.Options.Url, core.Options.Health), u.Health)));
+                set.Start();
             }
 
             if (previous is not null)
@@ -335,6 +338,52 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         return bindings;
+    }
+
+    /// <summary>Opens the tcp services' new listen addresses and closes the ones no service has any more (their
+    /// connections go on until they end).</summary>
+    private void SyncTcpListeners(IEnumerable<IPEndPoint> wanted, bool firstStart)
+    {
+        var wantedSet = wanted.ToHashSet();
+        foreach (var ep in wantedSet.Where(ep => !_tcpListeners.ContainsKey(ep)))
+        {
+            var host = new Tcp.TcpListenerHost(ep, AcceptTcpAsync);
+            try
+            {
+                host.Start();
+                _tcpListeners[ep] = host;
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                _ = host.DisposeAsync().AsTask();
+                var message = $"Cannot listen on {ep}: {e.Message}";
+                if (firstStart)
+                {
+                    throw new IOException(message, e);
+                }
+
+                Log.ListenFailed(_logger, message);
+                _listenError = message;
+            }
+        }
+
+        foreach (var ep in _tcpListeners.Keys.Where(ep => !wantedSet.Contains(ep)).ToList())
+        {
+            _ = _tcpListeners[ep].DisposeAsync().AsTask();
+            _tcpListeners.Remove(ep);
+        }
+    }
+
+    private Task AcceptTcpAsync(IPEndPoint endpoint, System.Net.Sockets.Socket client)
+    {
+        var generation = _generation;
+        if (Draining || generation is null || !generation.TcpBindings.TryGetValue(endpoint, out var name) || !generation.Tcp.TryGetValue(name, out var service))
+        {
+            client.Dispose();
+            return Task.CompletedTask;
+        }
+
+        return service.ServeAsync(client);
     }
 
     private async Task SyncListenersAsync(IEnumerable<IPEndPoint> wanted, bool firstStart, TimeSpan grace, CancellationToken cancellationToken)
@@ -408,6 +457,11 @@ internal sealed partial class NodeHost : IAsyncDisposable
             s.Dispose();
         }
 
+        foreach (var t in generation.Tcp.Values)
+        {
+            t.Dispose();
+        }
+
         foreach (var c in generation.Services.Values)
         {
             c.Dispose();
@@ -466,6 +520,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         _mesh?.AnnounceDraining();
         var started = Time.GetTimestamp();
         var drains = _listeners.Values.Select(l => l.StopAsync(grace, now)).ToList();
+        drains.Add(DrainTcpAsync(grace, now));
         if (_relayServer is not null)
         {
             drains.Add(_relayServer.DrainAsync(grace, now));
@@ -479,11 +534,51 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops accepting tcp clients; open connections get the grace to end, then are closed.</summary>
+    private async Task DrainTcpAsync(TimeSpan grace, CancellationToken now)
+    {
+        foreach (var l in _tcpListeners.Values)
+        {
+            await l.DisposeAsync();
+        }
+
+        _tcpListeners.Clear();
+        var services = _generation?.Tcp.Values.ToList() ?? [];
+        using var timeout = new CancellationTokenSource(grace, Time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(now, timeout.Token);
+        try
+        {
+            while (services.Any(s => s.Connections.Count > 0))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), Time, deadline.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        foreach (var s in services)
+        {
+            s.Connections.CloseAll("node stopping");
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
         {
             return;
+        }
+
+        foreach (var l in _tcpListeners.Values)
+        {
+            await l.DisposeAsync();
+        }
+
+        _tcpListeners.Clear();
+        foreach (var t in _generation?.Tcp.Values ?? [])
+        {
+            t.Connections.CloseAll("node stopping");
         }
 
         foreach (var l in _listeners.Values)

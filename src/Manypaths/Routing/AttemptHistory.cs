@@ -32,7 +32,20 @@ internal sealed class AttemptHistory
     /// <summary>Whether this request already heard from <paramref name="upstream"/>'s side that it is gone.</summary>
     public bool AnsweredDown(int upstream) => upstream < 64 && (_answeredDown & (1UL << upstream)) != 0;
 
-    public bool Tried(PathKey path) => _first == path || (_more is not null && _more.Contains(path));
+    /// <summary>Upstreams this request must not use, on any path (a bit per index, the first 64).</summary>
+    private ulong _avoided;
+
+    /// <summary>Keeps this request off <paramref name="upstream"/> (a read service's first pass avoids the primary).</summary>
+    public void Avoid(int upstream)
+    {
+        if (upstream < 64)
+        {
+            _avoided |= 1UL << upstream;
+        }
+    }
+
+    public bool Tried(PathKey path) =>
+        _first == path || (_more is not null && _more.Contains(path)) || (_avoided != 0 && path.Upstream < 64 && (_avoided & (1UL << path.Upstream)) != 0);
 
     public void Add(PathKey path)
     {

@@ -16,7 +16,8 @@ internal sealed record ChooserUpstream(string Name, int Tier, string? Region, in
 /// usable, the least-bad direct upstream once. Never a path the request already tried; a relayed
 /// request (pinned) gets its named upstream, directly, once. <see cref="Report"/> feeds the chosen path's health:
 /// a direct path is the upstream's <see cref="UpstreamHealth"/>, a relayed one has its own (same rise/fall and
-/// ejection). Pure apart from the random source and the region memory: tested without sockets.
+/// ejection). A strict chooser (role-checked services: a replica must never take writes) uses only paths whose check
+/// said yes (never Unknown) and never guesses the least-bad. Pure apart from the random source and the region memory: tested without sockets.
 /// </summary>
 internal sealed class PathChooser(
     string service,
@@ -26,7 +27,8 @@ internal sealed class PathChooser(
     IRelayCandidates? relays,
     RelayPolicy policy,
     string? nodeRegion,
-    Random? random = null)
+    Random? random = null,
+    bool strict = false)
 {
     private readonly Random _random = random ?? Random.Shared;
     private readonly RegionPreference _regions = new();
@@ -72,7 +74,7 @@ internal sealed class PathChooser(
         var directTier = int.MaxValue;
         for (var i = 0; i < upstreams.Count; i++)
         {
-            if (InScope(i, onlyTier) && snapshots[i].Usable && !history.Tried(new PathKey(i, null)))
+            if (InScope(i, onlyTier) && Fit(snapshots[i]) && !history.Tried(new PathKey(i, null)))
             {
                 directTier = Math.Min(directTier, upstreams[i].Tier);
             }
@@ -107,8 +109,11 @@ internal sealed class PathChooser(
             return lastRelay;
         }
 
-        return allowLeastBad && !history.LeastBadUsed ? LeastBad(snapshots, history, onlyTier) : null;
+        return allowLeastBad && !strict && !history.LeastBadUsed ? LeastBad(snapshots, history, onlyTier) : null;
     }
+
+    /// <summary>May this path be chosen: usable, and for a strict chooser also checked (not Unknown).</summary>
+    private bool Fit(HealthSnapshot s) => strict ? s.State is HealthState.Up or HealthState.Suspect : s.Usable;
 
     /// <summary>What one attempt on <paramref name="choice"/> told us about that path.</summary>
     public void Report(PathChoice choice, RequestOutcome outcome, TimeSpan latency, string detail) =>
@@ -167,7 +172,7 @@ internal sealed class PathChooser(
         RelayCandidate? best = null;
         foreach (var c in relays!.For(service, upstreams[i].Name))
         {
-            if (c.Usable && !history.Tried(new PathKey(i, c.Peer)) && relayHealth(i, c.Peer).Snapshot().Usable
+            if (c.Usable && !history.Tried(new PathKey(i, c.Peer)) && Fit(relayHealth(i, c.Peer).Snapshot())
                 && (best is null || c.LatencyMs < best.LatencyMs))
             {
                 best = c;
@@ -267,7 +272,7 @@ internal sealed class PathChooser(
     }
 
     private bool Candidate(HealthSnapshot[] snapshots, AttemptHistory history, int tier, int i) =>
-        InScope(i, tier) && snapshots[i].Usable && !history.Tried(new PathKey(i, null));
+        InScope(i, tier) && Fit(snapshots[i]) && !history.Tried(new PathKey(i, null));
 
     private string ChooseRegion(HealthSnapshot[] snapshots, AttemptHistory history, int tier)
     {

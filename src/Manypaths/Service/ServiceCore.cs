@@ -49,8 +49,16 @@ internal sealed class ServiceCore : IDisposable
             (i, peer) => relayHealth?.Invoke(options.Upstreams[i], peer) ?? new UpstreamHealth(options.Health, options.Passive, time),
             (i, peer) => InFlight.PathDown(new PathKey(i, peer)));
         Chooser = new PathChooser(options.Name, Upstreams.Select(u => new ChooserUpstream(u.Name, u.Options.Tier, u.Options.Region, u.Options.Weight, u.Health)).ToArray(),
-            i => maintenance.IsDrained(options.Name, Upstreams[i].Name), _relayHealth.Get, relays, options.RelayPolicy, node.Region, random);
+            i => maintenance.IsDrained(options.Name, Upstreams[i].Name), _relayHealth.Get, relays, options.RelayPolicy, node.Region, random,
+            strict: options.Health.Check.IsRoleCheck());
         Budget = new RetryBudget(options.Retry.BudgetRatio, options.Retry.BudgetMinPerSecond, time);
+        if (options.Health.Check.IsRoleCheck())
+        {
+            var check = options.Health;
+            Roles = new Health.Roles.RoleBoard(check.Check, check.MaxLagBytes, Upstreams.Select(u => (u.Name, u.Endpoint)).ToArray(), time,
+                (check.Interval * 3) + check.Timeout);
+        }
+
         Loop = new AttemptLoop(this);
         Wakeups = new WakeTimer(time);
         foreach (var u in Upstreams)
@@ -86,6 +94,9 @@ internal sealed class ServiceCore : IDisposable
 
     /// <summary>Where the attempt loop says, at debug level, what it started and why.</summary>
     public Microsoft.Extensions.Logging.ILogger Logger { get; }
+
+    /// <summary>What each upstream says it is, for role-checked services (null otherwise).</summary>
+    public Health.Roles.RoleBoard? Roles { get; }
 
     /// <summary>Time to first byte of a path's recent answers (the hedge delay follows its p95).</summary>
     public LatencyWindow FirstByteWindow(PathKey path) => _firstByte.GetOrAdd(path, _ => new LatencyWindow());

@@ -28,6 +28,8 @@ internal sealed class ManypathsMetrics : IDisposable
         RelayRefused = _meter.CreateCounter<long>("manypaths_relay_refused", description: "Relay requests refused, by reason.");
         Relayed = _meter.CreateCounter<long>("manypaths_relayed_requests", description: "Requests this node sent through a peer, by peer and upstream.");
         HeartbeatsSent = _meter.CreateCounter<long>("manypaths_mesh_heartbeats_sent", description: "Heartbeat datagrams sent to peers, by kind (ping, pong, state).");
+        TcpAccepted = _meter.CreateCounter<long>("manypaths_tcp_connections_accepted", description: "Client connections to tcp services, by result (connected, no_upstream, over_limit, maintenance).");
+        TcpClosed = _meter.CreateCounter<long>("manypaths_tcp_connections_closed", description: "Tcp connections closed by this node before either side ended them, by reason (demoted, idle).");
         HeartbeatBytesSent = _meter.CreateCounter<long>("manypaths_mesh_heartbeat_bytes_sent", unit: "By", description: "Bytes of heartbeat datagrams sent to peers (UDP payload).");
     }
 
@@ -48,6 +50,8 @@ internal sealed class ManypathsMetrics : IDisposable
     public Counter<long> Relayed { get; }
     public Counter<long> HeartbeatsSent { get; }
     public Counter<long> HeartbeatBytesSent { get; }
+    public Counter<long> TcpAccepted { get; }
+    public Counter<long> TcpClosed { get; }
 
     public Meter Meter => _meter;
 

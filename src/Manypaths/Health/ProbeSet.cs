@@ -1,0 +1,95 @@
+using Manypaths.Config;
+using Manypaths.Health.Roles;
+using Manypaths.Service;
+using Manypaths.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace Manypaths.Health;
+
+/// <summary>
+/// The active checks of one service for one config generation: the probe each upstream gets for the service's
+/// 'health.check' (HTTP GET, TCP connect, or a role check judged by the service's <see cref="RoleBoard"/>), the
+/// connections they keep, and the prober that runs them.
+/// </summary>
+internal sealed class ProbeSet : IAsyncDisposable
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly List<(string Name, IProbe Probe, UpstreamHealth Health)> _probes = [];
+    private SentinelWatch? _sentinels;
+
+    private ProbeSet(ServiceCore core, TimeProvider time, ManypathsMetrics metrics, ILoggerFactory loggers)
+    {
+        Prober = new ActiveProber(core.Name, core.Options.Health, time, metrics, loggers.CreateLogger("Manypaths.Health"), this);
+    }
+
+    public ActiveProber Prober { get; }
+
+    public static ProbeSet Create(ServiceCore core, TimeProvider time, Mesh.FaultInjector? faults, ManypathsMetrics metrics, ILoggerFactory loggers)
+    {
+        var set = new ProbeSet(core, time, metrics, loggers);
+        var check = core.Options.Health;
+        if (check.Check == HealthCheckKind.Http)
+        {
+            var client = HttpProbe.CreateClient(check, time, faults);
+            set._owned.Add(new SyncDisposer(client));
+            set._probes.AddRange(core.Upstreams.Select(u => (u.Name, (IProbe)new HttpProbe(client, u.Options.Url, check), u.Health)));
+            return set;
+        }
+
+        if (check.Check == HealthCheckKind.Tcp)
+        {
+            set._probes.AddRange(core.Upstreams.Select(u => (u.Name, (IProbe)new TcpProbe(u.Options.Url, time, faults), u.Health)));
+            return set;
+        }
+
+        // A password file is read when the generation is built: a rotated password takes a reload (which re-reads it).
+        var password = check.PasswordFile is { } file ? File.ReadAllText(file).TrimEnd('\r', '\n') : null;
+        foreach (var u in core.Upstreams)
+        {
+            IRoleReader reader = check.Check switch
+            {
+                HealthCheckKind.RedisPrimary or HealthCheckKind.RedisReplica => new RedisRoleReader(u.Options.Url, check, password),
+                HealthCheckKind.PostgresPrimary or HealthCheckKind.PostgresStandby => new PostgresRoleReader(u.Options.Url, check, password),
+                _ => new MySqlRoleReader(u.Options.Url, check, password),
+            };
+            set._owned.Add(reader);
+            set._probes.Add((u.Name, new RoleProbe(u.Index, core.Roles!, reader), u.Health));
+        }
+
+        if (core.Options.Tcp.Sentinels is { } sentinels)
+        {
+            set._sentinels = new SentinelWatch(sentinels, core.Roles!, check, time, loggers.CreateLogger("Manypaths.Health"));
+        }
+
+        return set;
+    }
+
+    public void Start()
+    {
+        _sentinels?.Start();
+        Prober.Start(_probes);
+    }
+
+    /// <summary>Called by the prober once its loops stopped.</summary>
+    async ValueTask IAsyncDisposable.DisposeAsync()
+    {
+        if (_sentinels is not null)
+        {
+            await _sentinels.DisposeAsync();
+        }
+
+        foreach (var o in _owned)
+        {
+            await o.DisposeAsync();
+        }
+    }
+
+    private sealed class SyncDisposer(IDisposable inner) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            inner.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

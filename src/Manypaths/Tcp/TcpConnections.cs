@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+
+namespace Manypaths.Tcp;
+
+/// <summary>The live sessions of one tcp service on this node, by upstream, so a demotion can close them.</summary>
+internal sealed class TcpConnections
+{
+    private readonly ConcurrentDictionary<TcpSession, byte> _sessions = new();
+    private readonly ConcurrentDictionary<string, int> _perClient = new(StringComparer.Ordinal);
+    private int _count;
+
+    public int Count => Volatile.Read(ref _count);
+
+    public int To(int upstream) => _sessions.Keys.Count(s => s.Upstream == upstream);
+
+    /// <summary>Takes a place for a new client, within the service's and the client's limits.</summary>
+    public bool TryEnter(string client, int maxConnections, int maxPerClient)
+    {
+        if (Interlocked.Increment(ref _count) > maxConnections)
+        {
+            Interlocked.Decrement(ref _count);
+            return false;
+        }
+
+        var mine = _perClient.AddOrUpdate(client, 1, (_, n) => n + 1);
+        if (mine > maxPerClient)
+        {
+            Leave(client);
+            return false;
+        }
+
+        return true;
+    }
+
+    public void Leave(string client)
+    {
+        Interlocked.Decrement(ref _count);
+        var left = _perClient.AddOrUpdate(client, 0, (_, n) => n - 1);
+        if (left <= 0)
+        {
+            _perClient.TryRemove(new KeyValuePair<string, int>(client, left));
+        }
+    }
+
+    public void Add(TcpSession session) => _sessions.TryAdd(session, 0);
+
+    public void Remove(TcpSession session) => _sessions.TryRemove(session, out _);
+
+    /// <summary>Closes every session to <paramref name="upstream"/>; returns how many.</summary>
+    public int CloseAll(int upstream, string why)
+    {
+        var closed = 0;
+        foreach (var s in _sessions.Keys)
+        {
+            if (s.Upstream == upstream)
+            {
+                s.Close(why);
+                closed++;
+            }
+        }
+
+        return closed;
+    }
+
+    /// <summary>Closes every session (the node stops, or the service left the config).</summary>
+    public void CloseAll(string why)
+    {
+        foreach (var s in _sessions.Keys)
+        {
+            s.Close(why);
+        }
+    }
+}

@@ -1,0 +1,245 @@
+using System.Net;
+using System.Net.Sockets;
+using Manypaths.Config;
+using Manypaths.Health;
+using Manypaths.Routing;
+using Manypaths.Service;
+using Microsoft.Extensions.Logging;
+
+namespace Manypaths.Tcp;
+
+/// <summary>
+/// The TCP front end of one service for one config generation, on its <see cref="ServiceCore"/>: takes a client
+/// connection (within the limits), connects it to the path the chooser gives (the attempt loop races and retries
+/// connects), waits for an upstream to become fit when none is (a new primary being promoted) up to
+/// 'timeouts.connect', then joins the two. When a role-checked upstream goes down (it lost its role, or stopped
+/// answering), its connections are closed at once, or after the read service's grace.
+/// </summary>
+internal sealed partial class TcpProxy : IDisposable
+{
+    private readonly ServiceCore _core;
+    private readonly Mesh.FaultInjector? _faults;
+    private readonly ILogger _logger;
+    private readonly List<(UpstreamHealth Health, Action<HealthTransition> Handler)> _subscriptions = [];
+    private readonly CancellationTokenSource _stop = new();
+    private TaskCompletionSource _fitChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly KeyValuePair<string, object?> _serviceTag;
+
+    public TcpProxy(ServiceCore core, Mesh.FaultInjector? faults, ILogger logger)
+    {
+        _core = core;
+        _faults = faults;
+        _logger = logger;
+        _serviceTag = new("service", core.Name);
+        foreach (var u in core.Upstreams)
+        {
+            var index = u.Index;
+            Action<HealthTransition> handler = t => OnTransition(index, t);
+            u.Health.Transitioned += handler;
+            _subscriptions.Add((u.Health, handler));
+        }
+    }
+
+    public ServiceCore Core => _core;
+    public string Name => _core.Name;
+    public TcpConnections Connections { get; } = new();
+
+    /// <summary>Serves one accepted client connection until it ends; never throws.</summary>
+    public async Task ServeAsync(Socket client)
+    {
+        var clientAddress = (client.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "?";
+        var tcp = _core.Options.Tcp;
+        if (!Connections.TryEnter(clientAddress, tcp.MaxConnections, tcp.MaxPerClient))
+        {
+            Accepted("over_limit");
+            Log.OverLimit(_logger, Name, clientAddress, tcp.MaxConnections, tcp.MaxPerClient);
+            Reset(client);
+            return;
+        }
+
+        try
+        {
+            if (_core.Maintenance.Maintenance(Name) is not null)
+            {
+                Accepted("maintenance");
+                Reset(client);
+                return;
+            }
+
+            var (upstream, path) = await ConnectAsync();
+            if (upstream is null)
+            {
+                Accepted("no_upstream");
+                Log.NoUpstream(_logger, Name, ValueParsers.FormatDuration(_core.Options.Timeouts.Connect), _core.Roles?.SplitBrain is { } split ? $" ({split})" : "");
+                Reset(client);
+                return;
+            }
+
+            Accepted("connected");
+            var session = new TcpSession(client, upstream, path!.Value.Upstream, _core.Options.Timeouts.Idle, _core.Time);
+            Connections.Add(session);
+            try
+            {
+                // A demotion between the connect and here would have missed this session: check once more.
+                if (!_core.Upstreams[session.Upstream].Health.Snapshot().Usable && _core.Roles is not null)
+                {
+                    session.Close("demoted");
+                }
+
+                await session.RunAsync();
+            }
+            finally
+            {
+                Connections.Remove(session);
+                if (session.ClosedBecause is { } why)
+                {
+                    _core.Metrics.TcpClosed.Add(1, _serviceTag, new KeyValuePair<string, object?>("reason", why));
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            // A bug of ours must not take the listener down; the client gets a reset.
+            Log.Failed(_logger, Name, e.Message);
+            Reset(client);
+        }
+        finally
+        {
+            Connections.Leave(clientAddress);
+        }
+    }
+
+    /// <summary>
+    /// A connected upstream socket, or null when nothing became fit within 'timeouts.connect'. A read service tries
+    /// replicas first and the primary only when no replica is fit.
+    /// </summary>
+    private async Task<(Socket? Socket, PathKey? Path)> ConnectAsync()
+    {
+        using var deadline = new CancellationTokenSource(_core.Options.Timeouts.Connect, _core.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, _stop.Token);
+        try
+        {
+            while (true)
+            {
+                var changed = Volatile.Read(ref _fitChanged).Task;
+                var roles = _core.Roles;
+                var readService = _core.Options.Health.Check.WantsReplica();
+                for (var pass = readService ? 0 : 1; pass < 2; pass++)
+                {
+                    var history = new AttemptHistory();
+                    if (pass == 0)
+                    {
+                        for (var i = 0; i < _core.Upstreams.Length; i++)
+                        {
+                            if (roles!.SaysPrimary(i))
+                            {
+                                history.Avoid(i);
+                            }
+                        }
+                    }
+
+                    var result = await _core.Loop.RunAsync(new TcpAttempts(_core, _faults), history, linked.Token);
+                    if (result.Value is { } socket)
+                    {
+                        return (socket, result.ServedBy!.Key);
+                    }
+                }
+
+                await changed.WaitAsync(linked.Token); // wait for an upstream to become fit (or a path to come back)
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return (null, null);
+        }
+    }
+
+    private void OnTransition(int upstream, HealthTransition t)
+    {
+        if (t.To is HealthState.Up or HealthState.Suspect)
+        {
+            Interlocked.Exchange(ref _fitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            return;
+        }
+
+        if (t.To != HealthState.Down || _core.Roles is null)
+        {
+            return;
+        }
+
+        var name = _core.Upstreams[upstream].Name;
+        if (_core.Options.Tcp.DemotionGrace is { } grace)
+        {
+            Log.Demoted(_logger, Name, name, Connections.To(upstream), $"in {ValueParsers.FormatDuration(grace)}", t.Reason);
+            _ = CloseLaterAsync(upstream, grace);
+            return;
+        }
+
+        var closed = Connections.CloseAll(upstream, "demoted");
+        Log.Demoted(_logger, Name, name, closed, "now", t.Reason);
+    }
+
+    private async Task CloseLaterAsync(int upstream, TimeSpan grace)
+    {
+        try
+        {
+            await Task.Delay(grace, _core.Time, _stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        // Back and fit again within the grace: its connections are fine.
+        if (!_core.Upstreams[upstream].Health.Snapshot().Usable)
+        {
+            Connections.CloseAll(upstream, "demoted");
+        }
+    }
+
+    private void Accepted(string result) => _core.Metrics.TcpAccepted.Add(1, _serviceTag, new KeyValuePair<string, object?>("result", result));
+
+    private static void Reset(Socket socket)
+    {
+        try
+        {
+            socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+
+        socket.Dispose();
+    }
+
+    /// <summary>The generation is retired: stop waiting for upstreams (its open sessions go on until they end).</summary>
+    public void Dispose()
+    {
+        foreach (var (health, handler) in _subscriptions)
+        {
+            health.Transitioned -= handler;
+        }
+
+        _stop.Cancel();
+        _stop.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3101, EventName = "TcpOverLimit", Level = LogLevel.Warning,
+            Message = "Service {Service}: connection from {Client} closed: over the limit ({Max} per service, {PerClient} per client)")]
+        public static partial void OverLimit(ILogger logger, string service, string client, int max, int perClient);
+
+        [LoggerMessage(EventId = 3102, EventName = "TcpNoUpstream", Level = LogLevel.Warning,
+            Message = "Service {Service}: no upstream became fit within {Wait}; connection closed{SplitBrain}")]
+        public static partial void NoUpstream(ILogger logger, string service, string wait, string splitBrain);
+
+        [LoggerMessage(EventId = 3103, EventName = "TcpDemoted", Level = LogLevel.Warning,
+            Message = "Service {Service}: {Upstream} is down ({Reason}); closing its {Count} connection(s) {When}")]
+        public static partial void Demoted(ILogger logger, string service, string upstream, int count, string when, string reason);
+
+        [LoggerMessage(EventId = 3104, EventName = "TcpFailed", Level = LogLevel.Error,
+            Message = "Service {Service}: serving a connection failed: {Error}")]
+        public static partial void Failed(ILogger logger, string service, string error);
+    }
+}

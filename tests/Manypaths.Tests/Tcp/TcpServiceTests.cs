@@ -1,0 +1,76 @@
+using Xunit.Abstractions;
+using Manypaths.Tests.Support;
+
+namespace Manypaths.Tests.Tcp;
+
+/// <summary>A mode: tcp service in a real node, in front of real TCP servers on loopback.</summary>
+public sealed class TcpServiceTests(ITestOutputHelper output)
+{
+    private const string FastTcpHealth = "health: { check: tcp, interval: 200ms, fast_interval: 50ms, timeout: 200ms, rise: 1, fall: 1 }";
+
+    [Fact]
+    public async Task BytesFlowBothWays_AndANewConnectionAvoidsAStoppedUpstream()
+    {
+        await using var a = EchoServer.Start("a");
+        await using var b = EchoServer.Start("b");
+        var (yaml, port) = Yaml.Service($"- {{ name: a, address: 127.0.0.1:{a.Port} }}\n- {{ name: b, address: 127.0.0.1:{b.Port}, tier: backup }}", "mode: tcp\n" + FastTcpHealth);
+        await using var node = await ProxyNode.StartAsync(yaml);
+
+        using (var c = await LineClient.ConnectAsync(port))
+        {
+            Assert.Equal("a: hello", await c.AskAsync("hello"));
+            Assert.Equal("a: again", await c.AskAsync("again")); // one connection, many exchanges
+        }
+
+        await a.StopAsync();
+        // The very next connection goes to the backup: a refused connect is retried there at once.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        using (var c = await LineClient.ConnectAsync(port))
+        {
+            Assert.Equal("b: after", await c.AskAsync("after"));
+        }
+
+        output.WriteLine($"[report] tcp: the first connection after the primary stopped answered from the backup in {started.Elapsed.TotalMilliseconds:0} ms");
+    }
+
+    [Fact]
+    public async Task AClientOverItsLimitIsClosed_OthersAreServed()
+    {
+        await using var a = EchoServer.Start("a");
+        var (yaml, port) = Yaml.Service($"- {{ name: a, address: 127.0.0.1:{a.Port} }}", "mode: tcp\nlimits: { max_per_client: 2 }\n" + FastTcpHealth);
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var first = await LineClient.ConnectAsync(port);
+        using var second = await LineClient.ConnectAsync(port);
+        Assert.Equal("a: 1", await first.AskAsync("1"));
+        Assert.Equal("a: 2", await second.AskAsync("2"));
+        using var third = await LineClient.ConnectAsync(port);
+        Assert.Null(await third.AskAsync("3")); // closed at accept: over the per-client limit
+        first.Dispose();
+        await Eventually.TrueAsync(async () =>
+        {
+            try
+            {
+                using var again = await LineClient.ConnectAsync(port);
+                return await again.AskAsync("4") == "a: 4";
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                return false; // still over the limit: the closed connection's place is not free yet
+            }
+        }, "a place freed by a closed connection is taken again");
+    }
+
+    [Fact]
+    public async Task WithNothingUp_ANewClientWaitsForAnUpstream_InsteadOfBeingDropped()
+    {
+        await using var a = EchoServer.Start("a");
+        await a.StopAsync();
+        var (yaml, port) = Yaml.Service($"- {{ name: a, address: 127.0.0.1:{a.Port} }}", "mode: tcp\ntimeouts: { connect: 10s }\n" + FastTcpHealth);
+        await using var node = await ProxyNode.StartAsync(yaml);
+        await Eventually.TrueAsync(() => node.Host.Generation!.Services["svc"].Upstreams[0].Health.State == Manypaths.Health.HealthState.Down, "the stopped upstream is down");
+        using var c = await LineClient.ConnectAsync(port);
+        var ask = c.AskAsync("waited", TimeSpan.FromSeconds(15));
+        a.Listen();
+        Assert.Equal("a: waited", await ask);
+    }
+}
