@@ -55,9 +55,14 @@ internal sealed class RedisServers : IAsyncDisposable
             {
                 await Eventually.TrueAsync(async () =>
                 {
-                    var info = await TryAsync(port, "SENTINEL", "replicas", MasterName);
-                    return info is not null && info.Split('\n').Count(l => l == "ip") >= replicas;
-                }, $"sentinel {port} knows the replicas", TimeSpan.FromSeconds(30));
+                    // Replicas and the other sentinels are discovered (the latter through the hello channel, every 2 s):
+                    // a sentinel that knows too few peers cannot reach the quorum, and a failover would wait for it.
+                    var info = await TryAsync(port, "SENTINEL", "master", MasterName);
+                    var fields = info?.Split('\n') ?? [];
+                    string? Field(string name) => Array.IndexOf(fields, name) is >= 0 and var at && at + 1 < fields.Length ? fields[at + 1] : null;
+                    return Field("num-slaves") == replicas.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                        && Field("num-other-sentinels") == (sentinels - 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }, $"sentinel {port} knows the replicas and the other sentinels", TimeSpan.FromSeconds(30));
             }
 
             return r;

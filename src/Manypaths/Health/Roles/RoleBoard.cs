@@ -163,7 +163,11 @@ internal sealed class RoleBoard
         var of = report.Follows is { } f ? $" of {f}" : "";
         if (!report.LinkUp)
         {
-            return (new ProbeResult(false, $"role: replica{of}, link to its primary down", Definitive: true), null);
+            // While a primary answers, reads go there rather than to a replica that stopped following. While none
+            // does (a failover under way), a stale read beats no read, as Redis's own replica-serve-stale-data says.
+            return AnyFreshPrimary()
+                ? (new ProbeResult(false, $"role: replica{of}, link to its primary down", Definitive: true), null)
+                : (new ProbeResult(true, $"role: replica{of}, link to its primary down (no primary answers: serving possibly stale reads)"), null);
         }
 
         long? lag = null;
@@ -183,6 +187,19 @@ internal sealed class RoleBoard
         }
 
         return (new ProbeResult(true, $"role: replica{of}{behind}"), lag);
+    }
+
+    private bool AnyFreshPrimary()
+    {
+        for (var i = 0; i < _reports.Length; i++)
+        {
+            if (Fresh(i) is { Role: ServerRole.Primary })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private List<int> OtherPrimaries(int upstream)
@@ -219,8 +236,8 @@ internal sealed class RoleBoard
 
     internal static string Format(long bytes) => bytes switch
     {
-        < 10_000 => $"{bytes} B",
-        < 10_000_000 => $"{bytes / 1000.0:0.#} kB",
-        _ => $"{bytes / 1_000_000.0:0.#} MB",
+        < 10_000 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes} B"),
+        < 10_000_000 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1000.0:0.#} kB"),
+        _ => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1_000_000.0:0.#} MB"),
     };
 }
