@@ -38,6 +38,24 @@ internal sealed partial class TcpProxy : IDisposable
             u.Health.Transitioned += handler;
             _subscriptions.Add((u.Health, handler));
         }
+
+        if (core.Roles is { } roles)
+        {
+            roles.SplitBrainChanged += OnSplitBrain;
+        }
+    }
+
+    private void OnSplitBrain(string? split)
+    {
+        if (split is null)
+        {
+            Log.SplitOver(_logger, Name);
+            Interlocked.Exchange(ref _fitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
+        else
+        {
+            Log.Split(_logger, Name, split);
+        }
     }
 
     public ServiceCore Core => _core;
@@ -124,7 +142,9 @@ internal sealed partial class TcpProxy : IDisposable
                 var changed = Volatile.Read(ref _fitChanged).Task;
                 var roles = _core.Roles;
                 var readService = _core.Options.Health.Check.WantsReplica();
-                for (var pass = readService ? 0 : 1; pass < 2; pass++)
+                // Two primaries: the first one's health is still Up until its next check, but no write may go anywhere.
+                var refused = roles?.SplitBrain is not null && !readService;
+                for (var pass = readService ? 0 : 1; pass < 2 && !refused; pass++)
                 {
                     var history = new AttemptHistory();
                     if (pass == 0)
@@ -220,6 +240,11 @@ internal sealed partial class TcpProxy : IDisposable
             health.Transitioned -= handler;
         }
 
+        if (_core.Roles is { } roles)
+        {
+            roles.SplitBrainChanged -= OnSplitBrain;
+        }
+
         _stop.Cancel();
         _stop.Dispose();
     }
@@ -237,6 +262,14 @@ internal sealed partial class TcpProxy : IDisposable
         [LoggerMessage(EventId = 3103, EventName = "TcpDemoted", Level = LogLevel.Warning,
             Message = "Service {Service}: {Upstream} is down ({Reason}); closing its {Count} connection(s) {When}")]
         public static partial void Demoted(ILogger logger, string service, string upstream, int count, string when, string reason);
+
+        [LoggerMessage(EventId = 3105, EventName = "SplitBrain", Level = LogLevel.Error,
+            Message = "Service {Service}: two primaries: {Split}")]
+        public static partial void Split(ILogger logger, string service, string split);
+
+        [LoggerMessage(EventId = 3106, EventName = "SplitBrainOver", Level = LogLevel.Warning,
+            Message = "Service {Service}: one primary again; writes flow")]
+        public static partial void SplitOver(ILogger logger, string service);
 
         [LoggerMessage(EventId = 3104, EventName = "TcpFailed", Level = LogLevel.Error,
             Message = "Service {Service}: serving a connection failed: {Error}")]

@@ -166,8 +166,16 @@ public sealed class RedisFailoverTests(ITestOutputHelper output)
 
         Assert.Equal("+OK", await RedisServers.TryAsync(redis.Ports[1], "REPLICAOF", "NO", "ONE")); // split brain
         await Eventually.TrueAsync(() => cache.Roles!.SplitBrain is not null, "the split is seen");
-        Assert.All(cache.Upstreams, u => Assert.NotEqual(Manypaths.Health.HealthState.Up, u.Health.State));
         Assert.Contains("all say primary", cache.Roles!.SplitBrain, StringComparison.Ordinal);
+        await Eventually.TrueAsync(() => cache.Upstreams.All(u => u.Health.State != Manypaths.Health.HealthState.Up), "neither master is fit for writes");
+        using (var refused = await RespClient.ConnectAsync(writePort))
+        {
+            // Held (waiting for one primary) or closed, never written: no answer comes.
+            await Assert.ThrowsAsync<IOException>(() => refused.CommandAsync(TimeSpan.FromSeconds(1), "SET", "split", "1"));
+        }
+
+        Assert.Equal("(nil)", await RedisServers.TryAsync(redis.Ports[0], "GET", "split"));
+        Assert.Equal("(nil)", await RedisServers.TryAsync(redis.Ports[1], "GET", "split"));
 
         Assert.Equal("+OK", await RedisServers.TryAsync(redis.Ports[0], "REPLICAOF", "127.0.0.1", redis.Ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture)));
         await Eventually.TrueAsync(() => cache.Roles!.SplitBrain is null && cache.Upstreams[1].Health.State == Manypaths.Health.HealthState.Up, "r2 alone is the primary");

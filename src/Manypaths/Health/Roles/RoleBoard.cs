@@ -76,6 +76,8 @@ internal sealed class RoleBoard
             _reports[upstream] = null;
             _verdicts[upstream] = new RoleVerdict(ServerRole.Unknown, false, why, null, _time.GetUtcNow());
         }
+
+        Recheck();
     }
 
     /// <summary>Records what <paramref name="upstream"/> said and judges it: the result of its check.</summary>
@@ -216,16 +218,52 @@ internal sealed class RoleBoard
         return list;
     }
 
-    /// <summary>The split in words while more than one fresh report says primary and nothing picks one of them.</summary>
+    /// <summary>
+    /// The split in words while more than one fresh report says primary and no rule picks one of them (the sentinels'
+    /// majority, or a strictly higher PostgreSQL timeline). Worked out from the reports alone, so it is set the moment
+    /// the second primary answers, before the first one's next check.
+    /// </summary>
     private string? CurrentSplit()
     {
         var primaries = Enumerable.Range(0, _reports.Length).Where(i => Fresh(i) is { Role: ServerRole.Primary }).ToList();
-        if (primaries.Count < 2 || primaries.Any(i => _verdicts[i] is { Fit: true }))
+        if (primaries.Count < 2)
         {
             return null;
         }
 
+        if (_sentinelPrimary is { } s && _time.GetUtcNow() - s.At < _freshFor && primaries.Any(i => SameAddress(_upstreams[i].Address, s.Address)))
+        {
+            return null;
+        }
+
+        if (_kind == HealthCheckKind.PostgresPrimary)
+        {
+            var timelines = primaries.Select(i => Fresh(i)!.Timeline ?? -1).Order().ToList();
+            if (timelines[^1] > timelines[^2])
+            {
+                return null;
+            }
+        }
+
         return $"{string.Join(" and ", primaries.Select(i => _upstreams[i].Name))} all say primary: writes refused until one is demoted";
+    }
+
+    /// <summary>Works the split out again (after an upstream stopped answering) and raises the change, if any.</summary>
+    private void Recheck()
+    {
+        string? split;
+        lock (_lock)
+        {
+            split = _kind.WantsPrimary() ? CurrentSplit() : null;
+            if (split == SplitBrain)
+            {
+                return;
+            }
+
+            SplitBrain = split;
+        }
+
+        SplitBrainChanged?.Invoke(split);
     }
 
     private RoleReport? Fresh(int i) => _reports[i] is { } r && _time.GetUtcNow() - r.At < _freshFor ? r.Report : null;
