@@ -31,15 +31,35 @@ internal static class AdminCommands
 
         var report = JsonNode.Parse(body)!;
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape((string?)report["cluster"] ?? "")}[/] as seen by node [bold]{Markup.Escape((string?)report["node"] ?? "")}[/] at {Markup.Escape((string?)report["generated_at"] ?? "")}");
-        var table = new Table().AddColumns("service", "state", "upstream", "region", "tier", "upstream state", "latency", "why");
-        foreach (var s in report["services"]!.AsArray())
+        var services = report["services"]!.AsArray();
+        var tcp = services.Any(s => (string?)s!["mode"] == "tcp");
+        var table = new Table().AddColumns("service", "state", "upstream", "region", "tier", "upstream state", "latency");
+        if (tcp)
+        {
+            table.AddColumns("role", "lag", "conns");
+        }
+
+        table.AddColumn("why");
+        foreach (var s in services)
         {
             foreach (var u in s!["upstreams"]!.AsArray())
             {
                 var drained = (bool?)u!["drained"] == true ? " (drained)" : "";
-                table.AddRow(Markup.Escape((string?)s["name"] ?? ""), Markup.Escape((string?)s["state"] ?? ""), Markup.Escape(((string?)u["name"] ?? "") + drained),
+                var cells = new List<string>
+                {
+                    Markup.Escape((string?)s["name"] ?? ""), Markup.Escape((string?)s["state"] ?? ""), Markup.Escape(((string?)u["name"] ?? "") + drained),
                     Markup.Escape((string?)u["region"] ?? "-"), u["tier"]?.ToString() ?? "", Markup.Escape((string?)u["state"] ?? ""),
-                    u["latency_ms"] is { } l ? $"{(double)l:0.0} ms" : "-", Markup.Escape((string?)u["reason"] ?? ""));
+                    u["latency_ms"] is { } l ? $"{(double)l:0.0} ms" : "-",
+                };
+                if (tcp)
+                {
+                    cells.Add(Markup.Escape((string?)u["role"] ?? "-"));
+                    cells.Add(u["lag_bytes"] is { } lag ? Markup.Escape(Health.Roles.RoleBoard.Format((long)lag)) : "-");
+                    cells.Add(u["connections"]?.ToString() ?? "-");
+                }
+
+                cells.Add(Markup.Escape((string?)u["reason"] ?? ""));
+                table.AddRow(cells.ToArray());
             }
         }
 
@@ -59,6 +79,11 @@ internal static class AdminCommands
 
         foreach (var s in report["services"]!.AsArray())
         {
+            if ((string?)s?["split_brain"] is { } split)
+            {
+                AnsiConsole.MarkupLine($"[red]{Markup.Escape($"{(string?)s!["name"]}: two primaries: {split}")}[/]");
+            }
+
             if (s?["maintenance"] is not JsonObject m)
             {
                 continue;

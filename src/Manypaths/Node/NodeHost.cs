@@ -51,6 +51,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         Loggers = loggers;
         _logger = loggers.CreateLogger("Manypaths.Node");
         Metrics = new ManypathsMetrics();
+        Telemetry.TcpGauges.Register(Metrics.Meter, () => _generation);
         Exporter = new PrometheusExporter(Metrics.Meter);
         Maintenance = new MaintenanceState(time, nodeName);
         _health = new HealthRegistry(time);

@@ -26,6 +26,8 @@ internal sealed record LinkMatrixEntry(string From, string To, string State, dou
 
 internal sealed record ConfigStatus(int Generation, DateTimeOffset LoadedAt, string? Path, string? LastReloadError, DateTimeOffset? LastReloadAt, string? PendingRestart);
 
+/// <param name="SplitBrain">mode: tcp with a primary check: set while two upstreams say primary and writes are refused.</param>
+/// <param name="Connections">mode: tcp: client connections through this service on this node now.</param>
 internal sealed record ServiceStatus(
     string Name,
     string Mode,
@@ -33,13 +35,18 @@ internal sealed record ServiceStatus(
     string State,
     MaintenanceStatus? Maintenance,
     IReadOnlyList<UpstreamStatus> Upstreams,
-    IReadOnlyList<PathStatus> Paths);
+    IReadOnlyList<PathStatus> Paths,
+    string? SplitBrain = null,
+    int? Connections = null);
 
 /// <summary>One way from this node to one upstream: direct (Via null) or through a peer, with its state and why.</summary>
 internal sealed record PathStatus(string Upstream, string? Via, string State, double? LatencyMs, string Why);
 
 internal sealed record MaintenanceStatus(string? Message, DateTimeOffset? Until, DateTimeOffset Since);
 
+/// <param name="Role">Role-checked tcp services: what the upstream last said it is (primary, replica, unknown).</param>
+/// <param name="LagBytes">A replica's bytes behind its primary, when measured.</param>
+/// <param name="Connections">mode: tcp: connections to this upstream through this node now.</param>
 internal sealed record UpstreamStatus(
     string Name,
     string? Url,
@@ -52,7 +59,10 @@ internal sealed record UpstreamStatus(
     double SuccessRate,
     DateTimeOffset? LastTransition,
     DateTimeOffset? EjectedUntil,
-    bool Drained);
+    bool Drained,
+    string? Role = null,
+    long? LagBytes = null,
+    int? Connections = null);
 
 internal sealed record AdminError(string Error);
 

@@ -14,12 +14,16 @@ internal static class StatusReportBuilder
         var services = g.Services.Values.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s =>
         {
             var m = host.Maintenance.Maintenance(s.Name);
+            var tcp = g.Tcp.GetValueOrDefault(s.Name);
             var ups = s.Upstreams.Select(u =>
             {
                 var h = u.Health.Snapshot();
-                return new UpstreamStatus(u.Name, hide ? null : u.Options.Url.ToString(), u.Options.Region, u.Options.Tier, u.Options.Weight,
-                    h.State.ToString().ToLowerInvariant(), h.Reason, double.IsNaN(h.LatencyMs) ? null : Math.Round(h.LatencyMs, 2),
-                    Math.Round(h.SuccessRate, 4), h.LastTransition, h.EjectedUntil, host.Maintenance.IsDrained(s.Name, u.Name));
+                var role = s.Roles?.Verdict(u.Index);
+                var down = h.State == HealthState.Down;
+                return new UpstreamStatus(u.Name, hide ? null : UpstreamAddress(u.Options), u.Options.Region, u.Options.Tier, u.Options.Weight,
+                    h.State.ToString().ToLowerInvariant(), h.Reason, double.IsNaN(h.LatencyMs) || down ? null : Math.Round(h.LatencyMs, 2),
+                    Math.Round(h.SuccessRate, 4), h.LastTransition, h.EjectedUntil, host.Maintenance.IsDrained(s.Name, u.Name),
+                    role is null ? (s.Roles is null ? null : "unknown") : role.Role.ToString().ToLowerInvariant(), role?.LagBytes, tcp?.Connections.To(u.Index));
             }).ToList();
             var state = m is not null ? "maintenance"
                 : ups.Any(u => !u.Drained && u.State is "up" or "unknown") ? (ups.All(u => u.State == "up" || u.Drained) ? "healthy" : "degraded")
@@ -38,7 +42,7 @@ internal static class StatusReportBuilder
             }
 
             return new ServiceStatus(s.Name, s.Options.Mode.ToString().ToLowerInvariant(), hide ? null : s.Options.Listen?.For(host.NodeName)?.ToString(), state,
-                m is null ? null : new MaintenanceStatus(m.Message, m.Until, m.Since), ups, paths);
+                m is null ? null : new MaintenanceStatus(m.Message, m.Until, m.Since), ups, paths, s.Roles?.SplitBrain, tcp?.Connections.Count);
         }).ToList();
         return new StatusReport(g.Config.Cluster.Name, host.NodeName, g.Node.Region, host.Time.GetUtcNow(), host.StartedAt,
             new ConfigStatus(g.Number, g.LoadedAt, hide ? null : g.Config.SourcePath, reloadError, host.LastReloadAt, host.PendingRestart), services,
@@ -50,6 +54,9 @@ internal static class StatusReportBuilder
             host.Mesh is { } mesh ? Matrix(host.NodeName, mesh, g.Config.Mesh.DeadAfter, host.Time.GetUtcNow()) : [],
             host.Draining);
     }
+
+    /// <summary>An http upstream's URL; a tcp upstream's host:port as it was written.</summary>
+    private static string UpstreamAddress(Config.UpstreamOptions u) => u.Url.Scheme == "tcp" ? u.Url.Authority : u.Url.ToString();
 
     /// <summary>A reported row older than dead_after is stale: its node went quiet, so its "up" proves nothing.</summary>
     private static List<LinkMatrixEntry> Matrix(string self, Mesh.MeshNode mesh, TimeSpan deadAfter, DateTimeOffset now)

@@ -184,6 +184,45 @@ public sealed class RedisFailoverTests(ITestOutputHelper output)
         Assert.Equal("v", await RedisServers.TryAsync(redis.Ports[1], "GET", "k"));
     }
 
+    [Fact]
+    public async Task StatusMetricsAndCli_ShowEachUpstreamsRoleLagAndConnections()
+    {
+        await using var redis = await RedisServers.StartAsync(replicas: 1);
+        var (yaml, writePort, readPort) = Config(redis, sentinels: false);
+        await using var node = await ProxyNode.StartAsync(yaml);
+        var g = node.Host.Generation!;
+        await Eventually.TrueAsync(() => g.Services["cache"].Upstreams[0].Health.State == Manypaths.Health.HealthState.Up
+            && g.Services["cache-read"].Upstreams[1].Health.State == Manypaths.Health.HealthState.Up, "the primary and the replica are fit");
+        using var writer = await RespClient.ConnectAsync(writePort);
+        Assert.Equal("+OK", await writer.CommandAsync("SET", "k", "v"));
+        using var reader = await RespClient.ConnectAsync(readPort);
+        await Eventually.TrueAsync(async () => await reader.CommandAsync("GET", "k") == "v", "the write is read back through the read service (replication is asynchronous)");
+
+        using var http = new HttpClient();
+        var status = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(new Uri(node.Admin, "api/status")))!;
+        var cache = status["services"]!.AsArray().First(s => (string?)s!["name"] == "cache")!;
+        var read = status["services"]!.AsArray().First(s => (string?)s!["name"] == "cache-read")!;
+        Assert.Equal("primary", (string?)cache["upstreams"]![0]!["role"]);
+        Assert.Equal("replica", (string?)cache["upstreams"]![1]!["role"]);
+        Assert.Equal(1, (int?)cache["upstreams"]![0]!["connections"]);
+        Assert.Equal(1, (int?)read["upstreams"]![1]!["connections"]); // the read went to the replica, not the primary
+        Assert.NotNull(read["upstreams"]![1]!["lag_bytes"]);
+        Assert.Equal($"127.0.0.1:{redis.Ports[0]}", (string?)cache["upstreams"]![0]!["url"]);
+
+        var metrics = await http.GetStringAsync(new Uri(node.Admin, "metrics"));
+        Assert.Contains("manypaths_upstream_role{service=\"cache\",upstream=\"r1\",role=\"primary\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("manypaths_tcp_connections{service=\"cache\",upstream=\"r1\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("manypaths_split_brain{service=\"cache\"} 0", metrics, StringComparison.Ordinal);
+        var (exit, stdout, stderr) = await Tool.RunAsync("promtool", "check metrics", stdin: metrics);
+        Assert.True(exit == 0, $"promtool said: {stdout}{stderr}");
+
+        var cli = await Tool.ManypathsAsync($"status --config \"{node.ConfigPath}\" --node n1");
+        Assert.True(cli.Exit == 0, cli.Stderr);
+        Assert.Contains("role", cli.Stdout, StringComparison.Ordinal);
+        Assert.Contains("primary", cli.Stdout, StringComparison.Ordinal);
+        Assert.Contains("replica", cli.Stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>SET k{i} i in a loop, reconnecting at once after any failure; every acknowledged key is recorded.</summary>
     private static async Task WriteLoopAsync(int port, List<(int Key, TimeSpan At)> acked, Stopwatch clock, CancellationToken stop)
     {
