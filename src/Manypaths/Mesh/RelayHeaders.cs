@@ -22,22 +22,25 @@ internal static class RelayHeaders
 
     public static void Sign(HttpRequestMessage request, PeerSigner signer, string self, int hopsLeft, string chain, TimeProvider clock)
     {
-        var time = clock.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-        var nonce = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
-        var hops = hopsLeft.ToString(CultureInfo.InvariantCulture);
-        var newChain = chain.Length == 0 ? self : $"{chain},{self}";
-        var target = request.RequestUri!.PathAndQuery;
-        var canonical = Canonical(request.Method.Method, target, self, time, nonce, hops, newChain, request.Content?.Headers.ContentLength);
         foreach (var h in new[] { From, Time, Nonce, Hops, Chain, Signature })
         {
             request.Headers.Remove(h);
         }
 
-        request.Headers.TryAddWithoutValidation(From, self);
-        request.Headers.TryAddWithoutValidation(Time, time);
-        request.Headers.TryAddWithoutValidation(Nonce, nonce);
-        request.Headers.TryAddWithoutValidation(Hops, hops);
-        request.Headers.TryAddWithoutValidation(Chain, newChain);
-        request.Headers.TryAddWithoutValidation(Signature, signer.SignText(canonical));
+        foreach (var (name, value) in Signed(request.Method.Method, request.RequestUri!.PathAndQuery, request.Content?.Headers.ContentLength, signer, self, hopsLeft, chain, clock))
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+    }
+
+    /// <summary>The signed mesh headers of one relay request (a relayed TCP tunnel writes them itself).</summary>
+    public static IReadOnlyList<(string Name, string Value)> Signed(string method, string target, long? contentLength, PeerSigner signer, string self, int hopsLeft, string chain, TimeProvider clock)
+    {
+        var time = clock.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+        var nonce = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
+        var hops = hopsLeft.ToString(CultureInfo.InvariantCulture);
+        var newChain = chain.Length == 0 ? self : $"{chain},{self}";
+        var canonical = Canonical(method, target, self, time, nonce, hops, newChain, contentLength);
+        return [(From, self), (Time, time), (Nonce, nonce), (Hops, hops), (Chain, newChain), (Signature, signer.SignText(canonical))];
     }
 }

@@ -23,6 +23,7 @@ internal sealed partial class RelayServer(
     PeerSigner signer,
     ReplayGuard replay,
     Func<string, ServiceRuntime?> services,
+    Func<string, Tcp.TcpProxy?> tcpServices,
     ServiceRequestHandler handler,
     ManypathsMetrics metrics,
     ILogger logger) : IAsyncDisposable
@@ -94,6 +95,19 @@ internal sealed partial class RelayServer(
 
         var rest = path[RelayHeaders.PathPrefix.Length..];
         var parts = rest.Split('/', 3);
+        if (parts.Length == 2 && tcpServices(parts[0]) is { } tcp)
+        {
+            var index = Array.FindIndex(tcp.Core.Upstreams, u => u.Name == parts[1]);
+            if (index < 0 || !tcp.Core.Options.Relay)
+            {
+                await Refuse(context, RelayRefusal.UnknownTarget, StatusCodes.Status404NotFound, "no such relay-enabled service and upstream here");
+                return;
+            }
+
+            await tcp.ServeRelayedAsync(context, index);
+            return;
+        }
+
         var service = parts.Length >= 2 ? services(parts[0]) : null;
         var upstream = service is null ? -1 : Array.FindIndex(service.Upstreams, u => u.Name == parts[1]);
         if (service is null || upstream < 0 || !service.Options.Relay)

@@ -99,7 +99,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             _relayPaths = new RelayPaths(_mesh, config.Nodes.Values.Where(n => peers.ContainsKey(n.Name)).ToDictionary(n => n.Name, n => n.Mesh!));
             _relay = new RelayContext(NodeName, signer, config.Mesh, Time);
             _relayServer = new RelayServer(NodeName, meshEndpoint, peers.Keys, signer, new ReplayGuard(config.Mesh.ReplayWindow, Time),
-                name => _generation?.Http.GetValueOrDefault(name), _handler, Metrics, Loggers.CreateLogger("Manypaths.Mesh"));
+                name => _generation?.Http.GetValueOrDefault(name), name => _generation?.Tcp.GetValueOrDefault(name), _handler, Metrics, Loggers.CreateLogger("Manypaths.Mesh"));
             // What peers see of our upstreams are "probes" of the relayed paths; a peer gone rescues what waits on it.
             _mesh.ViewsReceived += (peer, views) =>
             {
@@ -259,14 +259,13 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 }
             }
 
-            // Relayed TCP is not offered yet (docs/design/tcp-services.md): tcp services choose direct paths only.
             var cores = config.Services.Values.ToDictionary(s => s.Name, s => new ServiceCore(s, node, health,
-                s.Relay && s.Mode == ServiceMode.Http && _relayPaths is not null ? (u, peer) => _health.Relayed(s, u, peer) : null,
-                s.Relay && s.Mode == ServiceMode.Http ? _relayPaths : null, Maintenance, Metrics, Time, logger: Loggers.CreateLogger("Manypaths.Proxy")));
+                s.Relay && _relayPaths is not null ? (u, peer) => _health.Relayed(s, u, peer) : null,
+                s.Relay ? _relayPaths : null, Maintenance, Metrics, Time, logger: Loggers.CreateLogger("Manypaths.Proxy")));
             var http = cores.Values.Where(c => c.Options.Mode == ServiceMode.Http)
                 .ToDictionary(c => c.Name, c => new ServiceRuntime(c, Loggers, Faults) { Relay = c.Options.Relay ? _relay : null });
             var tcp = cores.Values.Where(c => c.Options.Mode == ServiceMode.Tcp)
-                .ToDictionary(c => c.Name, c => new Tcp.TcpProxy(c, Faults, Loggers.CreateLogger("Manypaths.Tcp")));
+                .ToDictionary(c => c.Name, c => new Tcp.TcpProxy(c, Faults, Loggers.CreateLogger("Manypaths.Tcp")) { Relay = c.Options.Relay ? _relay : null });
             var bindings = BuildBindings(config, http);
             var tcpBindings = tcp.Values.Where(t => t.Core.Options.Listen?.For(NodeName) is not null)
                 .ToDictionary(t => t.Core.Options.Listen!.For(NodeName)!, t => t.Name);

@@ -6,11 +6,12 @@ using Manypaths.Service;
 namespace Manypaths.Tcp;
 
 /// <summary>
-/// The TCP side of the attempt loop for one client connection: an attempt is a connect to the chosen upstream.
-/// Nothing of the client's has been sent while connecting, so connects may be raced, retried on the next path and
-/// given up when their path is judged down; there is nothing to hedge.
+/// The TCP side of the attempt loop for one client connection: an attempt is a connect to the chosen upstream,
+/// directly or through a peer's tunnel (<see cref="RelayTunnel"/>). Nothing of the client's has been sent while
+/// connecting, so connects may be raced, retried on the next path and given up when their path is judged down; there
+/// is nothing to hedge.
 /// </summary>
-internal sealed class TcpAttempts(ServiceCore core, Mesh.FaultInjector? faults) : IAttemptRunner<Socket>
+internal sealed class TcpAttempts(ServiceCore core, Mesh.FaultInjector? faults, Mesh.RelayContext? relay, int hopsLeft) : IAttemptRunner<UpstreamConnection>
 {
     public bool MayHedge => false;
 
@@ -20,22 +21,24 @@ internal sealed class TcpAttempts(ServiceCore core, Mesh.FaultInjector? faults) 
 
     public bool TryAbandon(Attempt attempt) => true;
 
-    public void Discard(Socket value) => value.Dispose();
+    public void Discard(UpstreamConnection value) => value.Dispose();
 
-    public async Task<AttemptOutcome<Socket>> RunAsync(Attempt attempt)
+    public async Task<AttemptOutcome<UpstreamConnection>> RunAsync(Attempt attempt)
     {
         var upstream = core.Upstreams[attempt.Path.Upstream];
         var started = core.Time.GetTimestamp();
-        if (attempt.Path.Peer is not null)
+        var peer = attempt.Path.PeerMesh;
+        if (attempt.Path.Peer is not null && (peer is null || relay is null))
         {
-            // Relayed TCP is not offered yet: the chooser is not given relays for tcp services, so this is a bug guard.
-            return new(AttemptResult.Unreached, null, AttemptFailure.NeverSent, null, TimeSpan.Zero, "relayed tcp is not supported");
+            return new(AttemptResult.Unreached, null, AttemptFailure.NeverSent, null, TimeSpan.Zero, "this node cannot relay");
         }
 
-        var host = upstream.Options.Url.Host.Trim('[', ']');
-        var port = upstream.Options.Url.Port;
-        attempt.MarkConnectStarted(upstream.Endpoint, started);
+        var host = (peer?.Host ?? upstream.Options.Url.Host).Trim('[', ']');
+        var port = peer?.Port ?? upstream.Options.Url.Port;
+        var endpoint = $"{host}:{port}";
+        attempt.MarkConnectStarted(endpoint, started);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream? stream = null;
         using var deadline = attempt.StartDeadline(core.Options.Timeouts.Connect, core.Time);
         try
         {
@@ -53,17 +56,41 @@ internal sealed class TcpAttempts(ServiceCore core, Mesh.FaultInjector? faults) 
             }
 
             await socket.ConnectAsync(host, port, attempt.Token);
-            deadline.Disarm();
-            var latency = core.Time.GetElapsedTime(started);
-            core.ConnectWindow(upstream.Endpoint).Add(latency);
+            core.ConnectWindow(endpoint).Add(core.Time.GetElapsedTime(started));
             attempt.MarkConnectDone(core.Time.GetTimestamp());
+            stream = new NetworkStream(socket, ownsSocket: false);
+            if (faults is not null)
+            {
+                stream = new Mesh.FaultStream(stream, faults, host, port);
+            }
+
+            var pending = ReadOnlyMemory<byte>.Empty;
+            if (attempt.Path.Peer is { } via)
+            {
+                var answer = await RelayTunnel.HandshakeAsync(stream, core.Name, upstream.Name, relay!, hopsLeft - 1, attempt.Token);
+                if (answer.Status != 101)
+                {
+                    deadline.Disarm();
+                    Dispose(stream, socket);
+                    var latencyNo = core.Time.GetElapsedTime(started);
+                    Count(upstream.Name, answer.Unreached ? "relay_unreached" : "relay_refused");
+                    return new(AttemptResult.Unreached, null, AttemptFailure.NeverSent, RequestOutcome.ConnectFailed, latencyNo,
+                        answer.Unreached ? $"{via} could not reach {upstream.Name}" : $"{via} refused the tunnel (status {answer.Status})");
+                }
+
+                pending = answer.Pending;
+                core.Metrics.Relayed.Add(1, new("service", core.Name), new("peer", via), new("upstream", upstream.Name));
+            }
+
+            deadline.Disarm();
             attempt.MarkFirstByte();
+            var latency = core.Time.GetElapsedTime(started);
             Count(upstream.Name, "connected");
-            return new(AttemptResult.Success, socket, AttemptFailure.None, RequestOutcome.Success, latency, "connected");
+            return new(AttemptResult.Success, new UpstreamConnection(stream, socket, pending), AttemptFailure.None, RequestOutcome.Success, latency, "connected");
         }
         catch (Exception e)
         {
-            socket.Dispose();
+            Dispose(stream, socket);
             attempt.MarkConnectDone(core.Time.GetTimestamp());
             var latency = core.Time.GetElapsedTime(started);
             if (attempt.CancelledOnPurpose)
@@ -75,8 +102,16 @@ internal sealed class TcpAttempts(ServiceCore core, Mesh.FaultInjector? faults) 
             var refused = e is SocketException { SocketErrorCode: SocketError.ConnectionRefused };
             var detail = e is OperationCanceledException ? $"connect timeout after {Config.ValueParsers.FormatDuration(core.Options.Timeouts.Connect)}" : FailureText.Of(e);
             Count(upstream.Name, refused ? "refused" : "connect_failed");
-            return new(AttemptResult.Failed, null, AttemptFailure.NeverSent, refused ? RequestOutcome.Refused : RequestOutcome.ConnectFailed, latency, detail, e);
+            // A peer that refused our connect says nothing of the upstream (Refused means "the upstream's side answered").
+            var health = refused && attempt.Path.Peer is null ? RequestOutcome.Refused : RequestOutcome.ConnectFailed;
+            return new(AttemptResult.Failed, null, AttemptFailure.NeverSent, health, latency, detail, e);
         }
+    }
+
+    private static void Dispose(Stream? stream, Socket socket)
+    {
+        stream?.Dispose();
+        socket.Dispose();
     }
 
     private void Count(string upstream, string result) =>

@@ -59,6 +59,9 @@ internal sealed partial class TcpProxy : IDisposable
     }
 
     public ServiceCore Core => _core;
+
+    /// <summary>Set when the service has relay: true and this node is part of a mesh: how to sign a tunnel for a peer.</summary>
+    public Mesh.RelayContext? Relay { get; init; }
     public string Name => _core.Name;
     public TcpConnections Connections { get; } = new();
 
@@ -94,7 +97,7 @@ internal sealed partial class TcpProxy : IDisposable
             }
 
             Accepted("connected");
-            var session = new TcpSession(client, upstream, path!.Value.Upstream, _core.Options.Timeouts.Idle, _core.Time);
+            var session = new TcpSession(new NetworkStream(client, ownsSocket: false), client, upstream, path!.Value.Upstream, _core.Options.Timeouts.Idle, _core.Time);
             Connections.Add(session);
             try
             {
@@ -128,10 +131,59 @@ internal sealed partial class TcpProxy : IDisposable
     }
 
     /// <summary>
-    /// A connected upstream socket, or null when nothing became fit within 'timeouts.connect'. A read service tries
+    /// A peer's tunnel for <paramref name="upstream"/> (already authenticated by the relay server): connects to that
+    /// upstream directly, once (a relayed connection is pinned: never relayed again), answers 101 and joins the
+    /// tunnel to it, or answers 502 with X-Manypaths-Unreached so the origin tries another path at once.
+    /// </summary>
+    public async Task ServeRelayedAsync(Microsoft.AspNetCore.Http.HttpContext context, int upstream)
+    {
+        var upgrade = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>();
+        if (upgrade is not { IsUpgradableRequest: true }
+            || !string.Equals(context.Request.Headers.Upgrade.ToString(), RelayTunnel.Protocol, StringComparison.OrdinalIgnoreCase))
+        {
+            context.Response.StatusCode = Microsoft.AspNetCore.Http.StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync($"a tcp service is relayed only as an Upgrade: {RelayTunnel.Protocol} tunnel");
+            return;
+        }
+
+        var history = new AttemptHistory { Pinned = upstream, HopsLeft = 0 };
+        using var deadline = new CancellationTokenSource(_core.Options.Timeouts.Connect, _core.Time);
+        LoopResult<UpstreamConnection> result;
+        try
+        {
+            result = await _core.Loop.RunAsync(new TcpAttempts(_core, _faults, null, 0), history, deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            result = default;
+        }
+
+        if (result.Value is not { } connection)
+        {
+            context.Response.StatusCode = Microsoft.AspNetCore.Http.StatusCodes.Status502BadGateway;
+            context.Response.Headers[Mesh.RelayHeaders.Unreached] = "1";
+            await context.Response.WriteAsync($"{_core.Upstreams[upstream].Name} is not reachable from here");
+            return;
+        }
+
+        var tunnel = await upgrade.UpgradeAsync();
+        var session = new TcpSession(tunnel, null, connection, upstream, _core.Options.Timeouts.Idle, _core.Time);
+        Connections.Add(session);
+        try
+        {
+            await session.RunAsync();
+        }
+        finally
+        {
+            Connections.Remove(session);
+        }
+    }
+
+    /// <summary>
+    /// A connected upstream, or null when nothing became fit within 'timeouts.connect'. A read service tries
     /// replicas first and the primary only when no replica is fit.
     /// </summary>
-    private async Task<(Socket? Socket, PathKey? Path)> ConnectAsync()
+    private async Task<(UpstreamConnection? Connection, PathKey? Path)> ConnectAsync()
     {
         using var deadline = new CancellationTokenSource(_core.Options.Timeouts.Connect, _core.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, _stop.Token);
@@ -146,7 +198,7 @@ internal sealed partial class TcpProxy : IDisposable
                 var refused = roles?.SplitBrain is not null && !readService;
                 for (var pass = readService ? 0 : 1; pass < 2 && !refused; pass++)
                 {
-                    var history = new AttemptHistory();
+                    var history = new AttemptHistory { HopsLeft = Relay?.Options.HopLimit ?? 0 };
                     if (pass == 0)
                     {
                         for (var i = 0; i < _core.Upstreams.Length; i++)
@@ -158,10 +210,10 @@ internal sealed partial class TcpProxy : IDisposable
                         }
                     }
 
-                    var result = await _core.Loop.RunAsync(new TcpAttempts(_core, _faults), history, linked.Token);
-                    if (result.Value is { } socket)
+                    var result = await _core.Loop.RunAsync(new TcpAttempts(_core, _faults, Relay, history.HopsLeft), history, linked.Token);
+                    if (result.Value is { } connection)
                     {
-                        return (socket, result.ServedBy!.Key);
+                        return (connection, result.ServedBy!.Key);
                     }
                 }
 

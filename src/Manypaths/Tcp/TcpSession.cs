@@ -4,31 +4,52 @@ using System.Net.Sockets;
 namespace Manypaths.Tcp;
 
 /// <summary>
-/// One client connection joined to one upstream connection: bytes are copied both ways until both directions ended
-/// (a half-close is passed on), either side failed, the connection was idle for 'timeouts.idle', or it was closed
-/// from outside (the upstream was demoted, the node stops).
+/// One client connection joined to one upstream connection (direct, or a tunnel through a peer): bytes are copied
+/// both ways until both directions ended (a half-close is passed on where the other end is a socket), either side
+/// failed, the pair was idle for 'timeouts.idle', or it was closed from outside (the upstream was demoted, the node
+/// stops).
 /// </summary>
-internal sealed class TcpSession(Socket client, Socket upstream, int upstreamIndex, TimeSpan idle, TimeProvider time)
+internal sealed class TcpSession
 {
     private const int BufferSize = 16 * 1024;
-    private readonly CancellationTokenSource _stop = new(idle, time);
+    private readonly Stream _client;
+    private readonly Socket? _clientSocket;
+    private readonly UpstreamConnection _upstream;
+    private readonly TimeSpan _idle;
+    private readonly CancellationTokenSource _stop;
     private int _closed;
 
-    public int Upstream => upstreamIndex;
+    /// <param name="clientSocket">The client's socket, for half-close and reset (null: a tunnel's stream on the peer side).</param>
+    public TcpSession(Stream client, Socket? clientSocket, UpstreamConnection upstream, int upstreamIndex, TimeSpan idle, TimeProvider time)
+    {
+        _client = client;
+        _clientSocket = clientSocket;
+        _upstream = upstream;
+        _idle = idle;
+        Upstream = upstreamIndex;
+        _stop = new CancellationTokenSource(idle, time);
+    }
+
+    public int Upstream { get; }
 
     /// <summary>Why it ended early, if it did ("demoted", "idle"), for the log and metrics.</summary>
     public string? ClosedBecause { get; private set; }
-
-    public long BytesUp { get; private set; }
-    public long BytesDown { get; private set; }
 
     public async Task RunAsync()
     {
         try
         {
-            var up = CopyAsync(client, upstream, n => BytesUp += n);
-            var down = CopyAsync(upstream, client, n => BytesDown += n);
+            if (!_upstream.Pending.IsEmpty)
+            {
+                await _client.WriteAsync(_upstream.Pending, _stop.Token);
+            }
+
+            var up = CopyAsync(_client, _upstream.Stream, _upstream.Socket);
+            var down = CopyAsync(_upstream.Stream, _client, _clientSocket);
             await Task.WhenAll(up, down);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
         }
         finally
         {
@@ -64,40 +85,53 @@ internal sealed class TcpSession(Socket client, Socket upstream, int upstreamInd
         {
         }
 
-        foreach (var s in (Socket[])[client, upstream])
+        foreach (var s in (Socket?[])[_clientSocket, _upstream.Socket])
         {
             try
             {
-                s.LingerState = new LingerOption(true, 0);
+                if (s is not null)
+                {
+                    s.LingerState = new LingerOption(true, 0);
+                }
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
             }
-
-            s.Dispose();
         }
+
+        _client.Dispose();
+        _clientSocket?.Dispose();
+        _upstream.Dispose();
     }
 
-    private async Task CopyAsync(Socket from, Socket to, Action<int> counted)
+    /// <param name="toSocket">The socket under <paramref name="to"/>, to pass a half-close on (null: close it whole).</param>
+    private async Task CopyAsync(Stream from, Stream to, Socket? toSocket)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
             while (true)
             {
-                var n = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
+                var n = await from.ReadAsync(buffer, _stop.Token);
                 if (n == 0)
                 {
-                    to.Shutdown(SocketShutdown.Send); // pass the half-close on; the other direction goes on
+                    if (toSocket is not null)
+                    {
+                        toSocket.Shutdown(SocketShutdown.Send); // pass the half-close on; the other direction goes on
+                    }
+                    else
+                    {
+                        Abort(); // a tunnel has no half-close: the end of one direction ends the pair
+                    }
+
                     return;
                 }
 
-                _stop.CancelAfter(idle); // activity: the idle clock starts again
-                counted(n);
-                await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, _stop.Token);
+                _stop.CancelAfter(_idle); // activity: the idle clock starts again
+                await to.WriteAsync(buffer.AsMemory(0, n), _stop.Token);
             }
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
             Abort(); // one side failed or went idle: the pair is over
         }
