@@ -39,3 +39,32 @@ haproxy_http_cfg() { # LISTEN BALANCE "NAME HOST:PORT"...: the yardstick on loop
   echo "  option httpchk GET /healthz"
   for server in "$@"; do echo "  server ${server% *} ${server#* } check inter 2s"; done
 }
+
+# Processes a bench starts, stopped by PID (TERM, then KILL after 5 s) by bench_stop_all in its EXIT trap.
+PIDS=()
+STARTED_PID=
+bench_start() { # CPU LOG COMMAND...: start COMMAND pinned to CPU (taskset execs it, so the PID is the command's own)
+  local cpu=$1 log=$2; shift 2
+  taskset -c "$cpu" "$@" >"$log" 2>&1 &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+}
+
+bench_stop_all() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
+bench_free_ports() { # N: N loopback ports free right now, on one line
+  /usr/bin/python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])
+for s in socks: s.close()' "$1"
+}

@@ -45,15 +45,8 @@ bench_require "$MANYPATHS_DLL" "$BAREYARP_DLL" "$UPSTREAM_DLL"
 
 # --- processes we start, stopped by PID on any exit
 WORK=$(mktemp -d /tmp/proxy-bench.XXXXXX)
-PIDS=()
 cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  bench_stop_all
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -68,20 +61,7 @@ else
   LOAD_CPU=0 PROXY_CPU=0
   PINNING="one CPU only: wrk, the upstream and the proxy share CPU 0, so these figures compare whole-system cost per request, not the proxy alone."
 fi
-STARTED_PID=
-start() { # CPU LOG COMMAND...: start COMMAND pinned to CPU (taskset execs it, so the PID is the command's own)
-  local cpu=$1 log=$2; shift 2
-  taskset -c "$cpu" "$@" >"$log" 2>&1 &
-  STARTED_PID=$!
-  PIDS+=("$STARTED_PID")
-}
-
-read -r P_UP P_MP P_ADMIN P_YARP P_HAP P_MP2 P_ADMIN2 < <("$PYTHON" -c '
-import socket
-socks = [socket.socket() for _ in range(7)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])
-for s in socks: s.close()')
+read -r P_UP P_MP P_ADMIN P_YARP P_HAP P_MP2 P_ADMIN2 < <(bench_free_ports 7)
 UPSTREAM_URL="http://127.0.0.1:$P_UP"
 EXPECT="Hello from the Manypaths bench upstream."
 
@@ -96,7 +76,7 @@ wait_for() { # LABEL PID URL LOG: until URL answers with the upstream's body (30
 }
 
 # --- upstream
-start "$LOAD_CPU" "$WORK/upstream.log" dotnet "$UPSTREAM_DLL" "127.0.0.1:$P_UP"
+bench_start "$LOAD_CPU" "$WORK/upstream.log" dotnet "$UPSTREAM_DLL" "127.0.0.1:$P_UP"
 UP_PID=$STARTED_PID
 wait_for upstream "$UP_PID" "$UPSTREAM_URL/" "$WORK/upstream.log"
 
@@ -110,23 +90,23 @@ manypaths_yaml() { # ADMIN_PORT LISTEN_PORT UPSTREAM_NAME...: every upstream is 
   printf '    health: { path: /healthz, interval: 2s, timeout: 1s }\n'
 }
 manypaths_yaml "$P_ADMIN" "$P_MP" up >"$WORK/manypaths.yaml"
-start "$PROXY_CPU" "$WORK/manypaths.log" dotnet "$MANYPATHS_DLL" run --config "$WORK/manypaths.yaml" --node bench
+bench_start "$PROXY_CPU" "$WORK/manypaths.log" dotnet "$MANYPATHS_DLL" run --config "$WORK/manypaths.yaml" --node bench
 MP_PID=$STARTED_PID
 
 # --- The same with two upstreams (both the same server): a request has somewhere else to go, so the attempt loop
 # arms its hedge timer for every request (with one upstream it arms none). Still the defaults.
 manypaths_yaml "$P_ADMIN2" "$P_MP2" a b >"$WORK/manypaths2.yaml"
-start "$PROXY_CPU" "$WORK/manypaths2.log" dotnet "$MANYPATHS_DLL" run --config "$WORK/manypaths2.yaml" --node bench
+bench_start "$PROXY_CPU" "$WORK/manypaths2.log" dotnet "$MANYPATHS_DLL" run --config "$WORK/manypaths2.yaml" --node bench
 MP2_PID=$STARTED_PID
 
 # --- bare YARP
-start "$PROXY_CPU" "$WORK/yarp.log" dotnet "$BAREYARP_DLL" "127.0.0.1:$P_YARP" "$UPSTREAM_URL/"
+bench_start "$PROXY_CPU" "$WORK/yarp.log" dotnet "$BAREYARP_DLL" "127.0.0.1:$P_YARP" "$UPSTREAM_URL/"
 YARP_PID=$STARTED_PID
 
 # --- HAProxy, single thread, foreground
 haproxy_http_cfg "127.0.0.1:$P_HAP" roundrobin "up 127.0.0.1:$P_UP" >"$WORK/haproxy.cfg"
 haproxy -c -q -f "$WORK/haproxy.cfg"
-start "$PROXY_CPU" "$WORK/haproxy.log" haproxy -f "$WORK/haproxy.cfg" -db
+bench_start "$PROXY_CPU" "$WORK/haproxy.log" haproxy -f "$WORK/haproxy.cfg" -db
 HAP_PID=$STARTED_PID
 
 wait_for Manypaths "$MP_PID" "http://127.0.0.1:$P_MP/" "$WORK/manypaths.log"

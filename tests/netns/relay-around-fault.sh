@@ -29,16 +29,7 @@ for i in 0 1 2; do
 done
 
 # Bounded polling: s1 must see the upstream directly and through both peers.
-ready=0
-for _ in $(seq 1 150); do
-  if ip netns exec "$NS_S1" curl -sf --max-time 1 http://127.0.0.1:7500/api/status 2>/dev/null | python3 2>/dev/null -c '
-import json,sys
-s=json.load(sys.stdin)["services"][0]["paths"]
-up={(p["via"] or "direct") for p in s if p["state"]=="up"}
-sys.exit(0 if {"direct","s2","s3"} <= up else 1)'; then ready=1; break; fi
-  sleep 0.2
-done
-if [ "$ready" != 1 ]; then echo "the cluster never became ready"; tail -5 "$WORK"/s*.log; exit 1; fi
+netns_wait_paths
 
 if [ "$MODE" = loss ]; then netns_fault loss 10; else netns_fault blackhole; fi
 

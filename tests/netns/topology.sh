@@ -11,6 +11,7 @@
 #   netns_cluster_yaml NAME [defaults]
 #                              print the cluster, mesh and nodes sections of a Manypaths config for s1 s2 s3
 #                              (with "defaults": no mesh section, the product's own settings)
+#   netns_wait_paths           wait (30 s at most) until s1's first service has its direct path and both peers up
 #   netns_down                 tear down (put it in an EXIT trap)
 #   netns_test_begin           for the tests: $WORK, netns_up, teardown on exit (logs kept in $KEEP_LOGS if set),
 #                              and a static upstream (/healthz) at $UPSTREAM_ADDR:9000
@@ -93,6 +94,19 @@ nodes:
   s2: { mesh: http://${NS_ADDR[1]}:7400, admin: http://127.0.0.1:7500, region: site }
   s3: { mesh: http://${NS_ADDR[2]}:7400, admin: http://127.0.0.1:7500, region: site }
 YAML
+}
+
+netns_wait_paths() {
+  local _
+  for _ in $(seq 1 150); do
+    if ip netns exec "$NS_S1" curl -sf --max-time 1 http://127.0.0.1:7500/api/status 2>/dev/null | python3 2>/dev/null -c '
+import json,sys
+s=json.load(sys.stdin)["services"][0]["paths"]
+up={(p["via"] or "direct") for p in s if p["state"]=="up"}
+sys.exit(0 if {"direct","s2","s3"} <= up else 1)'; then return 0; fi
+    sleep 0.2
+  done
+  echo "the cluster never became ready"; tail -5 "$WORK"/s*.log; return 1
 }
 
 netns_down() {

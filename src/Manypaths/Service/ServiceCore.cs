@@ -47,7 +47,11 @@ internal sealed class ServiceCore : IDisposable
         Upstreams = options.Upstreams.Select((u, i) => new UpstreamCore(i, u, health[(options.Name, u.Name)])).ToArray();
         _relayHealth = new RelayPathBook(
             (i, peer) => relayHealth?.Invoke(options.Upstreams[i], peer) ?? new UpstreamHealth(options.Health, options.Passive, time),
-            (i, peer) => InFlight.PathDown(new PathKey(i, peer)));
+            (i, peer) =>
+            {
+                InFlight.PathDown(new PathKey(i, peer));
+                PathWentDown?.Invoke(new PathKey(i, peer));
+            });
         Chooser = new PathChooser(options.Name, Upstreams.Select(u => new ChooserUpstream(u.Name, u.Options.Tier, u.Options.Region, u.Options.Weight, u.Health)).ToArray(),
             i => maintenance.IsDrained(options.Name, Upstreams[i].Name), _relayHealth.Get, relays, options.RelayPolicy, node.Region, random,
             strict: options.Health.Check.IsRoleCheck());
@@ -69,6 +73,7 @@ internal sealed class ServiceCore : IDisposable
                 if (t.To == HealthState.Down)
                 {
                     InFlight.PathDown(new PathKey(index, null));
+                    PathWentDown?.Invoke(new PathKey(index, null));
                 }
             };
             u.Health.Transitioned += handler;
@@ -94,6 +99,9 @@ internal sealed class ServiceCore : IDisposable
 
     /// <summary>Where the attempt loop says, at debug level, what it started and why.</summary>
     public Microsoft.Extensions.Logging.ILogger Logger { get; }
+
+    /// <summary>A path (direct, or through a peer) was judged down: a front end with long-lived connections on it acts.</summary>
+    public event Action<PathKey>? PathWentDown;
 
     /// <summary>What each upstream says it is, for role-checked services (null otherwise).</summary>
     public Health.Roles.RoleBoard? Roles { get; }

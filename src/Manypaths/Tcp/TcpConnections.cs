@@ -46,13 +46,13 @@ internal sealed class TcpConnections
 
     public void Remove(TcpSession session) => _sessions.TryRemove(session, out _);
 
-    /// <summary>Closes every session to <paramref name="upstream"/>; returns how many.</summary>
-    public int CloseAll(int upstream, string why)
+    /// <summary>Closes every session on <paramref name="path"/>; returns how many.</summary>
+    public int CloseAll(Routing.PathKey path, string why)
     {
         var closed = 0;
         foreach (var s in _sessions.Keys)
         {
-            if (s.Upstream == upstream)
+            if (s.Path == path)
             {
                 s.Close(why);
                 closed++;
@@ -61,6 +61,8 @@ internal sealed class TcpConnections
 
         return closed;
     }
+
+    public int On(Routing.PathKey path) => _sessions.Keys.Count(s => s.Path == path);
 
     /// <summary>Closes every session (the node stops, or the service left the config).</summary>
     public void CloseAll(string why)

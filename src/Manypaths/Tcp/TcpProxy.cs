@@ -42,6 +42,7 @@ internal sealed partial class TcpProxy : IDisposable
         if (core.Roles is { } roles)
         {
             roles.SplitBrainChanged += OnSplitBrain;
+            core.PathWentDown += OnPathDown;
         }
     }
 
@@ -97,12 +98,12 @@ internal sealed partial class TcpProxy : IDisposable
             }
 
             Accepted("connected");
-            var session = new TcpSession(new NetworkStream(client, ownsSocket: false), client, upstream, path!.Value.Upstream, _core.Options.Timeouts.Idle, _core.Time);
+            var session = new TcpSession(new NetworkStream(client, ownsSocket: false), client, upstream, path!.Value, _core.Options.Timeouts.Idle, _core.Time);
             Connections.Add(session);
             try
             {
-                // A demotion between the connect and here would have missed this session: check once more.
-                if (!_core.Upstreams[session.Upstream].Health.Snapshot().Usable && _core.Roles is not null)
+                // A demotion between the connect and here would have missed this session: check its path once more.
+                if (_core.Roles is not null && _core.Chooser.HealthOf(session.Path).State == HealthState.Down)
                 {
                     session.Close("demoted");
                 }
@@ -167,7 +168,7 @@ internal sealed partial class TcpProxy : IDisposable
         }
 
         var tunnel = await upgrade.UpgradeAsync();
-        var session = new TcpSession(tunnel, null, connection, upstream, _core.Options.Timeouts.Idle, _core.Time);
+        var session = new TcpSession(tunnel, null, connection, new PathKey(upstream, null), _core.Options.Timeouts.Idle, _core.Time);
         Connections.Add(session);
         try
         {
@@ -231,27 +232,26 @@ internal sealed partial class TcpProxy : IDisposable
         if (t.To is HealthState.Up or HealthState.Suspect)
         {
             Interlocked.Exchange(ref _fitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-            return;
         }
-
-        if (t.To != HealthState.Down || _core.Roles is null)
-        {
-            return;
-        }
-
-        var name = _core.Upstreams[upstream].Name;
-        if (_core.Options.Tcp.DemotionGrace is { } grace)
-        {
-            Log.Demoted(_logger, Name, name, Connections.To(upstream), $"in {ValueParsers.FormatDuration(grace)}", t.Reason);
-            _ = CloseLaterAsync(upstream, grace);
-            return;
-        }
-
-        var closed = Connections.CloseAll(upstream, "demoted");
-        Log.Demoted(_logger, Name, name, closed, "now", t.Reason);
     }
 
-    private async Task CloseLaterAsync(int upstream, TimeSpan grace)
+    /// <summary>A role-checked path went down (its upstream lost its role, or stopped answering): its connections go.</summary>
+    private void OnPathDown(PathKey path)
+    {
+        var name = _core.Upstreams[path.Upstream].Name + (path.Peer is { } peer ? $" via {peer}" : "");
+        var reason = _core.Chooser.HealthOf(path).Snapshot().Reason;
+        if (_core.Options.Tcp.DemotionGrace is { } grace)
+        {
+            Log.Demoted(_logger, Name, name, Connections.On(path), $"in {ValueParsers.FormatDuration(grace)}", reason);
+            _ = CloseLaterAsync(path, grace);
+            return;
+        }
+
+        var closed = Connections.CloseAll(path, "demoted");
+        Log.Demoted(_logger, Name, name, closed, "now", reason);
+    }
+
+    private async Task CloseLaterAsync(PathKey path, TimeSpan grace)
     {
         try
         {
@@ -263,9 +263,9 @@ internal sealed partial class TcpProxy : IDisposable
         }
 
         // Back and fit again within the grace: its connections are fine.
-        if (!_core.Upstreams[upstream].Health.Snapshot().Usable)
+        if (_core.Chooser.HealthOf(path).State == HealthState.Down)
         {
-            Connections.CloseAll(upstream, "demoted");
+            Connections.CloseAll(path, "demoted");
         }
     }
 
@@ -295,6 +295,7 @@ internal sealed partial class TcpProxy : IDisposable
         if (_core.Roles is { } roles)
         {
             roles.SplitBrainChanged -= OnSplitBrain;
+            _core.PathWentDown -= OnPathDown;
         }
 
         _stop.Cancel();

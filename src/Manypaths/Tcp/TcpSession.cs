@@ -20,17 +20,20 @@ internal sealed class TcpSession
     private int _closed;
 
     /// <param name="clientSocket">The client's socket, for half-close and reset (null: a tunnel's stream on the peer side).</param>
-    public TcpSession(Stream client, Socket? clientSocket, UpstreamConnection upstream, int upstreamIndex, TimeSpan idle, TimeProvider time)
+    public TcpSession(Stream client, Socket? clientSocket, UpstreamConnection upstream, Routing.PathKey path, TimeSpan idle, TimeProvider time)
     {
         _client = client;
         _clientSocket = clientSocket;
         _upstream = upstream;
         _idle = idle;
-        Upstream = upstreamIndex;
+        Path = path;
         _stop = new CancellationTokenSource(idle, time);
     }
 
-    public int Upstream { get; }
+    /// <summary>The path its upstream connection took: direct, or through which peer.</summary>
+    public Routing.PathKey Path { get; }
+
+    public int Upstream => Path.Upstream;
 
     /// <summary>Why it ended early, if it did ("demoted", "idle"), for the log and metrics.</summary>
     public string? ClosedBecause { get; private set; }

@@ -47,8 +47,11 @@ internal sealed class MariaDbServer : IAsyncDisposable
         try
         {
             var data = Path.Combine(s._dir.FullName, "data");
+            // Each server its own tmpdir: two bootstraps side by side in /tmp once failed ("Could not remove temporary
+            // table '/tmp/#sql-temptable-...', error 2", then "Unknown table 'mysql.tmp_user_sys'").
+            var tmp = s._dir.CreateSubdirectory("tmp").FullName;
             await RunAsync(InstallDb, ["--no-defaults", $"--datadir={data}", "--user=root", "--auth-root-authentication-method=normal",
-                "--skip-test-db", "--skip-name-resolve"], TimeSpan.FromSeconds(60));
+                "--skip-test-db", "--skip-name-resolve", $"--tmpdir={tmp}"], TimeSpan.FromSeconds(60));
             var info = new ProcessStartInfo(Server)
             {
                 UseShellExecute = false,
@@ -58,7 +61,7 @@ internal sealed class MariaDbServer : IAsyncDisposable
             };
             foreach (var a in (string[])["--no-defaults", "--user=root", $"--datadir={data}", $"--port={s.Port}", "--bind-address=127.0.0.1",
                 $"--socket={s._dir.FullName}/sock", $"--pid-file={s._dir.FullName}/mariadbd.pid", $"--log-error={s.LogFile}",
-                "--skip-name-resolve", "--innodb-buffer-pool-size=32M", "--innodb-flush-log-at-trx-commit=0"])
+                "--skip-name-resolve", $"--tmpdir={tmp}", "--innodb-buffer-pool-size=32M", "--innodb-flush-log-at-trx-commit=0"])
             {
                 info.ArgumentList.Add(a);
             }

@@ -199,9 +199,15 @@ public sealed class RedisFailoverTests(ITestOutputHelper output)
         await Eventually.TrueAsync(async () => await reader.CommandAsync("GET", "k") == "v", "the write is read back through the read service (replication is asynchronous)");
 
         using var http = new HttpClient();
-        var status = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(new Uri(node.Admin, "api/status")))!;
-        var cache = status["services"]!.AsArray().First(s => (string?)s!["name"] == "cache")!;
-        var read = status["services"]!.AsArray().First(s => (string?)s!["name"] == "cache-read")!;
+        System.Text.Json.Nodes.JsonNode cache = null!, read = null!;
+        // The lag is measured once the read service's board has heard both the primary and the replica (one interval).
+        await Eventually.TrueAsync(async () =>
+        {
+            var status = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(new Uri(node.Admin, "api/status")))!;
+            cache = status["services"]!.AsArray().First(s => (string?)s!["name"] == "cache")!;
+            read = status["services"]!.AsArray().First(s => (string?)s!["name"] == "cache-read")!;
+            return read["upstreams"]![1]!["lag_bytes"] is not null;
+        }, "the replica's lag is shown");
         Assert.Equal("primary", (string?)cache["upstreams"]![0]!["role"]);
         Assert.Equal("replica", (string?)cache["upstreams"]![1]!["role"]);
         Assert.Equal(1, (int?)cache["upstreams"]![0]!["connections"]);

@@ -72,6 +72,26 @@ public sealed class RelayedTcpTests(ITestOutputHelper output)
         Assert.True(echo.Accepted > echoAcceptedBefore, "the upstream took connections from a peer");
     }
 
+    [Theory]
+    [InlineData(FaultKind.Blackhole)]
+    [InlineData(FaultKind.Reset)]
+    public async Task RedisCommandsFlowThroughAPeersTunnel_WhenTheDirectPathIsBroken(FaultKind fault)
+    {
+        await using var redis = await RedisServers.StartAsync(replicas: 0);
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: r1, address: 127.0.0.1:{redis.Ports[0]} }}", "mode: tcp\nhealth: { check: redis-primary }", "n1", "n2");
+        var n1 = cluster.Nodes["n1"];
+        await Eventually.TrueAsync(() => n1.Mesh!.Views.Get("n2", "svc", "r1")?.State == HealthState.Up
+            && n1.Generation!.Services["svc"].Upstreams[0].Health.State == HealthState.Up, "n1 and n2 both see r1 as the primary");
+        // The in-process fault layer breaks our connects (not the role checks' own connection): a blackhole is left to
+        // the connect race, a reset ejects the direct path at once, so the session's own path (through n2) must be
+        // the one judged, not the direct one that is down.
+        n1.Faults.Set($"127.0.0.1:{redis.Ports[0]}", new Fault(fault));
+        using var c = await RespClient.ConnectAsync(cluster.ProxyPorts["n1"]);
+        Assert.Equal("+OK", await c.CommandAsync("SET", "via", "peer"));
+        Assert.Equal("peer", await c.CommandAsync("GET", "via"));
+        Assert.Equal(1, n1.Generation!.Tcp["svc"].Connections.On(new Manypaths.Routing.PathKey(0, "n2")));
+    }
+
     [Fact]
     public async Task APeersTunnelReachesOnlyItsConfiguredUpstream_AndUnsignedTunnelsAreRefused()
     {
