@@ -20,6 +20,7 @@ internal sealed partial class ActiveProber : IAsyncDisposable
     private readonly IAsyncDisposable? _owned;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _nudges = new(StringComparer.Ordinal);
     private readonly TimeSpan _tick;
 
     /// <param name="owned">Disposed with the prober (the probes' shared client, for HTTP; the role checks' connections).</param>
@@ -54,11 +55,24 @@ internal sealed partial class ActiveProber : IAsyncDisposable
                 await ProbeOnceAsync(name, probe, health, stop);
                 var interval = health.IsChangingState || health.State == HealthState.Unknown ? _options.FastInterval : _options.Interval;
                 var jitter = 0.9 + (Random.Shared.NextDouble() * 0.2);
-                await Task.Delay(OnTick(interval * jitter), _time, stop);
+                var nudge = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _nudges[name] = nudge;
+                await Task.WhenAny(Task.Delay(OnTick(interval * jitter), _time, stop), nudge.Task);
+                stop.ThrowIfCancellationRequested();
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>Checks <paramref name="upstream"/> again now rather than at its next interval (a role board that must
+    /// hear it again to settle a tie).</summary>
+    public void Nudge(string upstream)
+    {
+        if (_nudges.TryGetValue(upstream, out var nudge))
+        {
+            nudge.TrySetResult();
         }
     }
 

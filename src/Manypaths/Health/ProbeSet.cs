@@ -16,6 +16,7 @@ internal sealed class ProbeSet : IAsyncDisposable
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly List<(string Name, IProbe Probe, UpstreamHealth Health)> _probes = [];
     private SentinelWatch? _sentinels;
+    private Action? _unsubscribe;
 
     private ProbeSet(ServiceCore core, TimeProvider time, ManypathsMetrics metrics, ILoggerFactory loggers)
     {
@@ -56,6 +57,12 @@ internal sealed class ProbeSet : IAsyncDisposable
             set._probes.Add((u.Name, new RoleProbe(u.Index, core.Roles!, reader), u.Health));
         }
 
+        // A tie that may already be over (or a refusal that no longer holds) is checked again at once.
+        var roles = core.Roles!;
+        Action<int> recheck = i => set.Prober.Nudge(core.Upstreams[i].Name);
+        roles.RecheckWanted += recheck;
+        set._unsubscribe = () => roles.RecheckWanted -= recheck;
+
         if (core.Options.Tcp.Sentinels is { } sentinels)
         {
             set._sentinels = new SentinelWatch(sentinels, core.Roles!, check, time, loggers.CreateLogger("Manypaths.Health"));
@@ -73,6 +80,7 @@ internal sealed class ProbeSet : IAsyncDisposable
     /// <summary>Called by the prober once its loops stopped.</summary>
     async ValueTask IAsyncDisposable.DisposeAsync()
     {
+        _unsubscribe?.Invoke();
         if (_sentinels is not null)
         {
             await _sentinels.DisposeAsync();

@@ -16,7 +16,9 @@ internal sealed class TcpSession
     private readonly Socket? _clientSocket;
     private readonly UpstreamConnection _upstream;
     private readonly TimeSpan _idle;
-    private readonly CancellationTokenSource _stop;
+    private readonly TimeProvider _time;
+    private readonly ITimer _idleCheck;
+    private long _lastActivity;
     private int _closed;
 
     /// <param name="clientSocket">The client's socket, for half-close and reset (null: a tunnel's stream on the peer side).</param>
@@ -27,7 +29,20 @@ internal sealed class TcpSession
         _upstream = upstream;
         _idle = idle;
         Path = path;
-        _stop = new CancellationTokenSource(idle, time);
+        _time = time;
+        _lastActivity = time.GetTimestamp();
+        // Idle is judged by a timer that looks at the last activity a few times per idle period, not by a
+        // cancellation token re-armed on every read: that cost a timer change and a token registration per read.
+        var every = TimeSpan.FromTicks(Math.Clamp(idle.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromMinutes(1).Ticks));
+        _idleCheck = time.CreateTimer(static s => ((TcpSession)s!).CheckIdle(), this, every, every);
+    }
+
+    private void CheckIdle()
+    {
+        if (_time.GetElapsedTime(Volatile.Read(ref _lastActivity)) >= _idle)
+        {
+            Close("idle");
+        }
     }
 
     /// <summary>The path its upstream connection took: direct, or through which peer.</summary>
@@ -44,7 +59,7 @@ internal sealed class TcpSession
         {
             if (!_upstream.Pending.IsEmpty)
             {
-                await _client.WriteAsync(_upstream.Pending, _stop.Token);
+                await _client.WriteAsync(_upstream.Pending);
             }
 
             var up = CopyAsync(_client, _upstream.Stream, _upstream.Socket);
@@ -56,13 +71,7 @@ internal sealed class TcpSession
         }
         finally
         {
-            if (_stop.IsCancellationRequested && ClosedBecause is null)
-            {
-                ClosedBecause = "idle";
-            }
-
             Abort();
-            _stop.Dispose();
         }
     }
 
@@ -80,14 +89,7 @@ internal sealed class TcpSession
             return;
         }
 
-        try
-        {
-            _stop.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
+        _idleCheck.Dispose();
         foreach (var s in (Socket?[])[_clientSocket, _upstream.Socket])
         {
             try
@@ -115,7 +117,8 @@ internal sealed class TcpSession
         {
             while (true)
             {
-                var n = await from.ReadAsync(buffer, _stop.Token);
+                // No token: Abort disposes the sockets, which ends a pending read or write.
+                var n = await from.ReadAsync(buffer);
                 if (n == 0)
                 {
                     if (toSocket is not null)
@@ -130,8 +133,8 @@ internal sealed class TcpSession
                     return;
                 }
 
-                _stop.CancelAfter(_idle); // activity: the idle clock starts again
-                await to.WriteAsync(buffer.AsMemory(0, n), _stop.Token);
+                Volatile.Write(ref _lastActivity, _time.GetTimestamp()); // activity: the idle clock starts again
+                await to.WriteAsync(buffer.AsMemory(0, n));
             }
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)

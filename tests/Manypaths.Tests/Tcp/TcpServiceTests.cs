@@ -65,6 +65,27 @@ public sealed class TcpServiceTests(ITestOutputHelper output)
         Assert.Equal("a: waited", await ask);
     }
 
+    [Fact]
+    public async Task AConnectionIdleForTimeoutsIdle_IsClosed_WhileABusyOneLivesOn()
+    {
+        await using var a = EchoServer.Start("a");
+        var (yaml, port) = Yaml.Service($"- {{ name: a, address: 127.0.0.1:{a.Port} }}", "mode: tcp\ntimeouts: { idle: 400ms }\n" + FastTcpHealth);
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var idle = await LineClient.ConnectAsync(port);
+        using var busy = await LineClient.ConnectAsync(port);
+        Assert.Equal("a: hi", await idle.AskAsync("hi"));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        // The busy one talks every 100 ms for 1.2 s: three idle periods, never idle for one.
+        for (var i = 0; clock.Elapsed < TimeSpan.FromSeconds(1.2); i++)
+        {
+            Assert.Equal($"a: {i}", await busy.AskAsync(i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            await Task.Delay(TimeSpan.FromMilliseconds(100), TimeProvider.System); // pacing the client, not synchronisation
+        }
+
+        Assert.Null(await idle.AskAsync("still there?", TimeSpan.FromSeconds(2)));
+        Assert.Equal("a: last", await busy.AskAsync("last"));
+    }
+
     /// <summary>One question on a new connection; null when the connection is reset or closed (at connect or after).</summary>
     private static async Task<string?> AskOnceAsync(int port, string line)
     {

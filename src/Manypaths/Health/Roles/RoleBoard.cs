@@ -41,6 +41,13 @@ internal sealed class RoleBoard
     /// <summary>Raised (outside the lock) when <see cref="SplitBrain"/> starts or ends; the text, or null when over.</summary>
     public event Action<string?>? SplitBrainChanged;
 
+    /// <summary>
+    /// Raised (outside the lock) for an upstream whose check should run again now: when a split starts, the other
+    /// primaries (their reports may predate a demotion that already happened); when it ends, the ones refused because
+    /// of it. So a switch made in order (demote, then promote) costs milliseconds, not a check interval.
+    /// </summary>
+    public event Action<int>? RecheckWanted;
+
     /// <summary>The last verdict on each upstream (null: never answered).</summary>
     public RoleVerdict? Verdict(int upstream)
     {
@@ -105,6 +112,7 @@ internal sealed class RoleBoard
         if (changed)
         {
             SplitBrainChanged?.Invoke(splitChanged);
+            AskAgain(splitChanged is null ? RefusedPrimaries() : OtherPrimariesLocked(upstream));
         }
 
         return result;
@@ -264,6 +272,44 @@ internal sealed class RoleBoard
         }
 
         SplitBrainChanged?.Invoke(split);
+        if (split is null)
+        {
+            AskAgain(RefusedPrimaries());
+        }
+    }
+
+    private void AskAgain(List<int> upstreams)
+    {
+        foreach (var i in upstreams)
+        {
+            RecheckWanted?.Invoke(i);
+        }
+    }
+
+    private List<int> OtherPrimariesLocked(int upstream)
+    {
+        lock (_lock)
+        {
+            return OtherPrimaries(upstream);
+        }
+    }
+
+    /// <summary>Upstreams that last said primary and were judged unfit (refused because of a tie).</summary>
+    private List<int> RefusedPrimaries()
+    {
+        lock (_lock)
+        {
+            var list = new List<int>();
+            for (var i = 0; i < _verdicts.Length; i++)
+            {
+                if (_verdicts[i] is { Role: ServerRole.Primary, Fit: false })
+                {
+                    list.Add(i);
+                }
+            }
+
+            return list;
+        }
     }
 
     private RoleReport? Fresh(int i) => _reports[i] is { } r && _time.GetUtcNow() - r.At < _freshFor ? r.Report : null;
