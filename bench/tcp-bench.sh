@@ -111,6 +111,9 @@ NAMES=(direct manypaths haproxy)
 redis_run() { # NAME PIPELINE OUT
   timeout 300 taskset -c "$LOAD_CPU" redis-benchmark -h 127.0.0.1 -p "${RPORT[$1]}" -c 50 -n "$REQUESTS" -P "$2" -t get,set --csv -q >"$3"
 }
+redis_lat() { # NAME OUT: one client, no pipelining: the latency a hop adds when nothing queues
+  timeout 120 taskset -c "$LOAD_CPU" redis-benchmark -h 127.0.0.1 -p "${RPORT[$1]}" -c 1 -n 20000 -P 1 -t get --csv -q >"$2"
+}
 pg_run() { # NAME OUT
   timeout $((SECONDS_PG + 60)) taskset -c "$LOAD_CPU" pgbench -S -c 16 -j 1 -T "$SECONDS_PG" -h 127.0.0.1 -p "${PGPORT[$1]}" -U postgres -r postgres >"$2" 2>&1
 }
@@ -122,6 +125,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for n in "${NAMES[@]}"; do
     redis_run "$n" 1 "$WORK/r$r-p1-$n.csv"
     redis_run "$n" 16 "$WORK/r$r-p16-$n.csv"
+    redis_lat "$n" "$WORK/r$r-lat-$n.csv"
     if [ "$HAVE_PG" -eq 1 ]; then pg_run "$n" "$WORK/r$r-pg-$n.txt"; fi
     echo "round $r $n done"
   done
@@ -176,6 +180,23 @@ for p in ("1", "16"):
             vs = rps / med[("haproxy", p, t)][0]
             added = p99 - med[("direct", p, t)][1]
             L.append(f"| {label} | {p} | {t} | {rps:,.0f} | {p99:.3f} | {vs:.2f}x | {'-' if n == 'direct' else f'{added:+.3f}'} |")
+L.append("")
+L.append("Latency with one client (`-c 1 -P 1 -t get`, nothing queues), medians:")
+L.append("")
+L.append("| target | p50 (ms) | p99 (ms) | p50 added vs direct (ms) | p99 added vs direct (ms) |")
+L.append("|---|---:|---:|---:|---:|")
+def lat(path):
+    with open(path) as f:
+        row = next(csv.DictReader(f))
+    return float(row["p50_latency_ms"]), float(row["p99_latency_ms"])
+latm = {}
+for n, _ in names:
+    runs = [lat(f"{work}/r{r}-lat-{n}.csv") for r in range(1, rounds + 1)]
+    latm[n] = (statistics.median(x[0] for x in runs), statistics.median(x[1] for x in runs))
+for n, label in [names[1], names[2], names[0]]:
+    p50, p99 = latm[n]
+    d50, d99 = latm["direct"]
+    L.append(f"| {label} | {p50:.3f} | {p99:.3f} | {'-' if n == 'direct' else f'{p50 - d50:+.3f}'} | {'-' if n == 'direct' else f'{p99 - d99:+.3f}'} |")
 if env["HAVE_PG"] == "1":
     L.append("")
     L.append(f"`pgbench -S -c 16 -j 1 -T {env['SECONDS_PG']}` (select-only, scale 10), medians of {rounds} rounds:")

@@ -156,6 +156,62 @@ public sealed class RedisFailoverTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AReadServiceWithAGrace_LetsAnUnfitReplicasConnectionsFinish_ThenClosesThem()
+    {
+        await using var redis = await RedisServers.StartAsync(replicas: 1);
+        var read = Demo.FreePort.Next();
+        var admin = Demo.FreePort.Next();
+        var yaml = $"""
+            cluster: {"{"} name: test, admin_token_file: admin.token, shutdown_grace: 1s {"}"}
+            nodes:
+              n1: {"{"} admin: http://127.0.0.1:{admin} {"}"}
+            services:
+              cache-read:
+                mode: tcp
+                listen: 127.0.0.1:{read}
+                upstreams:
+                  - {"{"} name: r1, address: 127.0.0.1:{redis.Ports[0]} {"}"}
+                  - {"{"} name: r2, address: 127.0.0.1:{redis.Ports[1]} {"}"}
+                health: {"{"} check: redis-replica {"}"}
+                on_demotion: grace:1500ms
+
+            """;
+        await using var node = await ProxyNode.StartAsync(yaml);
+        var service = node.Host.Generation!.Services["cache-read"];
+        await Eventually.TrueAsync(() => service.Upstreams[1].Health.State == Manypaths.Health.HealthState.Up
+            && service.Roles!.SaysPrimary(0), "r2 is a fit replica and r1 is known as the primary");
+        using var held = await RespClient.ConnectAsync(read);
+        Assert.Equal("+PONG", await held.CommandAsync("PING"));
+        Assert.Equal(1, node.Host.Generation!.Tcp["cache-read"].Connections.On(new Manypaths.Routing.PathKey(1, null)));
+
+        // r2 stops following (its master is now an address where nothing listens) while r1 answers: unfit for reads.
+        Assert.Equal("+OK", await RedisServers.TryAsync(redis.Ports[1], "REPLICAOF", "127.0.0.1", Demo.FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        await Eventually.TrueAsync(() => service.Upstreams[1].Health.State == Manypaths.Health.HealthState.Down, "r2 is judged unfit");
+        var downAt = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal("+PONG", await held.CommandAsync("PING")); // within the grace: still served
+        var closedAfter = TimeSpan.Zero;
+        await Eventually.TrueAsync(async () =>
+        {
+            try
+            {
+                await held.CommandAsync(TimeSpan.FromSeconds(1), "PING");
+                return false;
+            }
+            catch (IOException)
+            {
+                closedAfter = downAt.Elapsed;
+                return true;
+            }
+        }, "the connection is closed once the grace is over", TimeSpan.FromSeconds(5));
+        output.WriteLine($"[report] on_demotion grace:1500ms: the read connection to the unfit replica was closed {closedAfter.TotalMilliseconds:0} ms after it was judged unfit");
+        Assert.True(closedAfter > TimeSpan.FromMilliseconds(1000), $"closed after {closedAfter.TotalMilliseconds:0} ms: before the grace was over");
+
+        using var fresh = await RespClient.ConnectAsync(read); // new reads fall back to the primary
+        Assert.Equal("+PONG", await fresh.CommandAsync("PING"));
+        Assert.Equal(1, node.Host.Generation!.Tcp["cache-read"].Connections.On(new Manypaths.Routing.PathKey(0, null)));
+    }
+
+    [Fact]
     public async Task TwoMastersWithoutSentinels_NewWriteConnectionsAreRefused_UntilOneIsDemoted()
     {
         await using var redis = await RedisServers.StartAsync(replicas: 1);
