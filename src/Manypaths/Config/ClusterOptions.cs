@@ -15,4 +15,7 @@ public sealed record ClusterOptions
 
     /// <summary>How long a stopping node lets in-flight requests finish.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>An upstream is up "by quorum" when at least this share of the reachable nodes sees it up (DNS, status).</summary>
+    public double Quorum { get; init; } = 0.5;
 }

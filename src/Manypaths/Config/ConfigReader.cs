@@ -22,7 +22,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
 
     public ManypathsConfig Read(YamlMap root, string path)
     {
-        root.AllowOnly("cluster", "nodes", "services", "listeners", "status", "alerts", "mesh");
+        root.AllowOnly("cluster", "nodes", "services", "listeners", "status", "alerts", "mesh", "dns");
         var nodes = ReadNodes(root.Map("nodes"));
         var cluster = ReadCluster(root.Map("cluster"), nodes.Count, root.Node);
         var services = ReadServices(root.Map("services"), root.Node);
@@ -37,6 +37,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             Status = ReadStatus(root.Map("status")),
             Alerts = ReadAlerts(root.Map("alerts")),
             Mesh = ReadMesh(root.Map("mesh")),
+            Dns = new DnsReader(errors, _nodeMarks, services.Options).Read(root.Map("dns")),
             Marks = _marks,
         };
         new ConfigCrossChecks(errors).Check(config, services.Marks, listeners.Marks, _routeMarks, _nodeMarks);
@@ -55,7 +56,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             return new ClusterOptions();
         }
 
-        map.AllowOnly("name", "secret_file", "admin_token_file", "shutdown_grace");
+        map.AllowOnly("name", "secret_file", "admin_token_file", "shutdown_grace", "quorum");
         var secret = ExistingFile(map, "secret_file", "peer secret");
         if (map.Raw("secret_file") is null && nodeCount > 1)
         {
@@ -80,6 +81,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             AdminTokenFile = tokenFile,
             AdminToken = token,
             ShutdownGrace = map.Duration("shutdown_grace") ?? TimeSpan.FromSeconds(10),
+            Quorum = new DnsReader(errors, _nodeMarks, new Dictionary<string, ServiceOptions>()).ReadShare(map, "quorum") ?? 0.5,
         };
     }
 

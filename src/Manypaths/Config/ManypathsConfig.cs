@@ -12,6 +12,9 @@ public sealed record ManypathsConfig
     public required AlertOptions Alerts { get; init; }
     public Mesh.MeshOptions Mesh { get; init; } = new();
 
+    /// <summary>'dns': the zones this cluster answers for (null: no DNS).</summary>
+    public DnsOptions? Dns { get; init; }
+
     /// <summary>Where some values were written ("services.NAME.listen", "nodes.NAME.admin"), for later checks.</summary>
     public IReadOnlyDictionary<string, ConfigError> Marks { get; init; } = new Dictionary<string, ConfigError>();
 

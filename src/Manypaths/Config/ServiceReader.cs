@@ -91,7 +91,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
                 continue;
             }
 
-            u.AllowOnly("name", "url", "address", "region", "weight", "tier");
+            u.AllowOnly("name", "url", "address", "region", "weight", "tier", "dns_address");
             var nameNode = u.Scalar("name", required: true);
             var upstreamName = nameNode?.Value ?? "";
             if (nameNode is not null)
@@ -118,7 +118,13 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
                 continue;
             }
 
-            result.Add(new UpstreamOptions { Name = upstreamName, Url = url, Region = u.String("region"), Weight = weight, Tier = tier });
+            System.Net.IPAddress? dnsAddress = null;
+            if (u.Scalar("dns_address") is { } da && !System.Net.IPAddress.TryParse(da.Value, out dnsAddress))
+            {
+                errors.Add(da, $"'dns_address' in {u.Where} must be an IPv4 or IPv6 address, not '{da.Value}'.");
+            }
+
+            result.Add(new UpstreamOptions { Name = upstreamName, Url = url, Region = u.String("region"), Weight = weight, Tier = tier, DnsAddress = dnsAddress });
         }
 
         if (result.Count == 0 && seq.Children.Count > 0 && seq.Children.All(YamlMap.IsNull))

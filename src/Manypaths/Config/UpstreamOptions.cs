@@ -13,4 +13,7 @@ public sealed record UpstreamOptions
 
     /// <summary>Lower wins: primary = 0, backup = 1, or any integer.</summary>
     public int Tier { get; init; } = PrimaryTier;
+
+    /// <summary>The address DNS answers for this upstream (overrides its host, e.g. a public IP in front of a private one).</summary>
+    public System.Net.IPAddress? DnsAddress { get; init; }
 }

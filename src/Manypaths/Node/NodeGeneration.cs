@@ -20,4 +20,5 @@ internal sealed record NodeGeneration(
     IReadOnlyDictionary<IPEndPoint, ListenerBinding> Bindings,
     IReadOnlyDictionary<IPEndPoint, string> TcpBindings,
     IReadOnlyList<ActiveProber> Probers,
-    DateTimeOffset LoadedAt);
+    DateTimeOffset LoadedAt,
+    Dns.ZoneBook? Dns = null);

@@ -27,6 +27,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly Dictionary<IPEndPoint, ListenerHost> _listeners = [];
     private readonly Dictionary<IPEndPoint, Tcp.TcpListenerHost> _tcpListeners = [];
+    private readonly Dictionary<IPEndPoint, Dns.DnsFrontEnd> _dnsListeners = [];
     private readonly ServiceProvider _services;
     private readonly IHttpForwarder _forwarder;
     private readonly ServiceRequestHandler _handler;
@@ -271,13 +272,18 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 .ToDictionary(t => t.Core.Options.Listen!.For(NodeName)!, t => t.Name);
             var probers = cores.Values.Select(c => (Prober: ProbeSet.Create(c, Time, Faults, Metrics, Loggers), Core: c)).ToList();
 
-            var generation = new NodeGeneration((previous?.Number ?? 0) + 1, config, node, cores, http, tcp, bindings, tcpBindings,
-                probers.Select(p => p.Prober.Prober).ToList(), Time.GetUtcNow());
+            var number = (previous?.Number ?? 0) + 1;
+            var zones = config.Dns is { } dns
+                ? new Dns.ZoneBook(dns, config.Services, number, new Dns.NodeEndpointViews(NodeName, () => _generation, () => _mesh), dns.Quorum ?? config.Cluster.Quorum, node.Region)
+                : null;
+            var generation = new NodeGeneration(number, config, node, cores, http, tcp, bindings, tcpBindings,
+                probers.Select(p => p.Prober.Prober).ToList(), Time.GetUtcNow(), zones);
             _generation = generation;
 
             // Listeners first: a node that cannot bind at start stops before it probed (and logged) anything.
             await SyncListenersAsync(bindings.Keys, previous is null, config.Cluster.ShutdownGrace, cancellationToken);
             SyncTcpListeners(tcpBindings.Keys, previous is null);
+            SyncDnsListeners(config.Dns?.Listen.For(NodeName), previous is null);
             foreach (var (set, _) in probers)
             {
                 set.Start();
@@ -301,9 +307,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private IReadOnlyList<RemoteView> LocalViews()
     {
         var views = new List<RemoteView>();
-        foreach (var s in _generation?.Services.Values ?? [])
+        var g = _generation;
+        var dnsServices = g?.Config.Dns?.Zones.SelectMany(z => z.Records).Select(r => r.Service).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        foreach (var s in g?.Services.Values ?? [])
         {
-            if (!s.Options.Relay)
+            // Peers need our views of relayed services (relay choices) and of those DNS answers for (quorum).
+            if (!s.Options.Relay && dnsServices?.Contains(s.Name) != true)
             {
                 continue;
             }
@@ -371,6 +380,40 @@ internal sealed partial class NodeHost : IAsyncDisposable
         {
             _ = _tcpListeners[ep].DisposeAsync().AsTask();
             _tcpListeners.Remove(ep);
+        }
+    }
+
+    /// <summary>Opens the DNS listen address (UDP and TCP) when it is new, closes an old one no longer configured.</summary>
+    private void SyncDnsListeners(IPEndPoint? wanted, bool firstStart)
+    {
+        foreach (var ep in _dnsListeners.Keys.Where(ep => !ep.Equals(wanted)).ToList())
+        {
+            _dnsListeners[ep].Dispose();
+            _dnsListeners.Remove(ep);
+        }
+
+        if (wanted is null || _dnsListeners.ContainsKey(wanted))
+        {
+            return;
+        }
+
+        var front = new Dns.DnsFrontEnd(wanted, () => _generation?.Dns, Metrics, Loggers.CreateLogger("Manypaths.Dns"));
+        try
+        {
+            front.Start();
+            _dnsListeners[wanted] = front;
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            front.Dispose();
+            var message = $"Cannot listen for DNS on {wanted}: {e.Message}";
+            if (firstStart)
+            {
+                throw new IOException(message, e);
+            }
+
+            Log.ListenFailed(_logger, message);
+            _listenError = message;
         }
     }
 
@@ -576,6 +619,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         _tcpListeners.Clear();
+        foreach (var d in _dnsListeners.Values)
+        {
+            d.Dispose();
+        }
+
+        _dnsListeners.Clear();
         foreach (var t in _generation?.Tcp.Values ?? [])
         {
             t.Connections.CloseAll("node stopping");

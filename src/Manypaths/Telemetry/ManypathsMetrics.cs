@@ -30,6 +30,8 @@ internal sealed class ManypathsMetrics : IDisposable
         HeartbeatsSent = _meter.CreateCounter<long>("manypaths_mesh_heartbeats_sent", description: "Heartbeat datagrams sent to peers, by kind (ping, pong, state).");
         TcpAccepted = _meter.CreateCounter<long>("manypaths_tcp_connections_accepted", description: "Client connections to tcp services, by result (connected, no_upstream, over_limit, maintenance).");
         TcpClosed = _meter.CreateCounter<long>("manypaths_tcp_connections_closed", description: "Tcp connections closed by this node before either side ended them, by reason (demoted, idle).");
+        DnsQueries = _meter.CreateCounter<long>("manypaths_dns_queries", description: "DNS queries answered, by return code and transport.");
+        DnsDropped = _meter.CreateCounter<long>("manypaths_dns_dropped", description: "DNS packets dropped unanswered (malformed, or the transport failed), by reason.");
         HeartbeatBytesSent = _meter.CreateCounter<long>("manypaths_mesh_heartbeat_bytes_sent", unit: "By", description: "Bytes of heartbeat datagrams sent to peers (UDP payload).");
     }
 
@@ -51,6 +53,8 @@ internal sealed class ManypathsMetrics : IDisposable
     public Counter<long> HeartbeatsSent { get; }
     public Counter<long> HeartbeatBytesSent { get; }
     public Counter<long> TcpAccepted { get; }
+    public Counter<long> DnsQueries { get; }
+    public Counter<long> DnsDropped { get; }
     public Counter<long> TcpClosed { get; }
 
     public Meter Meter => _meter;

@@ -9,7 +9,9 @@ namespace Manypaths.Tests.Support;
 /// <param name="Mesh">The 'mesh:' settings (default: 50 ms heartbeats, dead after 500 ms).</param>
 /// <param name="Logs">Where each node logs, by node name (default: nowhere, or the console with MANYPATHS_TEST_LOG).</param>
 /// <param name="ShutdownGrace">cluster.shutdown_grace (default 1s).</param>
-internal sealed record MeshClusterOptions(string? Mesh = null, Func<string, ILoggerFactory>? Logs = null, string ShutdownGrace = "1s");
+/// <param name="Root">More top-level YAML, given each node's extra free port (for a per-node 'dns: listen' map, say).</param>
+internal sealed record MeshClusterOptions(string? Mesh = null, Func<string, ILoggerFactory>? Logs = null, string ShutdownGrace = "1s",
+    Func<IReadOnlyDictionary<string, int>, string>? Root = null);
 
 /// <summary>Several real nodes in one process, one config, each with its own listeners, mesh port and admin API.</summary>
 internal sealed class MeshCluster : IAsyncDisposable
@@ -33,6 +35,9 @@ internal sealed class MeshCluster : IAsyncDisposable
     public IReadOnlyDictionary<string, int> ProxyPorts { get; }
     public IReadOnlyDictionary<string, int> MeshPorts { get; }
 
+    /// <summary>One more free port per node, for <see cref="MeshClusterOptions.Root"/> (a DNS listen address, say).</summary>
+    public IReadOnlyDictionary<string, int> ExtraPorts { get; private init; } = new Dictionary<string, int>();
+
     /// <summary>The config file every node started from (reload it with NodeHost.ReloadAsync after editing).</summary>
     public string ConfigPath => Path.Combine(_dir.FullName, "manypaths.yaml");
 
@@ -50,6 +55,7 @@ internal sealed class MeshCluster : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(dir.FullName, "admin.token"), ProxyNode.Token);
         var proxy = names.ToDictionary(n => n, _ => FreePort.Next());
         var meshPorts = names.ToDictionary(n => n, _ => FreePort.Next());
+        var extraPorts = names.ToDictionary(n => n, _ => FreePort.Next());
         var nodes = string.Join("\n", names.Select(n => $"  {n}: {{ mesh: http://127.0.0.1:{meshPorts[n]}, admin: http://127.0.0.1:{FreePort.Next()}, region: in-south }}"));
         var listen = string.Join(", ", names.Select(n => $"{n}: 127.0.0.1:{proxy[n]}"));
         var yaml = $"""
@@ -65,6 +71,11 @@ internal sealed class MeshCluster : IAsyncDisposable
             {string.Join("\n", upstreams.Split('\n').Select(l => "      " + l.Trim()))}
             {string.Join("\n", serviceExtra.Split('\n').Where(l => l.Length > 0).Select(l => "    " + l.Trim()))}
             """;
+        if (options.Root is { } root)
+        {
+            yaml += "\n" + root(extraPorts) + "\n";
+        }
+
         var path = Path.Combine(dir.FullName, "manypaths.yaml");
         await File.WriteAllTextAsync(path, yaml);
         var result = ConfigLoader.LoadFile(path);
@@ -78,7 +89,7 @@ internal sealed class MeshCluster : IAsyncDisposable
             hosts[n] = host;
         }
 
-        return new MeshCluster(dir, hosts, proxy, meshPorts, result.Config!);
+        return new MeshCluster(dir, hosts, proxy, meshPorts, result.Config!) { ExtraPorts = extraPorts };
     }
 
     /// <summary>Stops one node and starts it again with an empty memory (as after a crash or a deploy).</summary>

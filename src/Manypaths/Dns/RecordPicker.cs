@@ -1,0 +1,114 @@
+using System.Net;
+using ARSoft.Tools.Net.Dns;
+using Manypaths.Config;
+
+namespace Manypaths.Dns;
+
+/// <summary>
+/// Turns a record set into the records of one answer. Static sets answer their values. Health-aware sets answer the
+/// service's endpoints that are healthy by quorum (<see cref="QuorumHealth"/>):
+/// <list type="bullet">
+/// <item>failover: every healthy endpoint of the best tier that has one;</item>
+/// <item>weighted: 'answers' endpoints (default 1) drawn by weight among the healthy;</item>
+/// <item>multivalue: up to 'answers' (default 8) healthy endpoints, shuffled;</item>
+/// <item>latency: the healthy endpoints of the client's region (its ECS address or source, through 'clients'; else
+/// this node's region), else of the next region by this node's measured latency.</item>
+/// </list>
+/// When nothing is healthy every endpoint counts as healthy (Route 53's rule): never an empty answer by accident.
+/// </summary>
+internal sealed class RecordPicker(IEndpointViews views, double quorum, string? nodeRegion, Random random)
+{
+    public IEnumerable<DnsRecordBase> Records(RecordSet set, IPAddress client, out string why, ref byte scope)
+    {
+        if (set.Policy == DnsPolicy.Static)
+        {
+            why = $"{set.Name} {set.Type}: static";
+            return set.Static;
+        }
+
+        var healthy = set.Endpoints.Where(e => QuorumHealth.Healthy(views.Views(set.Service!, e.Upstream), quorum)).ToList();
+        var pool = healthy.Count > 0 ? healthy : set.Endpoints.ToList();
+        var note = healthy.Count > 0 ? $"{healthy.Count} of {set.Endpoints.Count} healthy by quorum" : $"none of {set.Endpoints.Count} healthy by quorum: answering them all (Route 53's rule)";
+        List<DnsEndpoint> chosen;
+        switch (set.Policy)
+        {
+            case DnsPolicy.Failover:
+                var tier = pool.Min(e => e.Tier);
+                chosen = pool.Where(e => e.Tier == tier).ToList();
+                why = $"failover: tier {tier}; {note}";
+                break;
+            case DnsPolicy.Weighted:
+                chosen = DrawByWeight(pool, set.Answers);
+                why = $"weighted: {set.Answers} drawn by weight; {note}";
+                break;
+            case DnsPolicy.Latency:
+                var (region, bits) = ClientRegion(set, client);
+                scope = bits;
+                chosen = NearestRegion(set, pool, region, out var served);
+                why = $"latency: client region {region ?? "unknown"}, answered from {served ?? "any"}; {note}";
+                break;
+            default:
+                chosen = pool.OrderBy(_ => random.Next()).Take(set.Answers).ToList();
+                why = $"multivalue: up to {set.Answers}; {note}";
+                break;
+        }
+
+        return chosen.Select(e => set.Type == RecordType.Aaaa
+            ? (DnsRecordBase)new AaaaRecord(set.Name, set.Ttl, e.Address)
+            : new ARecord(set.Name, set.Ttl, e.Address));
+    }
+
+    private List<DnsEndpoint> DrawByWeight(List<DnsEndpoint> pool, int count)
+    {
+        var left = pool.ToList();
+        var result = new List<DnsEndpoint>();
+        while (result.Count < count && left.Count > 0)
+        {
+            var total = left.Sum(e => e.Weight);
+            var x = random.Next(total);
+            var i = 0;
+            while (x >= left[i].Weight)
+            {
+                x -= left[i].Weight;
+                i++;
+            }
+
+            result.Add(left[i]);
+            left.RemoveAt(i);
+        }
+
+        return result;
+    }
+
+    /// <summary>The region of the longest client network holding the address, and that prefix (the ECS scope).</summary>
+    private (string? Region, byte Bits) ClientRegion(RecordSet set, IPAddress client)
+    {
+        (string? Region, byte Bits) best = (null, 0);
+        foreach (var (network, region) in set.Clients)
+        {
+            if (network.Contains(client) && (best.Region is null || network.PrefixLength > best.Bits))
+            {
+                best = (region, (byte)network.PrefixLength);
+            }
+        }
+
+        return best.Region is null ? (nodeRegion, (byte)0) : best;
+    }
+
+    private List<DnsEndpoint> NearestRegion(RecordSet set, List<DnsEndpoint> pool, string? region, out string? served)
+    {
+        var mine = pool.Where(e => e.Region == region).ToList();
+        if (mine.Count > 0)
+        {
+            served = region;
+            return mine.Take(set.Answers).ToList();
+        }
+
+        // The next region by this node's measured latency to its endpoints (unknown latencies last).
+        var next = pool.GroupBy(e => e.Region)
+            .OrderBy(g => g.Select(e => views.LatencyMs(set.Service!, e.Upstream)).Where(ms => !double.IsNaN(ms)).DefaultIfEmpty(double.MaxValue).Min())
+            .First();
+        served = next.Key;
+        return next.Take(set.Answers).ToList();
+    }
+}

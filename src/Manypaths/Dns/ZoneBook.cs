@@ -1,0 +1,249 @@
+using System.Net;
+using System.Net.Sockets;
+using ARSoft.Tools.Net;
+using ARSoft.Tools.Net.Dns;
+using Manypaths.Config;
+
+namespace Manypaths.Dns;
+
+/// <summary>
+/// The zones of one config generation and how a query is answered from them: authoritative (AA) for its zones,
+/// REFUSED for any other name (no recursion, ever); NXDOMAIN for a name that does not exist and NODATA for a type it
+/// does not have, both with the SOA in authority (negative TTL from the SOA's minimum); ANY answered minimally (one
+/// RRset, RFC 8482); health-aware A/AAAA records made from a service's upstreams healthy by quorum
+/// (<see cref="RecordPicker"/>); EDNS(0) answered, and a client subnet (ECS) echoed with its scope (RFC 7871).
+/// Pure apart from the random source: tested without sockets.
+/// </summary>
+internal sealed class ZoneBook
+{
+    private readonly List<Zone> _zones;
+    private readonly RecordPicker _picker;
+
+    public ZoneBook(DnsOptions options, IReadOnlyDictionary<string, ServiceOptions> services, int serial, IEndpointViews views, double quorum, string? nodeRegion, Random? random = null)
+    {
+        _picker = new RecordPicker(views, quorum, nodeRegion, random ?? Random.Shared);
+        _zones = options.Zones.Select(z => new Zone(z, services, serial)).OrderByDescending(z => z.Apex.LabelCount).ToList();
+    }
+
+    /// <summary>The answer to <paramref name="query"/> from a client at <paramref name="source"/>, and why (for the log and 'dns query').</summary>
+    public DnsMessage Answer(DnsMessage query, IPAddress source, out string why)
+    {
+        var response = query.CreateResponseInstance();
+        response.IsRecursionAllowed = false;
+        if (query.OperationCode != OperationCode.Query || query.Questions.Count != 1)
+        {
+            response.ReturnCode = query.OperationCode != OperationCode.Query ? ReturnCode.NotImplemented : ReturnCode.FormatError;
+            why = "not a standard query with one question";
+            return response;
+        }
+
+        var question = query.Questions[0];
+        var ecs = query.IsEDnsEnabled ? query.EDnsOptions?.Options.OfType<ClientSubnetOption>().FirstOrDefault() : null;
+        if (query.IsEDnsEnabled)
+        {
+            response.EDnsOptions = new OptRecord { UdpPayloadSize = 1232 };
+        }
+
+        var zone = _zones.FirstOrDefault(z => question.Name.IsEqualOrSubDomainOf(z.Apex));
+        if (zone is null || question.RecordClass is not (RecordClass.INet or RecordClass.Any))
+        {
+            response.ReturnCode = ReturnCode.Refused;
+            why = $"{question.Name} is in none of this node's zones (no recursion)";
+            return response;
+        }
+
+        response.IsAuthoritiveAnswer = true;
+        var client = ecs?.Address ?? source;
+        var scope = (byte)0;
+        var answered = Lookup(zone, question.Name, question.RecordType, client, response, out why, ref scope);
+        if (!answered)
+        {
+            response.AuthorityRecords.Add(zone.Soa.Negative);
+        }
+
+        if (ecs is not null)
+        {
+            // RFC 7871: echo family, source prefix and address; the scope says how much of it the answer depended on.
+            response.EDnsOptions!.Options.Add(new ClientSubnetOption(ecs.SourceNetmask, scope, ecs.Address));
+        }
+
+        return response;
+    }
+
+    /// <returns>False when the answer is negative (NXDOMAIN or NODATA: the SOA goes in authority).</returns>
+    private bool Lookup(Zone zone, DomainName name, RecordType type, IPAddress client, DnsMessage response, out string why, ref byte scope)
+    {
+        if (!zone.Names.TryGetValue(name, out var sets))
+        {
+            response.ReturnCode = ReturnCode.NxDomain;
+            why = zone.Exists(name) ? $"{name} has no records (an empty non-terminal): NODATA" : $"{name} does not exist in {zone.Apex}: NXDOMAIN";
+            if (zone.Exists(name))
+            {
+                response.ReturnCode = ReturnCode.NoError;
+            }
+
+            return false;
+        }
+
+        if (type != RecordType.CName && sets.FirstOrDefault(s => s.Type == RecordType.CName) is { } cname)
+        {
+            response.AnswerRecords.AddRange(cname.Static);
+            why = $"{name} is an alias";
+            if (cname.Static.Count > 0 && cname.Static[0] is CNameRecord { CanonicalName: var target } && target.IsEqualOrSubDomainOf(zone.Apex) && target != name)
+            {
+                var unused = (byte)0;
+                Lookup(zone, target, type, client, new DnsMessage(), out _, ref unused);
+                if (zone.Names.TryGetValue(target, out var targetSets))
+                {
+                    foreach (var set in targetSets.Where(s => s.Type == type))
+                    {
+                        response.AnswerRecords.AddRange(_picker.Records(set, client, out _, ref scope));
+                    }
+                }
+            }
+
+            return true;
+        }
+
+        var matching = type == RecordType.Any ? sets.Take(1) : sets.Where(s => s.Type == type);
+        var any = false;
+        why = "";
+        foreach (var set in matching)
+        {
+            response.AnswerRecords.AddRange(_picker.Records(set, client, out why, ref scope));
+            any = true;
+        }
+
+        if (!any)
+        {
+            why = $"{name} has no {type} records: NODATA";
+        }
+
+        return any;
+    }
+
+    /// <summary>One zone: its apex, SOA, and every record set by owner name.</summary>
+    private sealed class Zone
+    {
+        public Zone(ZoneOptions options, IReadOnlyDictionary<string, ServiceOptions> services, int serial)
+        {
+            Apex = DomainName.Parse(options.Name);
+            var ttl = (int)options.Ttl.TotalSeconds;
+            foreach (var group in options.Records.GroupBy(r => (Name: Owner(r.Name), Type: Parse(r.Type))))
+            {
+                var first = group.First();
+                var set = new RecordSet(group.Key.Name, group.Key.Type, (int)(first.Ttl ?? options.Ttl).TotalSeconds, first.Policy, first.Answers,
+                    first.Clients, first.Policy == DnsPolicy.Static ? [] : Endpoints(services[first.Service!], group.Key.Type),
+                    group.SelectMany(r => r.Values.Select(v => Static(group.Key.Name, group.Key.Type, (int)(r.Ttl ?? options.Ttl).TotalSeconds, v))).ToList(),
+                    first.Service);
+                if (!Names.TryGetValue(set.Name, out var sets))
+                {
+                    Names[set.Name] = sets = [];
+                }
+
+                sets.Add(set);
+            }
+
+            var soaSet = Names.GetValueOrDefault(Apex)?.FirstOrDefault(s => s.Type == RecordType.Soa);
+            if (soaSet is { Static.Count: > 0 } && soaSet.Static[0] is SoaRecord soa)
+            {
+                Soa = new SoaInfo(soa);
+            }
+            else
+            {
+                var nsSet = Names.GetValueOrDefault(Apex)?.FirstOrDefault(s => s.Type == RecordType.Ns);
+                var ns = (nsSet is { Static.Count: > 0 } ? nsSet.Static[0] as NsRecord : null)?.NameServer ?? Apex;
+                var generated = new SoaRecord(Apex, ttl, ns, DomainName.Parse("hostmaster." + options.Name), (uint)serial, 3600, 600, 86400, ttl);
+                Soa = new SoaInfo(generated);
+                if (!Names.TryGetValue(Apex, out var apexSets))
+                {
+                    Names[Apex] = apexSets = [];
+                }
+
+                apexSets.Add(new RecordSet(Apex, RecordType.Soa, ttl, DnsPolicy.Static, 1, [], [], [generated], null));
+            }
+
+            foreach (var n in Names.Keys)
+            {
+                for (var parent = n; parent.LabelCount > Apex.LabelCount; parent = parent.GetParentName())
+                {
+                    _existing.Add(parent);
+                }
+            }
+
+            DomainName Owner(string name) => name == "@" ? Apex : DomainName.Parse($"{name}.{options.Name}");
+        }
+
+        private readonly HashSet<DomainName> _existing = [];
+
+        public DomainName Apex { get; }
+
+        public SoaInfo Soa { get; }
+
+        public Dictionary<DomainName, List<RecordSet>> Names { get; } = [];
+
+        /// <summary>The name has records, or names below it do (an empty non-terminal answers NODATA, not NXDOMAIN).</summary>
+        public bool Exists(DomainName name) => Names.ContainsKey(name) || _existing.Contains(name);
+    }
+
+    /// <summary>The SOA and the record a negative answer carries: its TTL is the lesser of the SOA's TTL and minimum.</summary>
+    private sealed class SoaInfo(SoaRecord soa)
+    {
+        public SoaRecord Negative { get; } = new(soa.Name, (int)Math.Min((uint)soa.TimeToLive, soa.NegativeCachingTTL), soa.MasterName, soa.ResponsibleName,
+            soa.SerialNumber, soa.RefreshInterval, soa.RetryInterval, soa.ExpireInterval, soa.NegativeCachingTTL);
+    }
+
+    private static List<DnsEndpoint> Endpoints(ServiceOptions service, RecordType type)
+    {
+        var family = type == RecordType.Aaaa ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
+        return service.Upstreams.Select(u => (u, a: DnsReader.DnsAddress(u)))
+            .Where(x => x.a?.AddressFamily == family)
+            .Select(x => new DnsEndpoint(x.u.Name, x.a!, x.u.Tier, x.u.Region, x.u.Weight)).ToList();
+    }
+
+    internal static RecordType Parse(string type) => type switch
+    {
+        "A" => RecordType.A,
+        "AAAA" => RecordType.Aaaa,
+        "NS" => RecordType.Ns,
+        "CNAME" => RecordType.CName,
+        "TXT" => RecordType.Txt,
+        "MX" => RecordType.Mx,
+        "SRV" => RecordType.Srv,
+        "SOA" => RecordType.Soa,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "not a supported record type"),
+    };
+
+    private static DnsRecordBase Static(DomainName name, RecordType type, int ttl, string value)
+    {
+        var p = value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return type switch
+        {
+            RecordType.A => new ARecord(name, ttl, IPAddress.Parse(value)),
+            RecordType.Aaaa => new AaaaRecord(name, ttl, IPAddress.Parse(value)),
+            RecordType.Ns => new NsRecord(name, ttl, DomainName.Parse(value)),
+            RecordType.CName => new CNameRecord(name, ttl, DomainName.Parse(value)),
+            RecordType.Txt => new TxtRecord(name, ttl, value),
+            RecordType.Mx => new MxRecord(name, ttl, ushort.Parse(p[0], System.Globalization.CultureInfo.InvariantCulture), DomainName.Parse(p[1])),
+            RecordType.Srv => new SrvRecord(name, ttl, U(p[0]), U(p[1]), U(p[2]), DomainName.Parse(p[3])),
+            RecordType.Soa => new SoaRecord(name, ttl, DomainName.Parse(p[0]), DomainName.Parse(p[1]), UI(p[2]), I(p[3]), I(p[4]), I(p[5]), I(p[6])),
+            _ => throw new ArgumentOutOfRangeException(nameof(type)),
+        };
+
+        static ushort U(string s) => ushort.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+        static uint UI(string s) => uint.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+        static int I(string s) => (int)Math.Min(int.MaxValue, uint.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
+    }
+}
+
+/// <summary>All records of one owner name and type: fixed values, or a health-aware set over a service's endpoints.</summary>
+internal sealed record RecordSet(
+    DomainName Name,
+    RecordType Type,
+    int Ttl,
+    DnsPolicy Policy,
+    int Answers,
+    IReadOnlyList<(IPNetwork Network, string Region)> Clients,
+    IReadOnlyList<DnsEndpoint> Endpoints,
+    IReadOnlyList<DnsRecordBase> Static,
+    string? Service);

@@ -1,0 +1,133 @@
+using Manypaths.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Manypaths.Tests.Dns;
+
+/// <summary>A real node answering DNS, asked by the real `dig`; real Kestrel upstreams behind health-aware records.</summary>
+public sealed class DnsTests(ITestOutputHelper output)
+{
+    private static async Task<(ProxyNode Node, int Port)> StartAsync(string upstreams, string records, string service = "health: { path: /healthz, interval: 300ms, fast_interval: 100ms, timeout: 200ms, rise: 1, fall: 2 }")
+    {
+        var dns = Demo.FreePort.Next();
+        var (yaml, _) = Yaml.Service(upstreams, service);
+        yaml += $"""
+
+            dns:
+              listen: 127.0.0.1:{dns}
+              zones:
+                example.test:
+                  ttl: 20s
+                  records:
+                    - {"{"} name: "@", type: NS, values: [ns1.example.test., ns2.example.test.] {"}"}
+                    - {"{"} name: ns1, type: A, values: [127.0.0.1] {"}"}
+            {string.Join("\n", records.Split('\n').Select(l => "        " + l.Trim()))}
+
+            """;
+        return (await ProxyNode.StartAsync(yaml), dns);
+    }
+
+    [Fact]
+    public async Task StaticZone_IsAnsweredAuthoritatively_WithNxdomainNodataAndRefusedWhereTheyBelong()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        var (node, port) = await StartAsync($"- {{ name: a, url: {a.Url} }}", "- { name: fixed, type: TXT, values: [\"v=1\"] }\n- { name: deep.below, type: TXT, values: [\"x\"] }\n- { name: mail, type: MX, values: [\"10 mx.example.test.\"] }");
+        await using var _ = node;
+
+        var txt = await Dig.QueryAsync(port, "fixed.example.test", "TXT");
+        Assert.Equal("NOERROR", txt.Status);
+        Assert.Contains("aa", txt.Flags.Split(' '));
+        Assert.Equal("\"v=1\"", Assert.Single(txt.Values));
+
+        var nx = await Dig.QueryAsync(port, "nope.example.test");
+        Assert.Equal("NXDOMAIN", nx.Status);
+        Assert.Contains("SOA", Assert.Single(nx.Authority), StringComparison.Ordinal);
+        Assert.Contains("\t20\t", nx.Authority[0], StringComparison.Ordinal); // negative TTL: the SOA minimum (the zone ttl)
+
+        var nodata = await Dig.QueryAsync(port, "fixed.example.test", "A");
+        Assert.Equal("NOERROR", nodata.Status);
+        Assert.Empty(nodata.Records);
+        Assert.Contains("SOA", Assert.Single(nodata.Authority), StringComparison.Ordinal);
+
+        var emptyNonTerminal = await Dig.QueryAsync(port, "below.example.test", "TXT");
+        Assert.Equal("NOERROR", emptyNonTerminal.Status); // names exist below it: NODATA, not NXDOMAIN
+        Assert.Empty(emptyNonTerminal.Records);
+
+        var foreign = await Dig.QueryAsync(port, "example.com");
+        Assert.Equal("REFUSED", foreign.Status);
+        Assert.DoesNotContain("aa", foreign.Flags.Split(' '));
+
+        var any = await Dig.QueryAsync(port, "example.test", "ANY");
+        Assert.Equal("NOERROR", any.Status);
+        Assert.Single(any.Records.Select(r => r.Split('\t', ' ').Where(p => p.Length > 0).ElementAt(3)).Distinct()); // one RRset (RFC 8482)
+
+        var soa = await Dig.QueryAsync(port, "example.test", "SOA");
+        Assert.Contains("ns1.example.test. hostmaster.example.test. 1 ", Assert.Single(soa.Records), StringComparison.Ordinal);
+
+        var tcp = await Dig.QueryAsync(port, "mail.example.test", "MX", "+tcp");
+        Assert.Equal("mx.example.test.", Assert.Single(tcp.Values));
+    }
+
+    [Fact]
+    public async Task Failover_AnswersTheBackupOnceThePrimaryIsDown_AndThePrimaryAgainWhenItIsBack()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        await using var b = await TestUpstream.StartAsync("b");
+        var (node, port) = await StartAsync(
+            $"- {{ name: a, url: {a.Url}, dns_address: 192.0.2.1 }}\n- {{ name: b, url: {b.Url}, dns_address: 192.0.2.2, tier: backup }}",
+            "- { name: www, type: A, policy: failover, service: svc }\n- { name: all, type: A, policy: multivalue, service: svc }");
+        await using var _ = node;
+        var core = node.Host.Generation!.Services["svc"];
+        await Eventually.TrueAsync(() => core.Upstreams.All(u => u.Health.State == Manypaths.Health.HealthState.Up), "both up");
+        Assert.Equal(["192.0.2.1"], (await Dig.QueryAsync(port, "www.example.test")).Values);
+        Assert.Equal(["192.0.2.1", "192.0.2.2"], (await Dig.QueryAsync(port, "all.example.test")).Values.Order().ToList());
+
+        a.HealthOk = false;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Eventually.TrueAsync(async () => (await Dig.QueryAsync(port, "www.example.test")).Values.SequenceEqual(["192.0.2.2"]), "failover answers the backup");
+        var failedOver = clock.Elapsed;
+        Assert.Equal(["192.0.2.2"], (await Dig.QueryAsync(port, "all.example.test")).Values);
+        output.WriteLine($"[report] dns failover: the answer moved to the backup {failedOver.TotalMilliseconds:0} ms after the primary's health check started failing (interval 300 ms, fall 2, timeout 200 ms)");
+        Assert.True(failedOver < TimeSpan.FromSeconds(2), $"{failedOver.TotalMilliseconds:0} ms");
+
+        b.HealthOk = false; // nothing healthy: every endpoint counts (Route 53's rule), so failover answers the primary tier
+        await Eventually.TrueAsync(() => core.Upstreams.All(u => u.Health.State == Manypaths.Health.HealthState.Down), "both down");
+        Assert.Equal(["192.0.2.1"], (await Dig.QueryAsync(port, "www.example.test")).Values);
+
+        a.HealthOk = true;
+        await Eventually.TrueAsync(async () => (await Dig.QueryAsync(port, "www.example.test")).Values.SequenceEqual(["192.0.2.1"])
+            && core.Upstreams[0].Health.State == Manypaths.Health.HealthState.Up, "the primary answers again");
+    }
+
+    [Fact]
+    public async Task Latency_AnswersTheClientsRegion_FromItsSubnetOrItsAddress_AndEchoesTheScope()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        await using var b = await TestUpstream.StartAsync("b");
+        var (node, port) = await StartAsync(
+            $"- {{ name: a, url: {a.Url}, dns_address: 192.0.2.1, region: us-east }}\n- {{ name: b, url: {b.Url}, dns_address: 192.0.2.2, region: eu-west }}",
+            "- { name: near, type: A, policy: latency, service: svc, clients: { 127.0.0.0/24: us-east, 198.51.100.0/24: eu-west } }");
+        await using var _ = node;
+        var core = node.Host.Generation!.Services["svc"];
+        await Eventually.TrueAsync(() => core.Upstreams.All(u => u.Health.State == Manypaths.Health.HealthState.Up), "both up");
+
+        Assert.Equal(["192.0.2.1"], (await Dig.QueryAsync(port, "near.example.test")).Values); // the source 127.0.0.1 is us-east
+        var eu = await Dig.QueryAsync(port, "near.example.test", "A", "+subnet=198.51.100.7/32");
+        Assert.Equal(["192.0.2.2"], eu.Values);
+        Assert.Contains("CLIENT-SUBNET: 198.51.100.7/32/24", eu.Raw, StringComparison.Ordinal); // echoed, scope = the matched /24
+
+        b.HealthOk = false; // eu-west has nothing healthy: the next region
+        await Eventually.TrueAsync(async () => (await Dig.QueryAsync(port, "near.example.test", "A", "+subnet=198.51.100.7/32")).Values.SequenceEqual(["192.0.2.1"]), "eu-west clients cross to us-east");
+    }
+
+    [Fact]
+    public async Task ALargeAnswer_IsTruncatedOverUdp_AndDigRetriesOverTcp()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        var big = string.Join("\n", Enumerable.Range(0, 40).Select(i => $"- {{ name: big, type: TXT, values: [\"record {i:00} {new string('x', 60)}\"] }}"));
+        var (node, port) = await StartAsync($"- {{ name: a, url: {a.Url} }}", big);
+        await using var _ = node;
+        var answer = await Dig.QueryAsync(port, "big.example.test", "TXT", "+noedns");
+        Assert.Contains("Truncated, retrying in TCP mode", answer.Raw, StringComparison.Ordinal);
+        Assert.Equal(40, answer.Records.Count);
+    }
+}
