@@ -7,6 +7,39 @@ namespace Manypaths.Cli;
 /// <summary>`status`, `maintenance on|off`, `drain|undrain`: calls to a running node's admin API.</summary>
 internal static class AdminCommands
 {
+    public static async Task<int> DnsQueryAsync(AdminClient client, string name, string type, string? from, bool json)
+    {
+        var path = $"api/dns/query?name={Uri.EscapeDataString(name)}&type={Uri.EscapeDataString(type)}" + (from is null ? "" : $"&client={Uri.EscapeDataString(from)}");
+        var (status, body) = await client.SendAsync(HttpMethod.Get, path);
+        if (status != 200)
+        {
+            await Console.Error.WriteLineAsync($"The node answered {status}: {body}");
+            return 1;
+        }
+
+        if (json)
+        {
+            Console.WriteLine(body);
+            return 0;
+        }
+
+        var r = JsonNode.Parse(body)!;
+        Console.WriteLine($"{r["name"]} {r["type"]} on node {r["node"]}: {((string?)r["status"])?.ToUpperInvariant()}");
+        foreach (var a in r["answers"]!.AsArray())
+        {
+            Console.WriteLine($"  {a}");
+        }
+
+        Console.WriteLine($"why: {r["why"]}");
+        foreach (var e in r["endpoints"]!.AsArray())
+        {
+            var views = string.Join(", ", e!["views"]!.AsArray().Select(v => $"{v!["node"]} {((bool?)v["healthy"] == true ? "up" : "down")}"));
+            Console.WriteLine(FormattableString.Invariant($"  {e["upstream"]} {e["address"]} (tier {e["tier"]}, region {(string?)e["region"] ?? "-"}): {((bool?)e["healthy_by_quorum"] == true ? "healthy" : "not healthy")} by a {(double?)r["quorum"] * 100:0}% quorum [{(views.Length == 0 ? "no node heard" : views)}]"));
+        }
+
+        return 0;
+    }
+
     public static async Task<int> StatusAsync(AdminClient client, bool json)
     {
         var (status, body) = await client.SendAsync(HttpMethod.Get, "api/status");

@@ -17,6 +17,7 @@ internal static class CommandLine
         root.Subcommands.Add(Maintenance());
         root.Subcommands.Add(Drain("drain", true));
         root.Subcommands.Add(Drain("undrain", false));
+        root.Subcommands.Add(Dns());
         return root;
     }
 
@@ -90,6 +91,21 @@ internal static class CommandLine
         var cmd = new Command(name, drain ? "Stop sending new requests to one upstream." : "Send requests to a drained upstream again.") { service, upstream };
         t.AddTo(cmd);
         cmd.SetAction((r, _) => WithClient(t, r, c => AdminCommands.DrainAsync(c, r.GetValue(service)!, r.GetValue(upstream)!, drain)));
+        return cmd;
+    }
+
+    private static Command Dns()
+    {
+        var t = new AdminTarget();
+        var name = new Argument<string>("NAME");
+        var type = new Option<string>("--type") { Description = "The record type (default A).", DefaultValueFactory = _ => "A" };
+        var client = new Option<string?>("--client") { Description = "Answer as for a client at this address (the latency policy's region)." };
+        var json = new Option<bool>("--json") { Description = "Print the raw JSON." };
+        var query = new Command("query", "Explain a node's DNS answer: the policy, which endpoints are healthy on which nodes, and why this one.") { name, type, client, json };
+        t.AddTo(query);
+        query.SetAction((r, _) => WithClient(t, r, c => AdminCommands.DnsQueryAsync(c, r.GetValue(name)!, r.GetValue(type)!, r.GetValue(client), r.GetValue(json))));
+        var cmd = new Command("dns", "The DNS zones a node answers for.");
+        cmd.Subcommands.Add(query);
         return cmd;
     }
 

@@ -18,10 +18,14 @@ internal sealed class ZoneBook
 {
     private readonly List<Zone> _zones;
     private readonly RecordPicker _picker;
+    private readonly IEndpointViews _views;
+    private readonly double _quorum;
 
     public ZoneBook(DnsOptions options, IReadOnlyDictionary<string, ServiceOptions> services, int serial, IEndpointViews views, double quorum, string? nodeRegion, Random? random = null)
     {
         _picker = new RecordPicker(views, quorum, nodeRegion, random ?? Random.Shared);
+        _views = views;
+        _quorum = quorum;
         _zones = options.Zones.Select(z => new Zone(z, services, serial)).OrderByDescending(z => z.Apex.LabelCount).ToList();
     }
 
@@ -68,6 +72,33 @@ internal sealed class ZoneBook
         }
 
         return response;
+    }
+
+    /// <summary>The answer this node gives now to NAME TYPE from <paramref name="client"/>, and why, with the views behind it.</summary>
+    public DnsExplanation Explain(string name, string type, IPAddress client, string node)
+    {
+        var domain = DomainName.Parse(name.TrimEnd('.'));
+        var recordType = Enum.TryParse<RecordType>(type, ignoreCase: true, out var t) ? t : RecordType.A;
+        var query = new DnsMessage { TransactionID = 1 };
+        query.Questions.Add(new DnsQuestion(domain, recordType, RecordClass.INet));
+        var response = Answer(query, client, out var why);
+        var endpoints = new List<DnsEndpointView>();
+        var zone = _zones.FirstOrDefault(z => domain.IsEqualOrSubDomainOf(z.Apex));
+        if (zone is not null && zone.Names.TryGetValue(domain, out var sets))
+        {
+            foreach (var set in sets.Where(s => s.Service is not null && (s.Type == recordType || recordType == RecordType.Any)))
+            {
+                foreach (var e in set.Endpoints)
+                {
+                    var views = _views.Views(set.Service!, e.Upstream);
+                    endpoints.Add(new DnsEndpointView(e.Upstream, e.Address.ToString(), e.Tier, e.Region, QuorumHealth.Healthy(views, _quorum),
+                        views.Select(v => new DnsNodeView(v.Node, v.Healthy)).ToList()));
+                }
+            }
+        }
+
+        return new DnsExplanation(domain.ToString(), recordType.ToString().ToUpperInvariant(), node, response.ReturnCode.ToString().ToLowerInvariant(),
+            response.AnswerRecords.Select(r => r.ToString()).ToList(), why, _quorum, endpoints);
     }
 
     /// <returns>False when the answer is negative (NXDOMAIN or NODATA: the SOA goes in authority).</returns>

@@ -36,6 +36,25 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
             return Json(c, new AdminOk(host.Draining ? "draining" : "ok"), StatusJsonContext.Default.AdminOk);
         });
         app.MapGet("/api/status", (HttpContext c) => Json(c, StatusReportBuilder.Build(host), StatusJsonContext.Default.StatusReport));
+        app.MapGet("/api/dns/query", (HttpContext c) =>
+        {
+            var name = c.Request.Query["name"].ToString();
+            if (host.Generation?.Dns is not { } zones)
+            {
+                c.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Json(c, new AdminError("This node serves no DNS zones (no 'dns:' in its config)."), StatusJsonContext.Default.AdminError);
+            }
+
+            if (!ARSoft.Tools.Net.DomainName.TryParse(name.TrimEnd('.'), out _) || name.Length == 0)
+            {
+                c.Response.StatusCode = StatusCodes.Status400BadRequest;
+                return Json(c, new AdminError($"'{name}' is not a domain name."), StatusJsonContext.Default.AdminError);
+            }
+
+            var type = c.Request.Query["type"].ToString() is { Length: > 0 } t ? t : "A";
+            var client = System.Net.IPAddress.TryParse(c.Request.Query["client"].ToString(), out var ip) ? ip : System.Net.IPAddress.Loopback;
+            return Json(c, zones.Explain(name, type, client, host.NodeName), StatusJsonContext.Default.DnsExplanation);
+        });
         app.MapGet("/metrics", (HttpContext c) =>
         {
             c.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";

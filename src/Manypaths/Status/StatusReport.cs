@@ -89,6 +89,7 @@ internal sealed record MaintenanceRequest(string? Message, string? Until);
     DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(StatusReport))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(AdminError))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dns.DnsExplanation))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(AdminOk))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(AdminWriteResult))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(MaintenanceRequest))]

@@ -48,6 +48,11 @@ public sealed class DnsQuorumTests(ITestOutputHelper output)
             Assert.True((await Dig.QueryAsync(port, "all.example.test")).Values.Order().SequenceEqual(["192.0.2.1", "192.0.2.2"]), $"{node} still answers a and b");
         }
 
+        var explained = await Tool.ManypathsAsync($"dns query all.example.test --config \"{cluster.ConfigPath}\" --node n1");
+        Assert.True(explained.Exit == 0, explained.Stderr);
+        Assert.Contains("a 192.0.2.1 (tier 0, region -): healthy by a 50% quorum [n1 down, n2 up, n3 up]", explained.Stdout, StringComparison.Ordinal);
+        Assert.Contains("multivalue", explained.Stdout, StringComparison.Ordinal);
+
         // A real outage of a: every node sees it down, every node stops answering it.
         a.HealthOk = false;
         var clock = System.Diagnostics.Stopwatch.StartNew();
