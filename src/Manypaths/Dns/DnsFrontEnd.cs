@@ -15,9 +15,11 @@ internal sealed partial class DnsFrontEnd : IDisposable
     private readonly Func<ZoneBook?> _book;
     private readonly Telemetry.ManypathsMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly ResponseRateLimiter _limiter;
 
-    public DnsFrontEnd(IPEndPoint endpoint, Func<ZoneBook?> book, Telemetry.ManypathsMetrics metrics, ILogger logger)
+    public DnsFrontEnd(IPEndPoint endpoint, Func<ZoneBook?> book, Telemetry.ManypathsMetrics metrics, ILogger logger, ResponseRateLimiter limiter)
     {
+        _limiter = limiter;
         Endpoint = endpoint;
         _book = book;
         _metrics = metrics;
@@ -36,6 +38,19 @@ internal sealed partial class DnsFrontEnd : IDisposable
         if (e.Query is not DnsMessage query || _book() is not { } book)
         {
             return Task.CompletedTask; // not a DNS query message, or no zones: no answer
+        }
+
+        if (e.TransportProtocol == TransportProtocol.Udp && _limiter.Decide(e.RemoteEndpoint.Address) is var decision and not RateDecision.Send)
+        {
+            _metrics.DnsRateLimited.Add(1, new KeyValuePair<string, object?>("action", decision == RateDecision.Slip ? "slipped" : "dropped"));
+            if (decision == RateDecision.Slip)
+            {
+                var slip = query.CreateResponseInstance();
+                slip.IsTruncated = true; // empty and truncated: a real client retries over TCP
+                e.Response = slip;
+            }
+
+            return Task.CompletedTask;
         }
 
         var response = book.Answer(query, e.RemoteEndpoint.Address, out var why);

@@ -397,7 +397,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             return;
         }
 
-        var front = new Dns.DnsFrontEnd(wanted, () => _generation?.Dns, Metrics, Loggers.CreateLogger("Manypaths.Dns"));
+        var front = new Dns.DnsFrontEnd(wanted, () => _generation?.Dns, Metrics, Loggers.CreateLogger("Manypaths.Dns"), new Dns.ResponseRateLimiter(Time));
         try
         {
             front.Start();

@@ -31,6 +31,7 @@ internal sealed class ManypathsMetrics : IDisposable
         TcpAccepted = _meter.CreateCounter<long>("manypaths_tcp_connections_accepted", description: "Client connections to tcp services, by result (connected, no_upstream, over_limit, maintenance).");
         TcpClosed = _meter.CreateCounter<long>("manypaths_tcp_connections_closed", description: "Tcp connections closed by this node before either side ended them, by reason (demoted, idle).");
         DnsQueries = _meter.CreateCounter<long>("manypaths_dns_queries", description: "DNS queries answered, by return code and transport.");
+        DnsRateLimited = _meter.CreateCounter<long>("manypaths_dns_rate_limited", description: "UDP DNS responses held back by response rate limiting, by action (slipped: an empty truncated answer instead; dropped).");
         DnsDropped = _meter.CreateCounter<long>("manypaths_dns_dropped", description: "DNS packets dropped unanswered (malformed, or the transport failed), by reason.");
         HeartbeatBytesSent = _meter.CreateCounter<long>("manypaths_mesh_heartbeat_bytes_sent", unit: "By", description: "Bytes of heartbeat datagrams sent to peers (UDP payload).");
     }
@@ -55,6 +56,7 @@ internal sealed class ManypathsMetrics : IDisposable
     public Counter<long> TcpAccepted { get; }
     public Counter<long> DnsQueries { get; }
     public Counter<long> DnsDropped { get; }
+    public Counter<long> DnsRateLimited { get; }
     public Counter<long> TcpClosed { get; }
 
     public Meter Meter => _meter;
