@@ -53,12 +53,13 @@ internal sealed partial class DnsFrontEnd : IDisposable
             return Task.CompletedTask;
         }
 
-        var response = book.Answer(query, e.RemoteEndpoint.Address, out var why);
+        var why = _logger.IsEnabled(LogLevel.Debug) ? new System.Text.StringBuilder() : null;
+        var response = book.Answer(query, e.RemoteEndpoint.Address, why);
         _metrics.DnsQueries.Add(1, new KeyValuePair<string, object?>("rcode", response.ReturnCode.ToString().ToLowerInvariant()),
             new KeyValuePair<string, object?>("transport", e.TransportProtocol.ToString().ToLowerInvariant()));
         if (_logger.IsEnabled(LogLevel.Debug))
         {
-            Log.Answered(_logger, query.Questions.FirstOrDefault()?.ToString() ?? "?", response.ReturnCode, why);
+            Log.Answered(_logger, query.Questions.FirstOrDefault()?.ToString() ?? "?", response.ReturnCode, why?.ToString() ?? "");
         }
 
         e.Response = response;

@@ -18,45 +18,71 @@ namespace Manypaths.Dns;
 /// </summary>
 internal sealed class RecordPicker(IEndpointViews views, double quorum, string? nodeRegion, Random random)
 {
-    public IEnumerable<DnsRecordBase> Records(RecordSet set, IPAddress client, out string why, ref byte scope)
+    /// <param name="why">Gets the decision in words, when given (built only for the log and 'dns query').</param>
+    public IEnumerable<DnsRecordBase> Records(RecordSet set, IPAddress client, System.Text.StringBuilder? why, ref byte scope)
     {
         if (set.Policy == DnsPolicy.Static)
         {
-            why = $"{set.Name} {set.Type}: static";
+            why?.Append(set.Name).Append(' ').Append(set.Type).Append(": static");
             return set.Static;
         }
 
-        var healthy = set.Endpoints.Where(e => QuorumHealth.Healthy(views.Views(set.Service!, e.Upstream), quorum)).ToList();
-        var pool = healthy.Count > 0 ? healthy : set.Endpoints.ToList();
-        var note = healthy.Count > 0 ? $"{healthy.Count} of {set.Endpoints.Count} healthy by quorum" : $"none of {set.Endpoints.Count} healthy by quorum: answering them all (Route 53's rule)";
+        var entry = Healthy(set);
+        var (pool, healthyCount) = (entry.Pool, entry.HealthyCount);
+        var note = why is null ? "" : healthyCount > 0 ? $"{healthyCount} of {set.Endpoints.Count} healthy by quorum" : $"none of {set.Endpoints.Count} healthy by quorum: answering them all (Route 53's rule)";
         List<DnsEndpoint> chosen;
         switch (set.Policy)
         {
             case DnsPolicy.Failover:
-                var tier = pool.Min(e => e.Tier);
-                chosen = pool.Where(e => e.Tier == tier).ToList();
-                why = $"failover: tier {tier}; {note}";
-                break;
+                why?.Append($"failover: tier {entry.Tier}; {note}");
+                return entry.Failover; // the same records for every client until health changes: built once
+
             case DnsPolicy.Weighted:
                 chosen = DrawByWeight(pool, set.Answers);
-                why = $"weighted: {set.Answers} drawn by weight; {note}";
+                why?.Append($"weighted: {set.Answers} drawn by weight; {note}");
                 break;
             case DnsPolicy.Latency:
                 var (region, bits) = ClientRegion(set, client);
                 scope = bits;
                 chosen = NearestRegion(set, pool, region, out var served);
-                why = $"latency: client region {region ?? "unknown"}, answered from {served ?? "any"}; {note}";
+                why?.Append($"latency: client region {region ?? "unknown"}, answered from {served ?? "any"}; {note}");
                 break;
             default:
                 chosen = pool.OrderBy(_ => random.Next()).Take(set.Answers).ToList();
-                why = $"multivalue: up to {set.Answers}; {note}";
+                why?.Append($"multivalue: up to {set.Answers}; {note}");
                 break;
         }
 
-        return chosen.Select(e => set.Type == RecordType.Aaaa
-            ? (DnsRecordBase)new AaaaRecord(set.Name, set.Ttl, e.Address)
-            : new ARecord(set.Name, set.Ttl, e.Address));
+        return chosen.Select(e => Record(set, e));
     }
+
+    /// <summary>How long a set's healthy endpoints are reused: health changes reach answers this much later at most.</summary>
+    public static readonly TimeSpan Reuse = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// The set's endpoints healthy by quorum (all of them when none is: Route 53's rule), how many were healthy, and
+    /// the failover answer, worked out at most every <see cref="Reuse"/>: the views are the same for every query in
+    /// between, and recomputing them per query cost more than answering (dns-bench).
+    /// </summary>
+    private PickCache.Entry Healthy(RecordSet set)
+    {
+        var now = Environment.TickCount64;
+        if (set.Cache.Current is { } c && now - c.At < (long)Reuse.TotalMilliseconds)
+        {
+            return c;
+        }
+
+        var healthy = set.Endpoints.Where(e => QuorumHealth.Healthy(views.Views(set.Service!, e.Upstream), quorum)).ToList();
+        var pool = healthy.Count > 0 ? healthy : set.Endpoints.ToList();
+        var tier = pool.Min(e => e.Tier);
+        var entry = new PickCache.Entry(now, pool, healthy.Count, tier, pool.Where(e => e.Tier == tier).Select(e => Record(set, e)).ToArray());
+        set.Cache.Set(entry);
+        return entry;
+    }
+
+    private static DnsRecordBase Record(RecordSet set, DnsEndpoint e) => set.Type == RecordType.Aaaa
+        ? new AaaaRecord(set.Name, set.Ttl, e.Address)
+        : new ARecord(set.Name, set.Ttl, e.Address);
 
     private List<DnsEndpoint> DrawByWeight(List<DnsEndpoint> pool, int count)
     {

@@ -30,14 +30,15 @@ internal sealed class ZoneBook
     }
 
     /// <summary>The answer to <paramref name="query"/> from a client at <paramref name="source"/>, and why (for the log and 'dns query').</summary>
-    public DnsMessage Answer(DnsMessage query, IPAddress source, out string why)
+    /// <param name="why">Gets the decision in words, when given (built only for the log and 'dns query').</param>
+    public DnsMessage Answer(DnsMessage query, IPAddress source, System.Text.StringBuilder? why = null)
     {
         var response = query.CreateResponseInstance();
         response.IsRecursionAllowed = false;
         if (query.OperationCode != OperationCode.Query || query.Questions.Count != 1)
         {
             response.ReturnCode = query.OperationCode != OperationCode.Query ? ReturnCode.NotImplemented : ReturnCode.FormatError;
-            why = "not a standard query with one question";
+            why?.Append("not a standard query with one question");
             return response;
         }
 
@@ -52,14 +53,14 @@ internal sealed class ZoneBook
         if (zone is null || question.RecordClass is not (RecordClass.INet or RecordClass.Any))
         {
             response.ReturnCode = ReturnCode.Refused;
-            why = $"{question.Name} is in none of this node's zones (no recursion)";
+            why?.Append($"{question.Name} is in none of this node's zones (no recursion)");
             return response;
         }
 
         response.IsAuthoritiveAnswer = true;
         var client = ecs?.Address ?? source;
         var scope = (byte)0;
-        var answered = Lookup(zone, question.Name, question.RecordType, client, response, out why, ref scope);
+        var answered = Lookup(zone, question.Name, question.RecordType, client, response, why, ref scope);
         if (!answered)
         {
             response.AuthorityRecords.Add(zone.Soa.Negative);
@@ -81,7 +82,9 @@ internal sealed class ZoneBook
         var recordType = Enum.TryParse<RecordType>(type, ignoreCase: true, out var t) ? t : RecordType.A;
         var query = new DnsMessage { TransactionID = 1 };
         query.Questions.Add(new DnsQuestion(domain, recordType, RecordClass.INet));
-        var response = Answer(query, client, out var why);
+        var explained = new System.Text.StringBuilder();
+        var response = Answer(query, client, explained);
+        var why = explained.ToString();
         var endpoints = new List<DnsEndpointView>();
         var zone = _zones.FirstOrDefault(z => domain.IsEqualOrSubDomainOf(z.Apex));
         if (zone is not null && zone.Names.TryGetValue(domain, out var sets))
@@ -102,12 +105,12 @@ internal sealed class ZoneBook
     }
 
     /// <returns>False when the answer is negative (NXDOMAIN or NODATA: the SOA goes in authority).</returns>
-    private bool Lookup(Zone zone, DomainName name, RecordType type, IPAddress client, DnsMessage response, out string why, ref byte scope)
+    private bool Lookup(Zone zone, DomainName name, RecordType type, IPAddress client, DnsMessage response, System.Text.StringBuilder? why, ref byte scope)
     {
         if (!zone.Names.TryGetValue(name, out var sets))
         {
             response.ReturnCode = ReturnCode.NxDomain;
-            why = zone.Exists(name) ? $"{name} has no records (an empty non-terminal): NODATA" : $"{name} does not exist in {zone.Apex}: NXDOMAIN";
+            why?.Append(zone.Exists(name) ? $"{name} has no records (an empty non-terminal): NODATA" : $"{name} does not exist in {zone.Apex}: NXDOMAIN");
             if (zone.Exists(name))
             {
                 response.ReturnCode = ReturnCode.NoError;
@@ -119,16 +122,14 @@ internal sealed class ZoneBook
         if (type != RecordType.CName && sets.FirstOrDefault(s => s.Type == RecordType.CName) is { } cname)
         {
             response.AnswerRecords.AddRange(cname.Static);
-            why = $"{name} is an alias";
+            why?.Append($"{name} is an alias");
             if (cname.Static.Count > 0 && cname.Static[0] is CNameRecord { CanonicalName: var target } && target.IsEqualOrSubDomainOf(zone.Apex) && target != name)
             {
-                var unused = (byte)0;
-                Lookup(zone, target, type, client, new DnsMessage(), out _, ref unused);
                 if (zone.Names.TryGetValue(target, out var targetSets))
                 {
                     foreach (var set in targetSets.Where(s => s.Type == type))
                     {
-                        response.AnswerRecords.AddRange(_picker.Records(set, client, out _, ref scope));
+                        response.AnswerRecords.AddRange(_picker.Records(set, client, null, ref scope));
                     }
                 }
             }
@@ -138,16 +139,15 @@ internal sealed class ZoneBook
 
         var matching = type == RecordType.Any ? sets.Take(1) : sets.Where(s => s.Type == type);
         var any = false;
-        why = "";
         foreach (var set in matching)
         {
-            response.AnswerRecords.AddRange(_picker.Records(set, client, out why, ref scope));
+            response.AnswerRecords.AddRange(_picker.Records(set, client, why, ref scope));
             any = true;
         }
 
         if (!any)
         {
-            why = $"{name} has no {type} records: NODATA";
+            why?.Append($"{name} has no {type} records: NODATA");
         }
 
         return any;
@@ -277,4 +277,20 @@ internal sealed record RecordSet(
     IReadOnlyList<(IPNetwork Network, string Region)> Clients,
     IReadOnlyList<DnsEndpoint> Endpoints,
     IReadOnlyList<DnsRecordBase> Static,
-    string? Service);
+    string? Service)
+{
+    /// <summary>The picker's reuse of this set's healthy endpoints (<see cref="RecordPicker"/>).</summary>
+    internal PickCache Cache { get; } = new();
+}
+
+/// <summary>A record set's healthy endpoints as last worked out, and when (Environment.TickCount64), swapped whole.</summary>
+internal sealed class PickCache
+{
+    private volatile Entry? _entry;
+
+    public Entry? Current => _entry;
+
+    public void Set(Entry entry) => _entry = entry;
+
+    internal sealed record Entry(long At, List<DnsEndpoint> Pool, int HealthyCount, int Tier, DnsRecordBase[] Failover);
+}
