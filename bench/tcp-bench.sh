@@ -59,7 +59,8 @@ if [ -n "$PG_BIN" ] && command -v pgbench >/dev/null && id postgres >/dev/null 2
   PG_DATA="$WORK/pg/data"
   mkdir -p "$PG_DATA" && chown -R postgres "$WORK/pg"
   runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" -A trust -U postgres >"$WORK/initdb.log" 2>&1
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$WORK/pg/pg.log" -w \
+  # Pinned to the load CPU with the other servers (its backends inherit it): the proxy's CPU is the proxy's alone.
+  taskset -c "$LOAD_CPU" runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$WORK/pg/pg.log" -w \
     -o "-p $P_PG -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK/pg -c fsync=off -c max_connections=200" start >/dev/null
   pgbench -i -s 10 -h 127.0.0.1 -p "$P_PG" -U postgres postgres >"$WORK/pgbench-init.log" 2>&1
   HAVE_PG=1

@@ -84,6 +84,38 @@ TCP_SERVICES = """\
 """
 TCP = BASE.replace("listeners:\n", TCP_SERVICES + "listeners:\n", 1)
 
+# The same with the DNS contract added (docs/design/dns.md): a third node, cluster.quorum, a service 'control' whose
+# upstreams have IPv4 DNS addresses (an IP literal host, or dns_address for a host name) and the 'dns' section;
+# dns_variant() changes one line of it. Records of zone example.test: 0 NS @, 1 ns1, 2 www, 3 api, 4 near, 5 all, 6 fixed.
+DNS_NODE = "  maa: { admin: http://127.0.0.1:7502, region: us-east, mesh: http://10.250.0.3:7401 }\n"
+DNS_SERVICE = """\
+  control:
+    listen: 127.0.0.1:8085
+    upstreams:
+      - { name: c1, url: http://127.0.0.1:9101, region: us-east }
+      - { name: c2, url: http://127.0.0.2:9102, region: eu-west, tier: backup }
+      - { name: c3, url: http://c3.internal:9103, region: eu-west, dns_address: 192.0.2.7 }
+"""
+DNS_SECTION = """\
+dns:
+  listen: { blr: 127.0.0.1:5301, maa: 127.0.0.1:5302, del: 127.0.0.1:5303 }
+  quorum: 50%
+  zones:
+    example.test:
+      ttl: 20s
+      records:
+        - { name: "@", type: NS, values: [ns1.example.test., ns2.example.test.] }
+        - { name: ns1, type: A, values: [127.0.0.1] }
+        - { name: www, type: A, policy: failover, service: control }
+        - { name: api, type: A, policy: weighted, service: control, answers: 1 }
+        - { name: near, type: A, policy: latency, service: control, clients: { 127.0.0.0/24: us-east, 127.0.1.0/24: eu-west } }
+        - { name: all, type: A, policy: multivalue, service: control, answers: 8 }
+        - { name: fixed, type: TXT, values: ["v=1"] }
+"""
+DNS = (BASE.replace("  shutdown_grace: 10s\n", "  shutdown_grace: 10s\n  quorum: 50%\n", 1)
+       .replace("nodes:\n", "nodes:\n" + DNS_NODE, 1)
+       .replace("listeners:\n", DNS_SERVICE + "listeners:\n", 1)) + DNS_SECTION
+
 # Files that cases name and that the reader requires to exist (written next to each case file).
 FILES = ("cluster.key", "admin.token", "sentinel.pw", "pg.pw")
 
@@ -106,6 +138,20 @@ def tcp_variant(*pairs):
             raise AssertionError(f"case refers to {old!r}, which TCP no longer contains")
         text = text.replace(old, new, 1)
     return text
+
+
+def dns_variant(*pairs):
+    """DNS with each (old, new) pair replaced once, in order (each `old` must be there)."""
+    text = DNS
+    for old, new in zip(pairs[::2], pairs[1::2]):
+        if old not in text:
+            raise AssertionError(f"case refers to {old!r}, which DNS no longer contains")
+        text = text.replace(old, new, 1)
+    return text
+
+
+def record(i, *path):
+    return ("dns", "zones", "example.test", "records", i) + tuple(path)
 
 
 def svc(path):
@@ -225,7 +271,70 @@ CASES = [
     ("sentinels without a master", tcp_variant("{ master: mymaster, addresses:", "{ addresses:"), cache(["sentinels"])),
     ("max_connections 0", tcp_variant("max_connections: 10000", "max_connections: 0"), cache(["limits", "max_connections"])),
 
+    # --- dns: health-aware authoritative DNS (docs/design/dns.md)
+    ("dns: the contract example (cluster.quorum, listen per node, static and failover/weighted/latency/multivalue records)", DNS, VALID),
+    ("dns: one listen address, quorum as a number, a record ttl and a type in lower case",
+     dns_variant("listen: { blr: 127.0.0.1:5301, maa: 127.0.0.1:5302, del: 127.0.0.1:5303 }", "listen: 127.0.0.1:5301",
+                 "  quorum: 50%\n  zones:", "  quorum: 0.75\n  zones:",
+                 "type: TXT, values:", "type: txt, ttl: 5s, values:"), VALID),
+    ("dns: a value of every static type",
+     dns_variant('        - { name: fixed, type: TXT, values: ["v=1"] }\n',
+                 '        - { name: fixed, type: TXT, values: "v=1" }\n'
+                 '        - { name: "@", type: SOA, values: ["ns1.example.test. admin.example.test. 1 3600 600 86400 20"] }\n'
+                 '        - { name: mail, type: MX, values: ["10 mx.example.test."] }\n'
+                 '        - { name: _https._tcp, type: SRV, values: ["10 5 443 www.example.test."] }\n'
+                 '        - { name: alias, type: CNAME, values: [www.example.test.] }\n'
+                 '        - { name: deep.wild, type: AAAA, values: ["2001:db8::1", "::1"] }\n'), VALID),
+    ("dns: an AAAA policy record over upstreams with IPv6 addresses (a literal host, or dns_address)",
+     dns_variant("listeners:\n", "  v6:\n    listen: 127.0.0.1:8086\n    upstreams:\n      - { name: a, url: \"http://[::1]:9201\" }\n"
+                 "      - { name: b, url: http://b.internal:9202, dns_address: \"2001:db8::2\" }\nlisteners:\n",
+                 "        - { name: fixed,", "        - { name: six, type: AAAA, policy: multivalue, service: v6 }\n        - { name: fixed,"), VALID),
+    ("dns: cluster.quorum 100% and no dns.quorum", dns_variant("  quorum: 50%\n  zones:", "  zones:", "  quorum: 50%\n", "  quorum: 100%\n"), VALID),
+    ("dns: a policy record of type CNAME", dns_variant("name: www, type: A,", "name: www, type: CNAME,"), record(2, "type")),
+    ("dns: values on a policy record", dns_variant("policy: failover, service: control }", "policy: failover, service: control, values: [127.0.0.1] }"), record(2, "values")),
+    ("dns: a policy record without a service", dns_variant("policy: weighted, service: control, answers: 1 }", "policy: weighted, answers: 1 }"), record(3)),
+    ("dns: an unknown policy", dns_variant("policy: failover", "policy: geo"), record(2, "policy")),
+    ("dns: clients on a multivalue record", dns_variant("service: control, answers: 8 }", "service: control, answers: 8, clients: { 127.0.0.0/24: us-east } }"), record(5, "clients")),
+    ("dns: clients on a static record", dns_variant('values: ["v=1"] }', 'values: ["v=1"], clients: { 10.0.0.0/8: x } }'), record(6, "clients")),
+    ("dns: answers on a static record", dns_variant('values: ["v=1"] }', 'values: ["v=1"], answers: 2 }'), record(6, "answers")),
+    ("dns: a static record without values", dns_variant("{ name: ns1, type: A, values: [127.0.0.1] }", "{ name: ns1, type: A }"), record(1)),
+    ("dns: a zone without an NS record at \"@\"", dns_variant('        - { name: "@", type: NS, values: [ns1.example.test., ns2.example.test.] }\n', ""), ("dns", "zones", "example.test", "records")),
+    ("dns: an NS record that is not at the apex only", dns_variant('{ name: "@", type: NS,', '{ name: sub, type: NS,'), ("dns", "zones", "example.test", "records")),
+    ("dns: an A value that is an IPv6 address", dns_variant("values: [127.0.0.1]", 'values: ["::1"]'), record(1, "values")),
+    ("dns: an AAAA value that is an IPv4 address", dns_variant("{ name: ns1, type: A,", "{ name: ns1, type: AAAA,"), record(1, "values")),
+    ("dns: an MX value without a preference", dns_variant('type: TXT, values: ["v=1"]', "type: MX, values: [mx.example.test.]"), record(6, "values")),
+    ("dns: an SRV value without a port", dns_variant('type: TXT, values: ["v=1"]', 'type: SRV, values: ["10 5 www.example.test."]'), record(6, "values")),
+    ("dns: an SOA value with 5 fields", dns_variant('type: TXT, values: ["v=1"]', 'type: SOA, values: ["ns1.example.test. admin.example.test. 1 3600 600"]'), record(6, "values")),
+    ("dns: an NS value that is not a host name", dns_variant("values: [ns1.example.test., ns2.example.test.]", 'values: ["ns1 example"]'), record(0, "values")),
+    ("dns: an unknown record type", dns_variant("type: TXT", "type: PTR"), record(6, "type")),
+    ("dns: a record name '*'", dns_variant("name: fixed,", 'name: "*",'), record(6, "name")),
+    ("dns: a record without a name", dns_variant("{ name: ns1, type: A,", "{ type: A,"), record(1)),
+    ("dns: a misspelt record key", dns_variant('values: ["v=1"]', 'value: ["v=1"]'), record(6)),
+    ("dns: answers 65", dns_variant("answers: 8", "answers: 65"), record(5, "answers")),
+    ("dns: a client network that is not CIDR", dns_variant("127.0.1.0/24: eu-west", "127.0.1.0/33: eu-west"), record(4, "clients")),
+    ("dns: a zone name with a space", dns_variant("    example.test:", "    example test:"), ("dns", "zones")),
+    ("dns: quorum above 100%", dns_variant("  quorum: 50%\n  zones:", "  quorum: 150%\n  zones:"), ("dns", "quorum")),
+    ("dns: quorum 50 without a percent sign", dns_variant("  quorum: 50%\n  zones:", "  quorum: 50\n  zones:"), ("dns", "quorum")),
+    ("dns: quorum that is a word", dns_variant("  quorum: 50%\n  zones:", "  quorum: half\n  zones:"), ("dns", "quorum")),
+    ("cluster.quorum 0", dns_variant("  quorum: 50%\n", "  quorum: 0\n"), ("cluster", "quorum")),
+    ("dns without listen", dns_variant("  listen: { blr: 127.0.0.1:5301, maa: 127.0.0.1:5302, del: 127.0.0.1:5303 }\n", ""), ("dns",)),
+    ("dns without zones", DNS[:DNS.index("  zones:\n")], ("dns",)),
+    ("unknown dns key", dns_variant("  quorum: 50%\n  zones:", "  quorum: 50%\n  ttl: 20s\n  zones:"), ("dns",)),
+    ("a dns_address that is not an IP address", dns_variant("dns_address: 192.0.2.7", "dns_address: c3.example.test"), ("services", "control", "upstreams", 2, "dns_address")),
+
     # --- documented differences between the schema and the reader (the reader is the authority)
+    ("dns record for an undeclared service (only the reader knows the services)", dns_variant("service: control, answers: 1", "service: contrl, answers: 1"), VALID, "rejected"),
+    ("dns policy record over an upstream without an IPv4 address (only the reader knows the upstreams' hosts)", dns_variant(", dns_address: 192.0.2.7 }", " }"), VALID, "rejected"),
+    ("dns AAAA policy record over IPv4 upstreams (only the reader knows the upstreams' hosts)", dns_variant("name: www, type: A,", "name: www, type: AAAA,"), VALID, "rejected"),
+    ("dns zone ttl under the 1s minimum (not expressible as a pattern)", dns_variant("ttl: 20s", "ttl: 500ms"), VALID, "rejected"),
+    ("dns listen map naming an undeclared node (only the reader knows the nodes)", dns_variant("del: 127.0.0.1:5303 }", "bom: 127.0.0.1:5303 }"), VALID, "rejected"),
+    ("dns A value 127.1 (both refuse the short form: it hides typos)", dns_variant("values: [127.0.0.1]", "values: [\"127.1\"]"), record(1, "values")),
+    ("dns quorum as a quoted number: the reader is more lenient", dns_variant("  quorum: 50%\n  zones:", '  quorum: "0.5"\n  zones:'), ("dns", "quorum"), VALID),
+    ("dns empty zones mapping", DNS[:DNS.index("    example.test:\n")].replace("  zones:\n", "  zones: {}\n"), ("dns", "zones")),
+    ("dns zone left empty", DNS[:DNS.index("      ttl: 20s\n")], ("dns", "zones", "example.test")),
+    ("dns empty values list", dns_variant('values: ["v=1"]', "values: []"), record(6, "values")),
+    ("dns listen on a service's address (neither the schema nor the reader checks DNS listen clashes yet)",
+     dns_variant("listen: { blr: 127.0.0.1:5301,", "listen: { blr: 127.0.0.1:8080,"), VALID, ANY),
     ("listen map naming an undeclared node (only the reader knows the nodes)", variant("listen: 127.0.0.1:8080", "listen: { bom: 127.0.0.1:8081 }"), VALID, "rejected"),
     ("route to an undeclared service (only the reader knows the services)", variant("{ path: /, service: web }", "{ path: /, service: api }"), VALID, "rejected"),
     ("health interval under the 50ms minimum (not expressible as a pattern)", variant("interval: 2s, timeout: 1s", "interval: 20ms, timeout: 10ms"), VALID, "rejected"),

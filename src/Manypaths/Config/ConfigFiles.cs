@@ -26,6 +26,16 @@ internal static class ConfigFiles
             return null;
         }
 
+        try
+        {
+            using var _ = File.OpenRead(full);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            map.Errors.Add(s, $"The {what} file '{value}' cannot be read: {e.Message}");
+            return null;
+        }
+
         return full;
     }
 }

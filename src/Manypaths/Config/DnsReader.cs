@@ -28,6 +28,11 @@ internal sealed class DnsReader(ConfigErrors errors, IReadOnlyDictionary<string,
             errors.Add(map.Raw("zones") ?? map.Node, $"{YamlMap.Capitalize(map.Where)} needs 'zones': at least one zone with its records.");
         }
 
+        if (zonesMap is not null && !zonesMap.Entries().Any())
+        {
+            errors.Add(zonesMap.Node, $"{YamlMap.Capitalize(map.Where)} has no zones: give at least one zone with its records.");
+        }
+
         foreach (var (name, keyNode, value) in zonesMap?.Entries() ?? [])
         {
             var zoneName = name.TrimEnd('.').ToLowerInvariant();
@@ -37,7 +42,11 @@ internal sealed class DnsReader(ConfigErrors errors, IReadOnlyDictionary<string,
                 continue;
             }
 
-            if (YamlMap.From(value, errors, $"zone '{zoneName}'") is { } zone)
+            if (YamlMap.IsNull(value))
+            {
+                errors.Add(keyNode, $"Zone '{zoneName}' is empty: give it 'records' (at least an NS record at \"@\").");
+            }
+            else if (YamlMap.From(value, errors, $"zone '{zoneName}'") is { } zone)
             {
                 zones.Add(ReadZone(zoneName, zone));
             }
@@ -98,7 +107,13 @@ internal sealed class DnsReader(ConfigErrors errors, IReadOnlyDictionary<string,
         r.AllowOnly("name", "type", "values", "ttl", "policy", "service", "answers", "clients");
         var nameNode = r.Scalar("name", required: true);
         var name = (nameNode?.Value ?? "@").TrimEnd('.').ToLowerInvariant();
-        if (nameNode is not null && name != "@" && !IsDomainName(name.Replace("*.", "")))
+        if (nameNode is not null && name.Contains('*'))
+        {
+            errors.Add(nameNode, $"'{nameNode.Value}': wildcard records are not supported yet; list each name.");
+            return null;
+        }
+
+        if (nameNode is not null && name != "@" && !IsDomainName(name))
         {
             errors.Add(nameNode, $"'{nameNode.Value}' is not a valid record name: a label such as www, a relative name such as a.b, or \"@\" for the zone apex.");
             return null;
@@ -129,6 +144,11 @@ internal sealed class DnsReader(ConfigErrors errors, IReadOnlyDictionary<string,
                 {
                     values.Add(text);
                 }
+            }
+
+            if (raw is YamlSequenceNode { Children.Count: 0 } empty)
+            {
+                errors.Add(empty, $"The {type} record '{name}' of zone '{zone}' has an empty 'values' list: give at least one value.");
             }
 
             if (raw is null && typeNode is not null)
@@ -249,11 +269,11 @@ internal sealed class DnsReader(ConfigErrors errors, IReadOnlyDictionary<string,
         switch (type)
         {
             case "A":
-                return IPAddress.TryParse(text, out var v4) && v4.AddressFamily == AddressFamily.InterNetwork ? null : "an IPv4 address such as 192.0.2.1";
+                return IsStrictIPv4(text) ? null : "an IPv4 address such as 192.0.2.1";
             case "AAAA":
                 return IPAddress.TryParse(text, out var v6) && v6.AddressFamily == AddressFamily.InterNetworkV6 ? null : "an IPv6 address such as 2001:db8::1";
             case "NS" or "CNAME":
-                return IsDomainName(text.TrimEnd('.')) ? null : "a host name such as ns1.example.test.";
+                return IsDomainName(text.TrimEnd('.')) ? null : "a host name such as ns1.example.test (a trailing dot is allowed)";
             case "TXT":
                 return text.Length <= 4000 ? null : "at most 4,000 characters";
             case "MX":
@@ -268,6 +288,10 @@ internal sealed class DnsReader(ConfigErrors errors, IReadOnlyDictionary<string,
                 return "an unknown type";
         }
     }
+
+    /// <summary>Four dotted decimal parts: .NET also takes "127.1" or "192.0.2" as addresses, which hides typos.</summary>
+    internal static bool IsStrictIPv4(string text) =>
+        text.Split('.') is { Length: 4 } parts && parts.All(p => p.Length is > 0 and <= 3 && p.All(char.IsAsciiDigit) && int.Parse(p, System.Globalization.CultureInfo.InvariantCulture) <= 255);
 
     internal static bool IsDomainName(string name) =>
         name.Length is > 0 and <= 253 && name.Split('.').All(l => l.Length is > 0 and <= 63 && l.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') && l[0] != '-');

@@ -119,7 +119,8 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
             }
 
             System.Net.IPAddress? dnsAddress = null;
-            if (u.Scalar("dns_address") is { } da && !System.Net.IPAddress.TryParse(da.Value, out dnsAddress))
+            if (u.Scalar("dns_address") is { } da && (!System.Net.IPAddress.TryParse(da.Value, out dnsAddress)
+                || (dnsAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !DnsReader.IsStrictIPv4(da.Value ?? ""))))
             {
                 errors.Add(da, $"'dns_address' in {u.Where} must be an IPv4 or IPv6 address, not '{da.Value}'.");
             }

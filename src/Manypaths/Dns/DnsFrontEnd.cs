@@ -25,6 +25,7 @@ internal sealed partial class DnsFrontEnd : IDisposable
         _metrics = metrics;
         _logger = logger;
         _server = new DnsServer(new UdpServerTransport(endpoint), new TcpServerTransport(endpoint));
+        _server.ClientConnected += OnClientConnected;
         _server.QueryReceived += OnQueryAsync;
         _server.ExceptionThrown += OnException;
     }
@@ -33,28 +34,82 @@ internal sealed partial class DnsFrontEnd : IDisposable
 
     public void Start() => _server.Start();
 
-    private Task OnQueryAsync(object sender, QueryReceivedEventArgs e)
+    /// <summary>
+    /// Rate limiting is decided here, before the packet is parsed: a dropped one is refused outright (left unanswered
+    /// in the query handler, ARSoft would send SERVFAIL instead of nothing). A slipped one is answered empty and
+    /// truncated by the query handler.
+    /// </summary>
+    private Task OnClientConnected(object sender, ClientConnectedEventArgs e)
     {
-        if (e.Query is not DnsMessage query || _book() is not { } book)
+        if (e.TransportProtocol != TransportProtocol.Udp)
         {
-            return Task.CompletedTask; // not a DNS query message, or no zones: no answer
+            return Task.CompletedTask;
         }
 
-        if (e.TransportProtocol == TransportProtocol.Udp && _limiter.Decide(e.RemoteEndpoint.Address) is var decision and not RateDecision.Send)
+        var decision = _limiter.Decide(Client(e.RemoteEndpoint.Address));
+        if (decision == RateDecision.Send)
         {
-            _metrics.DnsRateLimited.Add(1, new KeyValuePair<string, object?>("action", decision == RateDecision.Slip ? "slipped" : "dropped"));
-            if (decision == RateDecision.Slip)
-            {
-                var slip = query.CreateResponseInstance();
-                slip.IsTruncated = true; // empty and truncated: a real client retries over TCP
-                e.Response = slip;
-            }
+            return Task.CompletedTask;
+        }
 
+        _metrics.DnsRateLimited.Add(1, new KeyValuePair<string, object?>("action", decision == RateDecision.Slip ? "slipped" : "dropped"));
+        if (decision == RateDecision.Drop)
+        {
+            e.RefuseConnect = true;
+        }
+        else
+        {
+            _slip.AddOrUpdate(e.RemoteEndpoint, 1, (_, n) => n + 1);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Slips owed per client endpoint: a count, not a flag, so two packets of one client in flight at once both
+    /// get the treatment decided for them (which of the two gets which is not tracked).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<IPEndPoint, int> _slip = new();
+
+    private bool TakeSlip(IPEndPoint client)
+    {
+        while (_slip.TryGetValue(client, out var owed))
+        {
+            if (owed <= 1 ? _slip.TryRemove(new KeyValuePair<IPEndPoint, int>(client, owed)) : _slip.TryUpdate(client, owed - 1, owed))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d: rate limits and client networks see it as IPv4.</summary>
+    private static IPAddress Client(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
+    private Task OnQueryAsync(object sender, QueryReceivedEventArgs e)
+    {
+        if (e.Query is not DnsMessage query)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (_book() is not { } book)
+        {
+            var refused = query.CreateResponseInstance();
+            refused.ReturnCode = ReturnCode.Refused; // no zones here (yet): not a server failure
+            e.Response = refused;
+            return Task.CompletedTask;
+        }
+
+        if (e.TransportProtocol == TransportProtocol.Udp && !_slip.IsEmpty && TakeSlip(e.RemoteEndpoint))
+        {
+            var slip = query.CreateResponseInstance();
+            slip.IsTruncated = true; // empty and truncated: a real client retries over TCP, which is not limited
+            e.Response = slip;
             return Task.CompletedTask;
         }
 
         var why = _logger.IsEnabled(LogLevel.Debug) ? new System.Text.StringBuilder() : null;
-        var response = book.Answer(query, e.RemoteEndpoint.Address, why);
+        var response = book.Answer(query, Client(e.RemoteEndpoint.Address), why);
         _metrics.DnsQueries.Add(1, new KeyValuePair<string, object?>("rcode", response.ReturnCode.ToString().ToLowerInvariant()),
             new KeyValuePair<string, object?>("transport", e.TransportProtocol.ToString().ToLowerInvariant()));
         if (_logger.IsEnabled(LogLevel.Debug))

@@ -19,7 +19,8 @@ namespace Manypaths.Dns;
 internal sealed class RecordPicker(IEndpointViews views, double quorum, string? nodeRegion, Random random)
 {
     /// <param name="why">Gets the decision in words, when given (built only for the log and 'dns query').</param>
-    public IEnumerable<DnsRecordBase> Records(RecordSet set, IPAddress client, System.Text.StringBuilder? why, ref byte scope)
+    /// <param name="scope">The ECS scope: set by a record that depends on the client (latency), left alone otherwise.</param>
+    public IEnumerable<DnsRecordBase> Records(RecordSet set, ClientAddress client, System.Text.StringBuilder? why, ref int scope)
     {
         if (set.Policy == DnsPolicy.Static)
         {
@@ -43,7 +44,7 @@ internal sealed class RecordPicker(IEndpointViews views, double quorum, string? 
                 break;
             case DnsPolicy.Latency:
                 var (region, bits) = ClientRegion(set, client);
-                scope = bits;
+                scope = Math.Max(scope, bits);
                 chosen = NearestRegion(set, pool, region, out var served);
                 why?.Append($"latency: client region {region ?? "unknown"}, answered from {served ?? "any"}; {note}");
                 break;
@@ -106,19 +107,45 @@ internal sealed class RecordPicker(IEndpointViews views, double quorum, string? 
         return result;
     }
 
-    /// <summary>The region of the longest client network holding the address, and that prefix (the ECS scope).</summary>
-    private (string? Region, byte Bits) ClientRegion(RecordSet set, IPAddress client)
+    /// <summary>
+    /// The region of the longest client network holding the address, and the ECS scope of that answer (RFC 7871
+    /// 7.2.1): the longest prefix of every configured network that overlaps the client's subnet (a more specific
+    /// network inside it may answer differently), and at least the subnet's own prefix when none holds the address
+    /// (the node-region answer must not be cached for every client).
+    /// </summary>
+    private (string? Region, byte Bits) ClientRegion(RecordSet set, ClientAddress client)
     {
-        (string? Region, byte Bits) best = (null, 0);
-        foreach (var (network, region) in set.Clients)
+        string? region = null;
+        var matched = -1;
+        var scope = 0;
+        foreach (var (network, name) in set.Clients)
         {
-            if (network.Contains(client) && (best.Region is null || network.PrefixLength > best.Bits))
+            if (network.Contains(client.Address) && network.PrefixLength > matched)
             {
-                best = (region, (byte)network.PrefixLength);
+                (region, matched) = (name, network.PrefixLength);
+            }
+
+            if (network.BaseAddress.AddressFamily == client.Address.AddressFamily && client.SourcePrefix > 0
+                && (network.Contains(client.Address) || new IPNetwork(Mask(client.Address, client.SourcePrefix), client.SourcePrefix).Contains(network.BaseAddress)))
+            {
+                scope = Math.Max(scope, network.PrefixLength);
             }
         }
 
-        return best.Region is null ? (nodeRegion, (byte)0) : best;
+        scope = Math.Max(scope, region is null ? client.SourcePrefix : matched);
+        return (region ?? nodeRegion, (byte)scope);
+    }
+
+    private static IPAddress Mask(IPAddress address, int prefix)
+    {
+        var bytes = address.GetAddressBytes();
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var keep = Math.Clamp(prefix - (i * 8), 0, 8);
+            bytes[i] &= (byte)(0xFF << (8 - keep));
+        }
+
+        return new IPAddress(bytes);
     }
 
     private List<DnsEndpoint> NearestRegion(RecordSet set, List<DnsEndpoint> pool, string? region, out string? served)

@@ -28,6 +28,7 @@ internal sealed class ResponseRateLimiter(TimeProvider time, int perSecond = Res
     public const int DefaultPerSecond = 200;
     private const int MaxPrefixes = 100_000;
     private readonly ConcurrentDictionary<(ulong, ulong), Bucket> _buckets = new();
+    private int _count;
 
     public int PerSecond => perSecond;
 
@@ -41,14 +42,38 @@ internal sealed class ResponseRateLimiter(TimeProvider time, int perSecond = Res
         }
 
         var key = Prefix(client);
-        if (_buckets.Count > MaxPrefixes)
+        if (!_buckets.TryGetValue(key, out var bucket))
         {
-            _buckets.Clear(); // a flood of distinct prefixes: start over rather than grow without bound
+            if (Volatile.Read(ref _count) >= MaxPrefixes)
+            {
+                Evict(); // a flood of distinct prefixes: forget the idle ones, never the busy ones
+            }
+
+            bucket = new Bucket(perSecond * 2.0, time.GetTimestamp());
+            if (_buckets.TryAdd(key, bucket))
+            {
+                Interlocked.Increment(ref _count);
+            }
+            else
+            {
+                bucket = _buckets[key];
+            }
         }
 
-        var bucket = _buckets.GetOrAdd(key, _ => new Bucket(perSecond * 2.0, time.GetTimestamp()));
         return bucket.Take(perSecond, perSecond * 2.0, time) ? RateDecision.Send
             : bucket.NextOver() % slipEvery == 0 ? RateDecision.Slip : RateDecision.Drop;
+    }
+
+    /// <summary>Forgets the prefixes whose bucket has refilled (a full bucket is the same as none).</summary>
+    private void Evict()
+    {
+        foreach (var (key, bucket) in _buckets)
+        {
+            if (bucket.Full(perSecond, perSecond * 2.0, time) && _buckets.TryRemove(key, out _))
+            {
+                Interlocked.Decrement(ref _count);
+            }
+        }
     }
 
     private static (ulong, ulong) Prefix(IPAddress address)
@@ -88,5 +113,13 @@ internal sealed class ResponseRateLimiter(TimeProvider time, int perSecond = Res
         }
 
         public long NextOver() => Interlocked.Increment(ref _over);
+
+        public bool Full(double rate, double burst, TimeProvider time)
+        {
+            lock (_lock)
+            {
+                return _tokens + (time.GetElapsedTime(_at).TotalSeconds * rate) >= burst;
+            }
+        }
     }
 }

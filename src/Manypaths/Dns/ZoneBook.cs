@@ -35,6 +35,13 @@ internal sealed class ZoneBook
     {
         var response = query.CreateResponseInstance();
         response.IsRecursionAllowed = false;
+        if (!query.IsQuery)
+        {
+            response.ReturnCode = ReturnCode.FormatError; // a response sent to us: the front end does not answer it
+            why?.Append("not a query");
+            return response;
+        }
+
         if (query.OperationCode != OperationCode.Query || query.Questions.Count != 1)
         {
             response.ReturnCode = query.OperationCode != OperationCode.Query ? ReturnCode.NotImplemented : ReturnCode.FormatError;
@@ -58,9 +65,12 @@ internal sealed class ZoneBook
         }
 
         response.IsAuthoritiveAnswer = true;
-        var client = ecs?.Address ?? source;
-        var scope = (byte)0;
-        var answered = Lookup(zone, question.Name, question.RecordType, client, response, why, ref scope);
+        // An ECS option with a source prefix of 0 says nothing about the client: use the packet's source.
+        var client = ecs is { SourceNetmask: > 0 } ? ecs.Address : source;
+        // The ECS scope: -1 until a record that depends on the client (latency) says how much of its address it used.
+        var prefix = ecs is { SourceNetmask: > 0 } ? ecs.SourceNetmask : (byte)0;
+        var scope = -1;
+        var answered = Lookup(zone, question.Name, question.RecordType, new ClientAddress(client, prefix), response, why, ref scope);
         if (!answered)
         {
             response.AuthorityRecords.Add(zone.Soa.Negative);
@@ -69,7 +79,7 @@ internal sealed class ZoneBook
         if (ecs is not null)
         {
             // RFC 7871: echo family, source prefix and address; the scope says how much of it the answer depended on.
-            response.EDnsOptions!.Options.Add(new ClientSubnetOption(ecs.SourceNetmask, scope, ecs.Address));
+            response.EDnsOptions!.Options.Add(new ClientSubnetOption(ecs.SourceNetmask, (byte)Math.Max(0, scope), ecs.Address));
         }
 
         return response;
@@ -105,7 +115,7 @@ internal sealed class ZoneBook
     }
 
     /// <returns>False when the answer is negative (NXDOMAIN or NODATA: the SOA goes in authority).</returns>
-    private bool Lookup(Zone zone, DomainName name, RecordType type, IPAddress client, DnsMessage response, System.Text.StringBuilder? why, ref byte scope)
+    private bool Lookup(Zone zone, DomainName name, RecordType type, ClientAddress client, DnsMessage response, System.Text.StringBuilder? why, ref int scope)
     {
         if (!zone.Names.TryGetValue(name, out var sets))
         {
@@ -268,6 +278,9 @@ internal sealed class ZoneBook
 }
 
 /// <summary>All records of one owner name and type: fixed values, or a health-aware set over a service's endpoints.</summary>
+/// <summary>Who asked: the ECS address (else the packet's source) and the ECS source prefix (0 without one).</summary>
+internal readonly record struct ClientAddress(IPAddress Address, byte SourcePrefix);
+
 internal sealed record RecordSet(
     DomainName Name,
     RecordType Type,

@@ -11,7 +11,7 @@ namespace Manypaths.Health;
 /// 'health.check' (HTTP GET, TCP connect, or a role check judged by the service's <see cref="RoleBoard"/>), the
 /// connections they keep, and the prober that runs them.
 /// </summary>
-internal sealed class ProbeSet : IAsyncDisposable
+internal sealed partial class ProbeSet : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly List<(string Name, IProbe Probe, UpstreamHealth Health)> _probes = [];
@@ -44,7 +44,20 @@ internal sealed class ProbeSet : IAsyncDisposable
         }
 
         // A password file is read when the generation is built: a rotated password takes a reload (which re-reads it).
-        var password = check.PasswordFile is { } file ? File.ReadAllText(file).TrimEnd('\r', '\n') : null;
+        string? password = null;
+        if (check.PasswordFile is { } file)
+        {
+            try
+            {
+                password = File.ReadAllText(file).TrimEnd('\r', '\n');
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Checked at load, gone or unreadable since: the checks fail with the server's own refusal, which
+                // status shows, instead of the whole generation failing to start after it went live.
+                Log.Unreadable(loggers.CreateLogger("Manypaths.Health"), core.Name, file, e.Message);
+            }
+        }
         foreach (var u in core.Upstreams)
         {
             IRoleReader reader = check.Check switch
@@ -99,5 +112,12 @@ internal sealed class ProbeSet : IAsyncDisposable
             inner.Dispose();
             return ValueTask.CompletedTask;
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2103, EventName = "PasswordFileUnreadable", Level = LogLevel.Error,
+            Message = "Service {Service}: cannot read password_file {File}: {Error}")]
+        public static partial void Unreadable(ILogger logger, string service, string file, string error);
     }
 }

@@ -28,6 +28,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private readonly Dictionary<IPEndPoint, ListenerHost> _listeners = [];
     private readonly Dictionary<IPEndPoint, Tcp.TcpListenerHost> _tcpListeners = [];
     private readonly Dictionary<IPEndPoint, Dns.DnsFrontEnd> _dnsListeners = [];
+
+    /// <summary>Each tcp service's live sessions, by service name, across generations (a reload keeps them judged).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Tcp.TcpConnections> _tcpSessions = new(StringComparer.Ordinal);
     private readonly ServiceProvider _services;
     private readonly IHttpForwarder _forwarder;
     private readonly ServiceRequestHandler _handler;
@@ -266,7 +269,10 @@ internal sealed partial class NodeHost : IAsyncDisposable
             var http = cores.Values.Where(c => c.Options.Mode == ServiceMode.Http)
                 .ToDictionary(c => c.Name, c => new ServiceRuntime(c, Loggers, Faults) { Relay = c.Options.Relay ? _relay : null });
             var tcp = cores.Values.Where(c => c.Options.Mode == ServiceMode.Tcp)
-                .ToDictionary(c => c.Name, c => new Tcp.TcpProxy(c, Faults, Loggers.CreateLogger("Manypaths.Tcp")) { Relay = c.Options.Relay ? _relay : null });
+                .ToDictionary(c => c.Name, c => new Tcp.TcpProxy(c, Faults, Loggers.CreateLogger("Manypaths.Tcp"), _tcpSessions.GetOrAdd(c.Name, _ => new Tcp.TcpConnections()))
+                {
+                    Relay = c.Options.Relay ? _relay : null,
+                });
             var bindings = BuildBindings(config, http);
             var tcpBindings = tcp.Values.Where(t => t.Core.Options.Listen?.For(NodeName) is not null)
                 .ToDictionary(t => t.Core.Options.Listen!.For(NodeName)!, t => t.Name);
@@ -586,12 +592,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         _tcpListeners.Clear();
-        var services = _generation?.Tcp.Values.ToList() ?? [];
+        var services = _tcpSessions.Values.ToList();
         using var timeout = new CancellationTokenSource(grace, Time);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(now, timeout.Token);
         try
         {
-            while (services.Any(s => s.Connections.Count > 0))
+            while (services.Any(s => s.Count > 0))
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(50), Time, deadline.Token);
             }
@@ -602,7 +608,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
         foreach (var s in services)
         {
-            s.Connections.CloseAll("node stopping");
+            s.CloseAll("node stopping");
         }
     }
 
@@ -625,9 +631,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         _dnsListeners.Clear();
-        foreach (var t in _generation?.Tcp.Values ?? [])
+        foreach (var t in _tcpSessions.Values)
         {
-            t.Connections.CloseAll("node stopping");
+            t.CloseAll("node stopping");
         }
 
         foreach (var l in _listeners.Values)

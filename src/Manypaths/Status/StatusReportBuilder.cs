@@ -23,7 +23,7 @@ internal static class StatusReportBuilder
                 return new UpstreamStatus(u.Name, hide ? null : UpstreamAddress(u.Options), u.Options.Region, u.Options.Tier, u.Options.Weight,
                     h.State.ToString().ToLowerInvariant(), h.Reason, double.IsNaN(h.LatencyMs) || down ? null : Math.Round(h.LatencyMs, 2),
                     Math.Round(h.SuccessRate, 4), h.LastTransition, h.EjectedUntil, host.Maintenance.IsDrained(s.Name, u.Name),
-                    role is null ? (s.Roles is null ? null : "unknown") : role.Role.ToString().ToLowerInvariant(), role?.LagBytes, tcp?.Connections.To(u.Index));
+                    role is null ? (s.Roles is null ? null : "unknown") : role.Role.ToString().ToLowerInvariant(), role?.LagBytes, tcp?.Connections.To(u.Name));
             }).ToList();
             var state = m is not null ? "maintenance"
                 : ups.Any(u => !u.Drained && u.State is "up" or "unknown") ? (ups.All(u => u.State == "up" || u.Drained) ? "healthy" : "degraded")

@@ -2,7 +2,10 @@ using System.Collections.Concurrent;
 
 namespace Manypaths.Tcp;
 
-/// <summary>The live sessions of one tcp service on this node, by upstream, so a demotion can close them.</summary>
+/// <summary>
+/// The live sessions of one tcp service on this node, so a demotion can close them. Kept by the node per service name
+/// across config generations: a session opened before a reload is still closed when its upstream is demoted after it.
+/// </summary>
 internal sealed class TcpConnections
 {
     private readonly ConcurrentDictionary<TcpSession, byte> _sessions = new();
@@ -11,7 +14,7 @@ internal sealed class TcpConnections
 
     public int Count => Volatile.Read(ref _count);
 
-    public int To(int upstream) => _sessions.Keys.Count(s => s.Upstream == upstream);
+    public int To(string upstream) => _sessions.Keys.Count(s => s.UpstreamName == upstream);
 
     /// <summary>Takes a place for a new client, within the service's and the client's limits.</summary>
     public bool TryEnter(string client, int maxConnections, int maxPerClient)
@@ -46,13 +49,13 @@ internal sealed class TcpConnections
 
     public void Remove(TcpSession session) => _sessions.TryRemove(session, out _);
 
-    /// <summary>Closes every session on <paramref name="path"/>; returns how many.</summary>
-    public int CloseAll(Routing.PathKey path, string why)
+    /// <summary>Closes every session to <paramref name="upstream"/> through <paramref name="peer"/> (null: direct); returns how many.</summary>
+    public int CloseAll(string upstream, string? peer, string why)
     {
         var closed = 0;
         foreach (var s in _sessions.Keys)
         {
-            if (s.Path == path)
+            if (s.UpstreamName == upstream && s.Peer == peer)
             {
                 s.Close(why);
                 closed++;
@@ -62,7 +65,7 @@ internal sealed class TcpConnections
         return closed;
     }
 
-    public int On(Routing.PathKey path) => _sessions.Keys.Count(s => s.Path == path);
+    public int On(string upstream, string? peer) => _sessions.Keys.Count(s => s.UpstreamName == upstream && s.Peer == peer);
 
     /// <summary>Closes every session (the node stops, or the service left the config).</summary>
     public void CloseAll(string why)

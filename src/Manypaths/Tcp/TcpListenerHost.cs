@@ -47,7 +47,10 @@ internal sealed class TcpListenerHost(IPEndPoint endpoint, Func<IPEndPoint, Sock
             }
             catch (SocketException)
             {
-                continue; // the client reset before we accepted it, or the process is out of descriptors for a moment
+                // The client reset before we accepted it, or the process is out of descriptors for a moment: a short
+                // pause, so the loop does not spin on a condition that lasts.
+                await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System);
+                continue;
             }
 
             client.NoDelay = true;

@@ -25,8 +25,10 @@ internal sealed partial class TcpProxy : IDisposable
     private TaskCompletionSource _fitChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly KeyValuePair<string, object?> _serviceTag;
 
-    public TcpProxy(ServiceCore core, Mesh.FaultInjector? faults, ILogger logger)
+    /// <param name="connections">The service's live sessions, kept by the node across generations.</param>
+    public TcpProxy(ServiceCore core, Mesh.FaultInjector? faults, ILogger logger, TcpConnections connections)
     {
+        Connections = connections;
         _core = core;
         _faults = faults;
         _logger = logger;
@@ -64,7 +66,7 @@ internal sealed partial class TcpProxy : IDisposable
     /// <summary>Set when the service has relay: true and this node is part of a mesh: how to sign a tunnel for a peer.</summary>
     public Mesh.RelayContext? Relay { get; init; }
     public string Name => _core.Name;
-    public TcpConnections Connections { get; } = new();
+    public TcpConnections Connections { get; }
 
     /// <summary>Serves one accepted client connection until it ends; never throws.</summary>
     public async Task ServeAsync(Socket client)
@@ -98,7 +100,7 @@ internal sealed partial class TcpProxy : IDisposable
             }
 
             Accepted("connected");
-            var session = new TcpSession(new NetworkStream(client, ownsSocket: false), client, upstream, path!.Value, _core.Options.Timeouts.Idle, _core.Time);
+            var session = new TcpSession(new NetworkStream(client, ownsSocket: false), client, upstream, path!.Value, _core.Upstreams[path.Value.Upstream].Name, _core.Options.Timeouts.Idle, _core.Time);
             Connections.Add(session);
             try
             {
@@ -167,8 +169,18 @@ internal sealed partial class TcpProxy : IDisposable
             return;
         }
 
-        var tunnel = await upgrade.UpgradeAsync();
-        var session = new TcpSession(tunnel, null, connection, new PathKey(upstream, null), _core.Options.Timeouts.Idle, _core.Time);
+        Stream tunnel;
+        try
+        {
+            tunnel = await upgrade.UpgradeAsync();
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
+        {
+            connection.Dispose(); // the origin went away (it lost a connect race, say): close what we opened for it
+            return;
+        }
+
+        var session = new TcpSession(tunnel, null, connection, new PathKey(upstream, null), _core.Upstreams[upstream].Name, _core.Options.Timeouts.Idle, _core.Time);
         Connections.Add(session);
         try
         {
@@ -238,16 +250,17 @@ internal sealed partial class TcpProxy : IDisposable
     /// <summary>A role-checked path went down (its upstream lost its role, or stopped answering): its connections go.</summary>
     private void OnPathDown(PathKey path)
     {
-        var name = _core.Upstreams[path.Upstream].Name + (path.Peer is { } peer ? $" via {peer}" : "");
+        var upstream = _core.Upstreams[path.Upstream].Name;
+        var name = upstream + (path.Peer is { } peer ? $" via {peer}" : "");
         var reason = _core.Chooser.HealthOf(path).Snapshot().Reason;
         if (_core.Options.Tcp.DemotionGrace is { } grace)
         {
-            Log.Demoted(_logger, Name, name, Connections.On(path), $"in {ValueParsers.FormatDuration(grace)}", reason);
+            Log.Demoted(_logger, Name, name, Connections.On(upstream, path.Peer), $"in {ValueParsers.FormatDuration(grace)}", reason);
             _ = CloseLaterAsync(path, grace);
             return;
         }
 
-        var closed = Connections.CloseAll(path, "demoted");
+        var closed = Connections.CloseAll(upstream, path.Peer, "demoted");
         Log.Demoted(_logger, Name, name, closed, "now", reason);
     }
 
@@ -265,7 +278,7 @@ internal sealed partial class TcpProxy : IDisposable
         // Back and fit again within the grace: its connections are fine.
         if (_core.Chooser.HealthOf(path).State == HealthState.Down)
         {
-            Connections.CloseAll(path, "demoted");
+            Connections.CloseAll(_core.Upstreams[path.Upstream].Name, path.Peer, "demoted");
         }
     }
 

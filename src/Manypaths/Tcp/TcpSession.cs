@@ -20,15 +20,18 @@ internal sealed class TcpSession
     private readonly ITimer _idleCheck;
     private long _lastActivity;
     private int _closed;
+    private volatile bool _failed;
 
     /// <param name="clientSocket">The client's socket, for half-close and reset (null: a tunnel's stream on the peer side).</param>
-    public TcpSession(Stream client, Socket? clientSocket, UpstreamConnection upstream, Routing.PathKey path, TimeSpan idle, TimeProvider time)
+    /// <param name="upstreamName">The upstream's name: sessions outlive a config generation (whose upstream indexes may change).</param>
+    public TcpSession(Stream client, Socket? clientSocket, UpstreamConnection upstream, Routing.PathKey path, string upstreamName, TimeSpan idle, TimeProvider time)
     {
         _client = client;
         _clientSocket = clientSocket;
         _upstream = upstream;
         _idle = idle;
         Path = path;
+        UpstreamName = upstreamName;
         _time = time;
         _lastActivity = time.GetTimestamp();
         // Idle is judged by a timer that looks at the last activity a few times per idle period, not by a
@@ -48,7 +51,10 @@ internal sealed class TcpSession
     /// <summary>The path its upstream connection took: direct, or through which peer.</summary>
     public Routing.PathKey Path { get; }
 
-    public int Upstream => Path.Upstream;
+    public string UpstreamName { get; }
+
+    /// <summary>The peer its connection goes through, or null for a direct one.</summary>
+    public string? Peer => Path.Peer;
 
     /// <summary>Why it ended early, if it did ("demoted", "idle"), for the log and metrics.</summary>
     public string? ClosedBecause { get; private set; }
@@ -68,10 +74,18 @@ internal sealed class TcpSession
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
+            _failed = true;
         }
         finally
         {
-            Abort();
+            if (_failed || ClosedBecause is not null)
+            {
+                Abort();
+            }
+            else
+            {
+                CloseCleanly();
+            }
         }
     }
 
@@ -80,6 +94,21 @@ internal sealed class TcpSession
     {
         ClosedBecause ??= why;
         Abort();
+    }
+
+    /// <summary>Both directions ended with a clean end of data: a normal close, so bytes still in the kernel's send
+    /// buffers are delivered (a reset would throw them away).</summary>
+    private void CloseCleanly()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 1)
+        {
+            return;
+        }
+
+        _idleCheck.Dispose();
+        _client.Dispose();
+        _clientSocket?.Dispose();
+        _upstream.Dispose();
     }
 
     private void Abort()
@@ -127,6 +156,7 @@ internal sealed class TcpSession
                     }
                     else
                     {
+                        _failed = true;
                         Abort(); // a tunnel has no half-close: the end of one direction ends the pair
                     }
 
@@ -139,6 +169,7 @@ internal sealed class TcpSession
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
+            _failed = true;
             Abort(); // one side failed or went idle: the pair is over
         }
         finally

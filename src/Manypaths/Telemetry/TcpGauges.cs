@@ -31,7 +31,7 @@ internal static class TcpGauges
         {
             foreach (var u in t.Core.Upstreams)
             {
-                yield return new(t.Connections.To(u.Index), new("service", t.Name), new("upstream", u.Name));
+                yield return new(t.Connections.To(u.Name), new("service", t.Name), new("upstream", u.Name));
             }
         }
     }

@@ -129,6 +129,13 @@ public sealed class RedisFailoverTests(ITestOutputHelper output)
         using var held = await RespClient.ConnectAsync(writePort);
         Assert.Equal("+OK", await held.CommandAsync("SET", "before", "1"));
 
+        // A reload in between: the connection opened on the old generation must still be judged by the new one.
+        var generation = node.Host.Generation!.Number;
+        await File.WriteAllTextAsync(node.ConfigPath, (await File.ReadAllTextAsync(node.ConfigPath)).Replace("shutdown_grace: 1s", "shutdown_grace: 2s", StringComparison.Ordinal));
+        Assert.True((await node.Host.ReloadAsync(node.ConfigPath, CancellationToken.None)).Ok);
+        Assert.Equal(generation + 1, node.Host.Generation!.Number);
+        Assert.Equal(1, node.Host.Generation!.Tcp["cache"].Connections.To("r1"));
+
         // Demote first, then promote: there is never a moment with two masters.
         var clock = Stopwatch.StartNew();
         Assert.Equal("+OK", await RedisServers.TryAsync(redis.Ports[0], "REPLICAOF", "127.0.0.1", redis.Ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture)));
@@ -182,7 +189,7 @@ public sealed class RedisFailoverTests(ITestOutputHelper output)
             && service.Roles!.SaysPrimary(0), "r2 is a fit replica and r1 is known as the primary");
         using var held = await RespClient.ConnectAsync(read);
         Assert.Equal("+PONG", await held.CommandAsync("PING"));
-        Assert.Equal(1, node.Host.Generation!.Tcp["cache-read"].Connections.On(new Manypaths.Routing.PathKey(1, null)));
+        Assert.Equal(1, node.Host.Generation!.Tcp["cache-read"].Connections.On("r2", null));
 
         // r2 stops following (its master is now an address where nothing listens) while r1 answers: unfit for reads.
         Assert.Equal("+OK", await RedisServers.TryAsync(redis.Ports[1], "REPLICAOF", "127.0.0.1", Demo.FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture)));
@@ -208,7 +215,7 @@ public sealed class RedisFailoverTests(ITestOutputHelper output)
 
         using var fresh = await RespClient.ConnectAsync(read); // new reads fall back to the primary
         Assert.Equal("+PONG", await fresh.CommandAsync("PING"));
-        Assert.Equal(1, node.Host.Generation!.Tcp["cache-read"].Connections.On(new Manypaths.Routing.PathKey(0, null)));
+        Assert.Equal(1, node.Host.Generation!.Tcp["cache-read"].Connections.On("r1", null));
     }
 
     [Fact]

@@ -89,7 +89,7 @@ public sealed class RelayedTcpTests(ITestOutputHelper output)
         using var c = await RespClient.ConnectAsync(cluster.ProxyPorts["n1"]);
         Assert.Equal("+OK", await c.CommandAsync("SET", "via", "peer"));
         Assert.Equal("peer", await c.CommandAsync("GET", "via"));
-        Assert.Equal(1, n1.Generation!.Tcp["svc"].Connections.On(new Manypaths.Routing.PathKey(0, "n2")));
+        Assert.Equal(1, n1.Generation!.Tcp["svc"].Connections.On("r1", "n2"));
     }
 
     [Fact]

@@ -33,7 +33,16 @@ internal sealed partial class SentinelWatch : IAsyncDisposable
 
     public void Start()
     {
-        var password = _options.PasswordFile is { } file ? File.ReadAllText(file).Trim() : null;
+        string? password = null;
+        try
+        {
+            password = _options.PasswordFile is { } file ? File.ReadAllText(file).Trim() : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Unreadable(_logger, _options.Master, e.Message); // the sentinels then refuse us, and no majority is known
+        }
+
         foreach (var address in _options.Addresses)
         {
             var options = RedisRoleReader.Options(address, _check.Timeout, _check.Interval, null, password);
@@ -114,6 +123,10 @@ internal sealed partial class SentinelWatch : IAsyncDisposable
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 2102, EventName = "SentinelPasswordUnreadable", Level = LogLevel.Error,
+            Message = "Sentinels of {Master}: cannot read the password file: {Error}")]
+        public static partial void Unreadable(ILogger logger, string master, string error);
+
         [LoggerMessage(EventId = 2101, EventName = "SentinelMajority", Level = LogLevel.Information,
             Message = "Sentinels of {Master}: the majority names {Address} ({Answered} of {Total} answered)")]
         public static partial void Majority(ILogger logger, string master, string address, int answered, int total);
