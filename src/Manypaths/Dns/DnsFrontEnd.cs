@@ -24,7 +24,9 @@ internal sealed partial class DnsFrontEnd : IDisposable
         _book = book;
         _metrics = metrics;
         _logger = logger;
-        _server = new DnsServer(new UdpServerTransport(endpoint), new TcpServerTransport(endpoint));
+        _server = new DnsServer(
+            new QueriesOnlyTransport(new UdpServerTransport(endpoint), () => _metrics.DnsDropped.Add(1, new KeyValuePair<string, object?>("reason", "not_a_query"))),
+            new TcpServerTransport(endpoint));
         _server.ClientConnected += OnClientConnected;
         _server.QueryReceived += OnQueryAsync;
         _server.ExceptionThrown += OnException;

@@ -68,6 +68,27 @@ public sealed class DnsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AResponseSentToANode_GetsNoAnswer_SoTwoServersCannotAnswerEachOtherForever()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        var (node, port) = await StartAsync($"- {{ name: a, url: {a.Url} }}", "- { name: fixed, type: TXT, values: [\"v=1\"] }");
+        await using var _ = node;
+        using var udp = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        byte[] Packet(ushort id, bool response) =>
+            [(byte)(id >> 8), (byte)id, response ? (byte)0x80 : (byte)0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+             5, (byte)'f', (byte)'i', (byte)'x', (byte)'e', (byte)'d', 7, (byte)'e', (byte)'x', (byte)'a', (byte)'m', (byte)'p', (byte)'l', (byte)'e', 4, (byte)'t', (byte)'e', (byte)'s', (byte)'t', 0, 0, 16, 0, 1];
+        var target = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port);
+        await udp.SendAsync(Packet(0x1111, response: true), target);
+        await udp.SendAsync(Packet(0x2222, response: false), target);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var reply = await udp.ReceiveAsync(cts.Token);
+        Assert.Equal(0x2222, (reply.Buffer[0] << 8) | reply.Buffer[1]); // the query's answer is the first (and only) reply
+        using var http = new HttpClient();
+        await Eventually.TrueAsync(async () => (await http.GetStringAsync(new Uri(node.Admin, "metrics"))).Contains("manypaths_dns_dropped_total{reason=\"not_a_query\"} 1", StringComparison.Ordinal),
+            "the response packet is counted as dropped");
+    }
+
+    [Fact]
     public async Task Failover_AnswersTheBackupOnceThePrimaryIsDown_AndThePrimaryAgainWhenItIsBack()
     {
         await using var a = await TestUpstream.StartAsync("a");
