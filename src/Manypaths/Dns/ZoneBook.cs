@@ -135,6 +135,13 @@ internal sealed class ZoneBook
             why?.Append($"{name} is an alias");
             if (cname.Static.Count > 0 && cname.Static[0] is CNameRecord { CanonicalName: var target } && target.IsEqualOrSubDomainOf(zone.Apex) && target != name)
             {
+                if (!zone.Exists(target))
+                {
+                    response.ReturnCode = ReturnCode.NxDomain; // RFC 6604: the rcode is the chain's last name's
+                    response.AuthorityRecords.Add(zone.Soa.Negative);
+                    return true;
+                }
+
                 if (zone.Names.TryGetValue(target, out var targetSets))
                 {
                     foreach (var set in targetSets.Where(s => s.Type == type))

@@ -47,11 +47,7 @@ internal sealed class ServiceCore : IDisposable
         Upstreams = options.Upstreams.Select((u, i) => new UpstreamCore(i, u, health[(options.Name, u.Name)])).ToArray();
         _relayHealth = new RelayPathBook(
             (i, peer) => relayHealth?.Invoke(options.Upstreams[i], peer) ?? new UpstreamHealth(options.Health, options.Passive, time),
-            (i, peer) =>
-            {
-                InFlight.PathDown(new PathKey(i, peer));
-                PathWentDown?.Invoke(new PathKey(i, peer));
-            });
+            (i, peer, t) => OnPathTransition(new PathKey(i, peer), t));
         Chooser = new PathChooser(options.Name, Upstreams.Select(u => new ChooserUpstream(u.Name, u.Options.Tier, u.Options.Region, u.Options.Weight, u.Health)).ToArray(),
             i => maintenance.IsDrained(options.Name, Upstreams[i].Name), _relayHealth.Get, relays, options.RelayPolicy, node.Region, random,
             strict: options.Health.Check.IsRoleCheck());
@@ -68,14 +64,7 @@ internal sealed class ServiceCore : IDisposable
         foreach (var u in Upstreams)
         {
             var index = u.Index;
-            Action<HealthTransition> handler = t =>
-            {
-                if (t.To == HealthState.Down)
-                {
-                    InFlight.PathDown(new PathKey(index, null));
-                    PathWentDown?.Invoke(new PathKey(index, null));
-                }
-            };
+            Action<HealthTransition> handler = t => OnPathTransition(new PathKey(index, null), t);
             u.Health.Transitioned += handler;
             _subscriptions.Add((u.Health, handler));
         }
@@ -102,6 +91,22 @@ internal sealed class ServiceCore : IDisposable
 
     /// <summary>A path (direct, or through a peer) was judged down: a front end with long-lived connections on it acts.</summary>
     public event Action<PathKey>? PathWentDown;
+
+    /// <summary>A path (direct, or through a peer) became usable: a front end holding clients for one tries again.</summary>
+    public event Action<PathKey>? PathCameUp;
+
+    private void OnPathTransition(PathKey path, HealthTransition t)
+    {
+        if (t.To == HealthState.Down)
+        {
+            InFlight.PathDown(path);
+            PathWentDown?.Invoke(path);
+        }
+        else if (t.To is HealthState.Up or HealthState.Suspect)
+        {
+            PathCameUp?.Invoke(path);
+        }
+    }
 
     /// <summary>What each upstream says it is, for role-checked services (null otherwise).</summary>
     public Health.Roles.RoleBoard? Roles { get; }

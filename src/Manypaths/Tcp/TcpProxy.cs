@@ -20,7 +20,6 @@ internal sealed partial class TcpProxy : IDisposable
     private readonly ServiceCore _core;
     private readonly Mesh.FaultInjector? _faults;
     private readonly ILogger _logger;
-    private readonly List<(UpstreamHealth Health, Action<HealthTransition> Handler)> _subscriptions = [];
     private readonly CancellationTokenSource _stop = new();
     private TaskCompletionSource _fitChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly KeyValuePair<string, object?> _serviceTag;
@@ -33,13 +32,7 @@ internal sealed partial class TcpProxy : IDisposable
         _faults = faults;
         _logger = logger;
         _serviceTag = new("service", core.Name);
-        foreach (var u in core.Upstreams)
-        {
-            var index = u.Index;
-            Action<HealthTransition> handler = t => OnTransition(index, t);
-            u.Health.Transitioned += handler;
-            _subscriptions.Add((u.Health, handler));
-        }
+        core.PathCameUp += OnPathUp;
 
         if (core.Roles is { } roles)
         {
@@ -239,13 +232,9 @@ internal sealed partial class TcpProxy : IDisposable
         }
     }
 
-    private void OnTransition(int upstream, HealthTransition t)
-    {
-        if (t.To is HealthState.Up or HealthState.Suspect)
-        {
-            Interlocked.Exchange(ref _fitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-        }
-    }
+    /// <summary>A path became usable, direct or through a peer: clients held for an upstream try again.</summary>
+    private void OnPathUp(PathKey path) =>
+        Interlocked.Exchange(ref _fitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     /// <summary>A role-checked path went down (its upstream lost its role, or stopped answering): its connections go.</summary>
     private void OnPathDown(PathKey path)
@@ -300,10 +289,7 @@ internal sealed partial class TcpProxy : IDisposable
     /// <summary>The generation is retired: stop waiting for upstreams (its open sessions go on until they end).</summary>
     public void Dispose()
     {
-        foreach (var (health, handler) in _subscriptions)
-        {
-            health.Transitioned -= handler;
-        }
+        _core.PathCameUp -= OnPathUp;
 
         if (_core.Roles is { } roles)
         {

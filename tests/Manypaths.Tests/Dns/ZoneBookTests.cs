@@ -490,6 +490,16 @@ public sealed class ZoneBookTests
         Assert.IsType<CNameRecord>(Assert.Single(asCname.AnswerRecords));
     }
 
+    [Fact]
+    public void Cname_ToAMissingNameInTheZone_IsNxdomainWithTheAliasAndTheSoa()
+    {
+        var book = Book([Static("dangling", "CNAME", "gone.example.test."), Static("fixed", "A", "192.0.2.99")], [Up("a", "192.0.2.1")]);
+        var answer = Ask(book, "dangling.example.test");
+        Assert.Equal(ReturnCode.NxDomain, answer.ReturnCode); // RFC 6604: the rcode of the chain's last name
+        Assert.IsType<CNameRecord>(Assert.Single(answer.AnswerRecords));
+        Assert.IsType<SoaRecord>(Assert.Single(answer.AuthorityRecords));
+    }
+
     [Theory]
     [InlineData("example.com")]
     [InlineData("www.example.com")]
