@@ -5,8 +5,9 @@ namespace Manypaths.Dns;
 
 /// <summary>
 /// ARSoft's UDP transport, with one rule added: a packet that is itself a response (QR set) gets no answer. ARSoft
-/// answers everything it can parse (with SERVFAIL when the handler declines), so a single spoofed response whose
-/// source is another DNS server (another node of ours, say) would start the two answering each other forever.
+/// answers everything it can parse (with SERVFAIL when the handler declines, even when it throws), so a single
+/// spoofed response whose source is another DNS server (another node of ours, say) would start the two answering
+/// each other forever. Handing the library no package for it makes it send nothing.
 /// </summary>
 internal sealed class QueriesOnlyTransport(IServerTransport inner, Action notAnswered) : IServerTransport
 {
@@ -29,7 +30,6 @@ internal sealed class QueriesOnlyTransport(IServerTransport inner, Action notAns
 
     private sealed class Connection(IServerConnection inner, Action notAnswered) : IServerConnection
     {
-        private bool _response;
 
         public IServerTransport Transport => inner.Transport;
 
@@ -45,20 +45,16 @@ internal sealed class QueriesOnlyTransport(IServerTransport inner, Action notAns
         {
             var package = await inner.ReceiveAsync(token);
             var bytes = package?.ToArraySegment(false);
-            _response = bytes is { Count: > 2 } b && (b.Array![b.Offset + 2] & 0x80) != 0;
+            if (bytes is { Count: > 2 } b && (b.Array![b.Offset + 2] & 0x80) != 0)
+            {
+                notAnswered();
+                return null; // the library takes no package as nothing to answer
+            }
+
             return package;
         }
 
-        public Task<bool> SendAsync(DnsRawPackage package, CancellationToken token)
-        {
-            if (_response)
-            {
-                notAnswered();
-                return Task.FromResult(true); // "sent": nothing goes out
-            }
-
-            return inner.SendAsync(package, token);
-        }
+        public Task<bool> SendAsync(DnsRawPackage package, CancellationToken token) => inner.SendAsync(package, token);
 
         public void Dispose() => (inner as IDisposable)?.Dispose();
     }

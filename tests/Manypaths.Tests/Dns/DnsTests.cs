@@ -89,6 +89,35 @@ public sealed class DnsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task QueriesWithoutEdns_AreAnsweredWithTheirOwnIdCaseAndRd_AndFollowHealth()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        await using var b = await TestUpstream.StartAsync("b");
+        var (node, port) = await StartAsync(
+            $"- {{ name: a, url: {a.Url}, dns_address: 192.0.2.1 }}\n- {{ name: b, url: {b.Url}, dns_address: 192.0.2.2, tier: backup }}",
+            "- { name: www, type: A, policy: failover, service: svc }\n- { name: fixed, type: TXT, values: [\"v=1\"] }");
+        await using var _ = node;
+        var core = node.Host.Generation!.Services["svc"];
+        await Eventually.TrueAsync(() => core.Upstreams.All(u => u.Health.State == Manypaths.Health.HealthState.Up), "both up");
+        foreach (var spelling in (string[])["fixed.example.test", "FiXeD.ExAmPlE.TeSt", "fixed.example.test"])
+        {
+            var txt = await Dig.QueryAsync(port, spelling, "TXT", "+noedns +rec");
+            Assert.Equal("\"v=1\"", Assert.Single(txt.Values));
+            Assert.DoesNotContain("mismatch", txt.Raw, StringComparison.OrdinalIgnoreCase); // ID and question echoed as asked
+            Assert.Contains("rd", txt.Flags.Split(' ')); // RD echoed
+        }
+
+        Assert.Equal("NXDOMAIN", (await Dig.QueryAsync(port, "nope.example.test", "A", "+noedns")).Status);
+        Assert.Equal("NXDOMAIN", (await Dig.QueryAsync(port, "nope.example.test", "A", "+noedns")).Status);
+        Assert.Equal(["192.0.2.1"], (await Dig.QueryAsync(port, "www.example.test", "A", "+noedns")).Values);
+        a.HealthOk = false;
+        await Eventually.TrueAsync(async () => (await Dig.QueryAsync(port, "www.example.test", "A", "+noedns")).Values.SequenceEqual(["192.0.2.2"]), "the failover answer follows health");
+        using var http = new HttpClient();
+        var metrics = await http.GetStringAsync(new Uri(node.Admin, "metrics"));
+        Assert.Contains("manypaths_dns_queries_total{rcode=\"noerror\",transport=\"udp\"}", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Failover_AnswersTheBackupOnceThePrimaryIsDown_AndThePrimaryAgainWhenItIsBack()
     {
         await using var a = await TestUpstream.StartAsync("a");
