@@ -52,11 +52,12 @@ internal sealed partial class ActiveProber : IAsyncDisposable
             await Task.Delay(first, _time, stop);
             while (!stop.IsCancellationRequested)
             {
+                // Published before the check, so a nudge that arrives while it runs asks for the next one at once.
+                var nudge = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _nudges[name] = nudge;
                 await ProbeOnceAsync(name, probe, health, stop);
                 var interval = health.IsChangingState || health.State == HealthState.Unknown ? _options.FastInterval : _options.Interval;
                 var jitter = 0.9 + (Random.Shared.NextDouble() * 0.2);
-                var nudge = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _nudges[name] = nudge;
                 await Task.WhenAny(Task.Delay(OnTick(interval * jitter), _time, stop), nudge.Task);
                 stop.ThrowIfCancellationRequested();
             }
