@@ -182,7 +182,9 @@ public sealed class ReloadTests
 
             // The file from the issue: a '[' left open. YamlDotNet throws a bare InvalidOperationException there.
             await File.WriteAllTextAsync(path, yaml + "    relay: [true\n    retries: 1\n");
-            await Eventually.TrueAsync(() => node.Logged("Config reload rejected") && node.Logged("is not closed (is a ']' or '}' missing?)"), "the broken file is logged:\n" + node.Output);
+            // The lines come out one after the other through the process's pipe: wait for the last of them too.
+            await Eventually.TrueAsync(() => node.Logged("Config reload rejected") && node.Logged("is not closed (is a ']' or '}' missing?)") && node.Logged("Still serving the last good config"),
+                "the broken file is logged:\n" + node.Output);
             Assert.True(node.Logged("Still serving the last good config (generation 1)"), node.Output);
             Assert.DoesNotContain("   at ", node.Output, StringComparison.Ordinal); // no stack trace
 
