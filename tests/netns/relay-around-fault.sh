@@ -33,8 +33,9 @@ netns_wait_paths
 
 if [ "$MODE" = loss ]; then netns_fault loss 10; else netns_fault blackhole; fi
 
-ip netns exec "$NS_S1" bash -c "seq $N | xargs -P 8 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 http://127.0.0.1:8080/healthz" > "$WORK/codes" || true
-ok=$(grep -c '^200$' "$WORK/codes" || true)
+# Each line: the status and, on a sorry answer, its X-Manypaths-Reason (so a failure says why).
+ip netns exec "$NS_S1" bash -c "seq $N | xargs -P 8 -I{} curl -s -o /dev/null -w '%{http_code} %header{x-manypaths-reason}\n' --max-time 20 http://127.0.0.1:8080/healthz" > "$WORK/codes" || true
+ok=$(grep -c '^200 *$' "$WORK/codes" || true)
 relayed=$(ip netns exec "$NS_S1" curl -s --max-time 2 http://127.0.0.1:7500/metrics | awk '/^manypaths_relayed_requests_total/{s+=$2} END{print s+0}')
 echo "netns $MODE: $ok/$N requests succeeded from s1; $relayed went through a peer"
 sort "$WORK/codes" | uniq -c | sed 's/^/  status /'
