@@ -81,7 +81,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             AdminTokenFile = tokenFile,
             AdminToken = token,
             ShutdownGrace = map.Duration("shutdown_grace") ?? TimeSpan.FromSeconds(10),
-            Quorum = new DnsReader(errors, _nodeMarks, new Dictionary<string, ServiceOptions>()).ReadShare(map, "quorum") ?? 0.5,
+            Quorum = DnsReader.ReadQuorum(map, "quorum") ?? 0.5,
         };
     }
 

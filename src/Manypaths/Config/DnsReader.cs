@@ -52,26 +52,23 @@ internal sealed class DnsReader(ConfigErrors errors, IReadOnlyDictionary<string,
             }
         }
 
-        return listen is null ? null : new DnsOptions { Listen = listen, Quorum = ReadShare(map, "quorum"), Zones = zones };
+        return listen is null ? null : new DnsOptions { Listen = listen, Quorum = ReadQuorum(map, "quorum"), Zones = zones };
     }
 
-    /// <summary>A share such as 50% or 0.5 (cluster.quorum and dns.quorum).</summary>
-    public double? ReadShare(YamlMap map, string key)
+    /// <summary>A quorum: a share above 0, such as 50% or 0.5 (cluster.quorum and dns.quorum).</summary>
+    public static double? ReadQuorum(YamlMap map, string key)
     {
         if (map.Scalar(key) is not { } s)
         {
             return null;
         }
 
-        var text = s.Value?.Trim() ?? "";
-        var percent = text.EndsWith('%');
-        if (double.TryParse(percent ? text[..^1] : text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v)
-            && (percent ? v / 100 : v) is > 0 and <= 1)
+        if (ValueParsers.TryParseShare(s.Value, out var share) && share > 0)
         {
-            return percent ? v / 100 : v;
+            return share;
         }
 
-        errors.Add(s, $"'{key}' in {map.Where} must be a share above 0 and at most 100%, such as 50% or 0.5, not '{s.Value}'.");
+        map.Errors.Add(s, $"'{key}' in {map.Where} must be a share above 0 and at most 100%, such as 50% or 0.5, not '{s.Value}'.");
         return null;
     }
 

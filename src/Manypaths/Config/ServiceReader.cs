@@ -347,12 +347,9 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
         var loss = d.LossMargin;
         if (r.Scalar("loss_margin") is { } s)
         {
-            var text = s.Value?.Trim() ?? "";
-            var percent = text.EndsWith('%');
-            if (double.TryParse(percent ? text[..^1] : text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v)
-                && (percent ? v / 100 : v) is >= 0 and <= 1)
+            if (ValueParsers.TryParseShare(s.Value, out var v))
             {
-                loss = percent ? v / 100 : v;
+                loss = v;
             }
             else
             {

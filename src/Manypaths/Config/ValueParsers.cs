@@ -133,6 +133,21 @@ internal static partial class ValueParsers
     }
 
     /// <summary>Parses "127.0.0.1:8080", "[::1]:8080", "localhost:8080" or "*:8080" (all interfaces).</summary>
+    /// <summary>A share from 0 to 1, written as a percentage ("5%") or a fraction ("0.05").</summary>
+    public static bool TryParseShare(string? text, out double share)
+    {
+        var t = text?.Trim() ?? "";
+        var percent = t.EndsWith('%');
+        share = 0;
+        if (!double.TryParse(percent ? t[..^1] : t, NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
+        {
+            return false;
+        }
+
+        share = percent ? v / 100 : v;
+        return share is >= 0 and <= 1;
+    }
+
     public static bool TryParseEndpoint(string? text, out IPEndPoint endpoint)
     {
         endpoint = new IPEndPoint(IPAddress.Loopback, 0);

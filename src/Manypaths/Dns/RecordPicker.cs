@@ -16,7 +16,7 @@ namespace Manypaths.Dns;
 /// </list>
 /// When nothing is healthy every endpoint counts as healthy (Route 53's rule): never an empty answer by accident.
 /// </summary>
-internal sealed class RecordPicker(IEndpointViews views, double quorum, string? nodeRegion, Random random)
+internal sealed class RecordPicker(IEndpointViews views, double quorum, string? nodeRegion, Random random, TimeProvider time)
 {
     /// <param name="why">Gets the decision in words, when given (built only for the log and 'dns query').</param>
     /// <param name="scope">The ECS scope: set by a record that depends on the client (latency), left alone otherwise.</param>
@@ -67,8 +67,8 @@ internal sealed class RecordPicker(IEndpointViews views, double quorum, string? 
     /// </summary>
     private PickCache.Entry Healthy(RecordSet set)
     {
-        var now = Environment.TickCount64;
-        if (set.Cache.Current is { } c && now - c.At < (long)Reuse.TotalMilliseconds)
+        var now = time.GetTimestamp();
+        if (set.Cache.Current is { } c && time.GetElapsedTime(c.At, now) < Reuse)
         {
             return c;
         }

@@ -21,9 +21,9 @@ internal sealed class ZoneBook
     private readonly IEndpointViews _views;
     private readonly double _quorum;
 
-    public ZoneBook(DnsOptions options, IReadOnlyDictionary<string, ServiceOptions> services, int serial, IEndpointViews views, double quorum, string? nodeRegion, Random? random = null)
+    public ZoneBook(DnsOptions options, IReadOnlyDictionary<string, ServiceOptions> services, int serial, IEndpointViews views, double quorum, string? nodeRegion, Random? random = null, TimeProvider? time = null)
     {
-        _picker = new RecordPicker(views, quorum, nodeRegion, random ?? Random.Shared);
+        _picker = new RecordPicker(views, quorum, nodeRegion, random ?? Random.Shared, time ?? TimeProvider.System);
         _views = views;
         _quorum = quorum;
         _zones = options.Zones.Select(z => new Zone(z, services, serial)).OrderByDescending(z => z.Apex.LabelCount).ToList();
@@ -303,7 +303,7 @@ internal sealed record RecordSet(
     internal PickCache Cache { get; } = new();
 }
 
-/// <summary>A record set's healthy endpoints as last worked out, and when (Environment.TickCount64), swapped whole.</summary>
+/// <summary>A record set's healthy endpoints as last worked out, and when (a TimeProvider timestamp), swapped whole.</summary>
 internal sealed class PickCache
 {
     private volatile Entry? _entry;

@@ -280,7 +280,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
             var number = (previous?.Number ?? 0) + 1;
             var zones = config.Dns is { } dns
-                ? new Dns.ZoneBook(dns, config.Services, number, new Dns.NodeEndpointViews(NodeName, () => _generation, () => _mesh), dns.Quorum ?? config.Cluster.Quorum, node.Region)
+                ? new Dns.ZoneBook(dns, config.Services, number, new Dns.NodeEndpointViews(NodeName, () => _generation, () => _mesh), dns.Quorum ?? config.Cluster.Quorum, node.Region, time: Time)
                 : null;
             var generation = new NodeGeneration(number, config, node, cores, http, tcp, bindings, tcpBindings,
                 probers.Select(p => p.Prober.Prober).ToList(), Time.GetUtcNow(), zones);

@@ -1,4 +1,5 @@
 using Manypaths.Config;
+using Manypaths.Tests.Support;
 
 namespace Manypaths.Tests.Config;
 
@@ -62,26 +63,12 @@ public sealed class TcpConfigTests : IDisposable
 
     private string ConfigPath => Path.Combine(_dir.FullName, "manypaths.yaml");
 
-    private ManypathsConfig LoadValid(string yaml)
-    {
-        var result = ConfigLoader.Load(yaml, ConfigPath);
-        Assert.True(result.Ok, string.Join("\n", result.Errors));
-        return result.Config!;
-    }
+    private ManypathsConfig LoadValid(string yaml) => ConfigAssert.LoadValid(yaml, ConfigPath);
 
     private ServiceOptions LoadTcp(string lines) => LoadValid(Tcp + lines).Services["db"];
 
-    /// <summary>Same as ConfigErrorTests: refused, and an error with this text sits at this line and column of this file.</summary>
-    private void AssertRefused(string yaml, int line, int column, string message, string name = "")
-    {
-        var result = ConfigLoader.Load(yaml, ConfigPath);
-        Assert.False(result.Ok, name);
-        Assert.Null(result.Config);
-        var match = result.Errors.FirstOrDefault(e => e.Message.Contains(message, StringComparison.Ordinal));
-        Assert.True(match is not null, $"{name}: expected an error containing \"{message}\", got:\n{string.Join("\n", result.Errors)}");
-        Assert.Equal(ConfigPath, match.File);
-        Assert.Equal((line, column), (match.Line, match.Column));
-    }
+    private void AssertRefused(string yaml, int line, int column, string message, string name = "") =>
+        ConfigAssert.Refused(yaml, ConfigPath, line, column, message, name);
 
     [Fact]
     public void Load_TheContractExample_GivesTwoTcpServicesWithTheirChecksAddressesAndOptions()

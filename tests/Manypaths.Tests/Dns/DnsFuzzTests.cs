@@ -44,7 +44,7 @@ public sealed class DnsFuzzTests(ITestOutputHelper output)
                     - { name: txt, type: TXT, values: ["v=1"] }
                     - { name: alias, type: CNAME, values: [www.example.test.] }
                     - { name: www, type: A, policy: failover, service: svc }
-                    - { name: near, type: A, policy: latency, service: svc, clients: { 10.0.0.0/8: us-east } }
+                    - { name: near, type: A, policy: latency, service: svc, clients: { 10.250.0.0/16: us-east } }
 
             """;
         await using var node = await ProxyNode.StartAsync(yaml);
@@ -114,9 +114,9 @@ public sealed class DnsFuzzTests(ITestOutputHelper output)
         Assert.Equal(["192.0.2.1"], (await Dig.QueryAsync(port, "www.example.test", "A", "+tcp")).Values);
         Assert.Equal("NXDOMAIN", (await Dig.QueryAsync(port, "nope.example.test")).Status);
         Assert.Equal("REFUSED", (await Dig.QueryAsync(port, "example.com")).Status);
-        var ecs = await Dig.QueryAsync(port, "near.example.test", "A", "+subnet=10.1.2.0/24");
+        var ecs = await Dig.QueryAsync(port, "near.example.test", "A", "+subnet=10.250.1.0/24");
         Assert.Equal(["192.0.2.1"], ecs.Values);
-        Assert.Contains("CLIENT-SUBNET: 10.1.2.0/24/8", ecs.Raw, StringComparison.Ordinal);
+        Assert.Contains("CLIENT-SUBNET: 10.250.1.0/24/16", ecs.Raw, StringComparison.Ordinal);
         await probes.AssertAnsweredAsync("at the end", strict: true);
 
         var after = await StableMetricsAsync(http, node);
@@ -512,7 +512,7 @@ public sealed class DnsFuzzTests(ITestOutputHelper output)
             {
                 seeds.Add(Packets.Query(id++, name, RecordType.A));
                 seeds.Add(Packets.Query(id++, name, RecordType.A, opt: Packets.Opt()));
-                seeds.Add(Packets.Query(id++, name, RecordType.A, opt: Packets.Opt(options: [(8, Packets.Ecs(1, 24, 0, [10, 1, 2]))]))); // ECS 10.1.2.0/24
+                seeds.Add(Packets.Query(id++, name, RecordType.A, opt: Packets.Opt(options: [(8, Packets.Ecs(1, 24, 0, [10, 250, 1]))]))); // ECS 10.250.1.0/24
             }
 
             seeds.Add(Packets.Query(id++, "txt.example.test", RecordType.Txt, opt: Packets.Opt(options: [(10, new byte[8]), (3, Array.Empty<byte>())]))); // cookie, NSID

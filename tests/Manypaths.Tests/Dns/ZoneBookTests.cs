@@ -315,8 +315,8 @@ public sealed class ZoneBookTests
 
     private static readonly IReadOnlyList<(IPNetwork, string)> Clients =
     [
-        (IPNetwork.Parse("10.0.0.0/8"), "us-east"),
-        (IPNetwork.Parse("10.1.0.0/16"), "eu-west"), // more specific: wins for 10.1/16 though listed after the /8
+        (IPNetwork.Parse("10.250.0.0/16"), "us-east"),
+        (IPNetwork.Parse("10.250.1.0/24"), "eu-west"), // more specific: wins for 10.250.1/24 though listed after the /16
         (IPNetwork.Parse("2001:db8:e0::/48"), "eu-west"),
     ];
 
@@ -332,8 +332,8 @@ public sealed class ZoneBookTests
     {
         var book = Book([Aware("near", DnsPolicy.Latency, answers: 1, clients: Clients)], Regional);
 
-        Assert.Equal(["192.0.2.2"], Addresses(Ask(book, "near.example.test", source: "10.1.2.3")));   // /16 eu-west beats /8 us-east
-        Assert.Equal(["192.0.2.1"], Addresses(Ask(book, "near.example.test", source: "10.2.0.1")));   // only the /8
+        Assert.Equal(["192.0.2.2"], Addresses(Ask(book, "near.example.test", source: "10.250.1.2")));   // /24 eu-west beats /16 us-east
+        Assert.Equal(["192.0.2.1"], Addresses(Ask(book, "near.example.test", source: "10.250.2.1")));   // only the /16
         Assert.Equal(["192.0.2.2"], Addresses(Ask(book, "near.example.test", source: "2001:db8:e0::9"))); // IPv6 clients too
     }
 
@@ -342,18 +342,18 @@ public sealed class ZoneBookTests
     {
         var book = Book([Aware("near", DnsPolicy.Latency, answers: 1, clients: Clients)], Regional);
 
-        var eu = Ask(book, "near.example.test", source: "10.2.0.1", ecs: new ClientSubnetOption(24, IPAddress.Parse("10.1.2.0")));
+        var eu = Ask(book, "near.example.test", source: "10.250.2.1", ecs: new ClientSubnetOption(32, IPAddress.Parse("10.250.1.2")));
         Assert.Equal(["192.0.2.2"], Addresses(eu)); // the ECS address (eu-west), not the source (us-east)
         var echo = Assert.IsType<ClientSubnetOption>(EchoedSubnet(eu));
-        Assert.Equal(24, echo.SourceNetmask);
-        Assert.Equal(16, echo.ScopeNetmask); // the matched /16
-        Assert.Equal(IPAddress.Parse("10.1.2.0"), echo.Address);
+        Assert.Equal(32, echo.SourceNetmask);
+        Assert.Equal(24, echo.ScopeNetmask); // the matched /24
+        Assert.Equal(IPAddress.Parse("10.250.1.2"), echo.Address);
 
-        var us = Ask(book, "near.example.test", source: "10.1.2.3", ecs: new ClientSubnetOption(24, IPAddress.Parse("10.7.7.0")));
+        var us = Ask(book, "near.example.test", source: "10.250.1.2", ecs: new ClientSubnetOption(32, IPAddress.Parse("10.250.7.7")));
         Assert.Equal(["192.0.2.1"], Addresses(us));
-        Assert.Equal(8, EchoedSubnet(us)!.ScopeNetmask);
+        Assert.Equal(16, EchoedSubnet(us)!.ScopeNetmask);
 
-        var v6 = Ask(book, "near.example.test", source: "10.2.0.1", ecs: new ClientSubnetOption(56, IPAddress.Parse("2001:db8:e0:100::")));
+        var v6 = Ask(book, "near.example.test", source: "10.250.2.1", ecs: new ClientSubnetOption(56, IPAddress.Parse("2001:db8:e0:100::")));
         Assert.Equal(["192.0.2.2"], Addresses(v6));
         Assert.Equal(48, EchoedSubnet(v6)!.ScopeNetmask);
     }
@@ -364,7 +364,7 @@ public sealed class ZoneBookTests
         var book = Book([Aware("near", DnsPolicy.Latency, answers: 1, clients: Clients)], Regional, nodeRegion: "ap-south");
 
         Assert.Equal(["192.0.2.3"], Addresses(Ask(book, "near.example.test", source: "203.0.113.5")));
-        var viaEcs = Ask(book, "near.example.test", source: "10.1.2.3", ecs: new ClientSubnetOption(24, IPAddress.Parse("198.51.100.0")));
+        var viaEcs = Ask(book, "near.example.test", source: "10.250.1.2", ecs: new ClientSubnetOption(24, IPAddress.Parse("198.51.100.0")));
         Assert.Equal(["192.0.2.3"], Addresses(viaEcs)); // the ECS address decides, even when the source is in a network
         Assert.NotNull(EchoedSubnet(viaEcs));
     }
@@ -372,7 +372,7 @@ public sealed class ZoneBookTests
     /// <summary>
     /// RFC 7871 7.2.1: a SCOPE PREFIX-LENGTH of 0 says the answer "is suitable for all addresses in FAMILY", and an
     /// ECS-aware resolver then caches it for all its clients. The node-region answer a client in no network gets did
-    /// depend on the client (a 10.1/16 client gets eu-west), so its scope must not be 0: the resolver would hand the
+    /// depend on the client (a 10.250.1/24 client gets eu-west), so its scope must not be 0: the resolver would hand the
     /// node's region to every client, the eu-west ones included, for the TTL.
     /// </summary>
     [Fact]
@@ -384,24 +384,24 @@ public sealed class ZoneBookTests
 
         Assert.Equal(["192.0.2.3"], Addresses(response));
         var scope = EchoedSubnet(response)!.ScopeNetmask;
-        Assert.True(scope > 0, $"scope {scope}: a resolver may serve this ap-south answer to its 10.1/16 (eu-west) clients too");
+        Assert.True(scope > 0, $"scope {scope}: a resolver may serve this ap-south answer to its 10.250.1/24 (eu-west) clients too");
     }
 
     /// <summary>
     /// RFC 7871 7.2.1: a scope longer than the source prefix says the prefix "was not specific enough". A client that
-    /// sends only 10.0.0.0/8 matches the /8 (us-east), but 10.1/16 inside it answers eu-west: a scope of 8 tells the
-    /// resolver the us-east answer holds for all of 10/8, so its 10.1/16 clients get us-east from its cache.
+    /// sends only 10.250.0.0/16 matches the /16 (us-east), but 10.250.1/24 inside it answers eu-west: a scope of 16 tells the
+    /// resolver the us-east answer holds for all of 10.250/16, so its 10.250.1/24 clients get us-east from its cache.
     /// </summary>
     [Fact]
     public void Latency_AnEcsPrefixWiderThanAMoreSpecificNetwork_GetsTheLongerScope()
     {
         var book = Book([Aware("near", DnsPolicy.Latency, answers: 1, clients: Clients)], Regional);
 
-        var response = Ask(book, "near.example.test", ecs: new ClientSubnetOption(8, IPAddress.Parse("10.0.0.0")));
+        var response = Ask(book, "near.example.test", ecs: new ClientSubnetOption(16, IPAddress.Parse("10.250.0.0")));
 
         Assert.Equal(["192.0.2.1"], Addresses(response));
         var scope = EchoedSubnet(response)!.ScopeNetmask;
-        Assert.True(scope >= 16, $"scope {scope}: the answer is cached for all of 10/8, though 10.1/16 answers eu-west");
+        Assert.True(scope >= 24, $"scope {scope}: the answer is cached for all of 10.250/16, though 10.250.1/24 answers eu-west");
     }
 
     [Fact]
@@ -412,17 +412,17 @@ public sealed class ZoneBookTests
         views.Latency[("svc", "ap")] = 20;
         ZoneBook Fresh() => Book([Aware("near", DnsPolicy.Latency, answers: 1, clients: Clients)], Regional, views);
 
-        Assert.Equal(["192.0.2.3"], Addresses(Ask(Fresh(), "near.example.test", source: "10.1.2.3"))); // eu-west down: ap (20 ms) before us (80 ms)
+        Assert.Equal(["192.0.2.3"], Addresses(Ask(Fresh(), "near.example.test", source: "10.250.1.2"))); // eu-west down: ap (20 ms) before us (80 ms)
 
         views.Latency[("svc", "us")] = 5;
-        Assert.Equal(["192.0.2.1"], Addresses(Ask(Fresh(), "near.example.test", source: "10.1.2.3")));
+        Assert.Equal(["192.0.2.1"], Addresses(Ask(Fresh(), "near.example.test", source: "10.250.1.2")));
 
         views.Latency.Remove(("svc", "us")); // unknown latency goes last
         views.Latency[("svc", "ap")] = 500;
-        Assert.Equal(["192.0.2.3"], Addresses(Ask(Fresh(), "near.example.test", source: "10.1.2.3")));
+        Assert.Equal(["192.0.2.3"], Addresses(Ask(Fresh(), "near.example.test", source: "10.250.1.2")));
 
         views.All("eu", true);
-        Assert.Equal(["192.0.2.2"], Addresses(Ask(Fresh(), "near.example.test", source: "10.1.2.3"))); // back home
+        Assert.Equal(["192.0.2.2"], Addresses(Ask(Fresh(), "near.example.test", source: "10.250.1.2"))); // back home
     }
 
     [Fact]
@@ -442,10 +442,10 @@ public sealed class ZoneBookTests
         var book = Book([Aware("www", DnsPolicy.Failover), Aware("all", DnsPolicy.Multivalue), Static("fixed", "A", "192.0.2.99")], Regional);
         foreach (var name in new[] { "www.example.test", "all.example.test", "fixed.example.test", "nope.example.test" })
         {
-            var response = Ask(book, name, source: "10.1.2.3", ecs: new ClientSubnetOption(24, IPAddress.Parse("10.1.2.0")));
+            var response = Ask(book, name, source: "10.250.1.2", ecs: new ClientSubnetOption(32, IPAddress.Parse("10.250.1.2")));
             var echo = Assert.IsType<ClientSubnetOption>(EchoedSubnet(response));
             Assert.Equal(0, echo.ScopeNetmask);
-            Assert.Equal(24, echo.SourceNetmask);
+            Assert.Equal(32, echo.SourceNetmask);
         }
     }
 
@@ -478,9 +478,9 @@ public sealed class ZoneBookTests
         var alias2 = Ask(book, "alias2.example.test");
         Assert.Equal(["192.0.2.99", "CName"], Addresses(alias2));
 
-        var near = Ask(book, "near-alias.example.test", source: "198.51.100.1", ecs: new ClientSubnetOption(24, IPAddress.Parse("10.1.2.0")));
+        var near = Ask(book, "near-alias.example.test", source: "198.51.100.1", ecs: new ClientSubnetOption(32, IPAddress.Parse("10.250.1.2")));
         Assert.Equal(["192.0.2.2", "CName"], Addresses(near)); // eu-west through the alias
-        Assert.Equal(16, EchoedSubnet(near)!.ScopeNetmask); // the target's decision depended on the client
+        Assert.Equal(24, EchoedSubnet(near)!.ScopeNetmask); // the target's decision depended on the client
 
         var outside = Ask(book, "outside.example.test");
         Assert.Equal(ReturnCode.NoError, outside.ReturnCode);

@@ -141,40 +141,8 @@ internal sealed class PostgresServers : IAsyncDisposable
     private Task Tool(string tool, params string[] args) =>
         Run(RunUser, ["-u", "postgres", "--", Path.Combine(Bin, tool), .. args], TimeSpan.FromSeconds(60), _dir.FullName);
 
-    private static async Task Run(string file, string[] args, TimeSpan timeout, string? workingDirectory = null)
-    {
-        var info = new ProcessStartInfo(file)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = workingDirectory ?? "/",
-        };
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(info)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var deadline = new CancellationTokenSource(timeout);
-        try
-        {
-            await p.WaitForExitAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish within {timeout.TotalSeconds:0} s");
-        }
-
-        var output = await stdout + await stderr;
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {p.ExitCode}:\n{output}");
-        }
-    }
+    private static Task Run(string file, string[] args, TimeSpan timeout, string? workingDirectory = null) =>
+        Support.Tool.RunCheckedAsync(file, args, timeout, workingDirectory);
 
     /// <summary>Alive and not a zombie (the postmaster is nobody's child here once pg_ctl has exited).</summary>
     private static bool Alive(int pid)

@@ -153,19 +153,7 @@ internal sealed class RedisServers : IAsyncDisposable
     {
         foreach (var p in _servers.Values.Concat(_sentinels))
         {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    p.Kill();
-                    p.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-
-            p.Dispose();
+            Tool.Stop(p);
         }
 
         try

@@ -44,6 +44,61 @@ internal static class Tool
         return (p.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>Runs a program with arguments passed as they are (no shell quoting); throws with its output when it fails
+    /// or does not finish in time. For fixtures that set servers up.</summary>
+    public static async Task RunCheckedAsync(string file, IReadOnlyList<string> args, TimeSpan timeout, string? workingDirectory = null)
+    {
+        var info = new ProcessStartInfo(file)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingDirectory ?? "/",
+        };
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(info)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await p.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish within {timeout.TotalSeconds:0} s");
+        }
+
+        var output = await stdout + await stderr;
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {p.ExitCode}:\n{output}");
+        }
+    }
+
+    /// <summary>Stops a process this test started, by its PID (if it still runs), and releases it.</summary>
+    public static void Stop(Process p)
+    {
+        try
+        {
+            if (!p.HasExited)
+            {
+                p.Kill();
+                p.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        p.Dispose();
+    }
+
     public static Task<(int Exit, string Stdout, string Stderr)> ManypathsAsync(string args, TimeSpan? timeout = null) =>
         RunAsync("dotnet", $"\"{ManypathsDll}\" {args}", timeout: timeout);
 
