@@ -285,6 +285,12 @@ CASES = [
                  '        - { name: _https._tcp, type: SRV, values: ["10 5 443 www.example.test."] }\n'
                  '        - { name: alias, type: CNAME, values: [www.example.test.] }\n'
                  '        - { name: deep.wild, type: AAAA, values: ["2001:db8::1", "::1"] }\n'), VALID),
+    ("dns: wildcard records, static and health-aware (RFC 4592)",
+     dns_variant('        - { name: fixed, type: TXT, values: ["v=1"] }\n',
+                 '        - { name: fixed, type: TXT, values: ["v=1"] }\n'
+                 '        - { name: "*", type: TXT, values: ["any"] }\n'
+                 '        - { name: "*.dev", type: A, policy: failover, service: control }\n'), VALID),
+    ("dns: a wildcard that is not a whole label", dns_variant("{ name: fixed,", '{ name: "f*",'), record(6, "name")),
     ("dns: an AAAA policy record over upstreams with IPv6 addresses (a literal host, or dns_address)",
      dns_variant("listeners:\n", "  v6:\n    listen: 127.0.0.1:8086\n    upstreams:\n      - { name: a, url: \"http://[::1]:9201\" }\n"
                  "      - { name: b, url: http://b.internal:9202, dns_address: \"2001:db8::2\" }\nlisteners:\n",
@@ -307,7 +313,6 @@ CASES = [
     ("dns: an SOA value with 5 fields", dns_variant('type: TXT, values: ["v=1"]', 'type: SOA, values: ["ns1.example.test. admin.example.test. 1 3600 600"]'), record(6, "values")),
     ("dns: an NS value that is not a host name", dns_variant("values: [ns1.example.test., ns2.example.test.]", 'values: ["ns1 example"]'), record(0, "values")),
     ("dns: an unknown record type", dns_variant("type: TXT", "type: PTR"), record(6, "type")),
-    ("dns: a record name '*'", dns_variant("name: fixed,", 'name: "*",'), record(6, "name")),
     ("dns: a record without a name", dns_variant("{ name: ns1, type: A,", "{ type: A,"), record(1)),
     ("dns: a misspelt record key", dns_variant('values: ["v=1"]', 'value: ["v=1"]'), record(6)),
     ("dns: answers 65", dns_variant("answers: 8", "answers: 65"), record(5, "answers")),

@@ -40,7 +40,13 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             Dns = new DnsReader(errors, _nodeMarks, services.Options).Read(root.Map("dns")),
             Marks = _marks,
         };
-        new ConfigCrossChecks(errors).Check(config, services.Marks, listeners.Marks, _routeMarks, _nodeMarks);
+        var listenerMarks = new Dictionary<string, YamlNode>(listeners.Marks, StringComparer.Ordinal);
+        if (root.Map("dns")?.Raw("listen") is { } dnsListen)
+        {
+            listenerMarks[ListenClashes.DnsKey] = dnsListen;
+        }
+
+        new ConfigCrossChecks(errors).Check(config, services.Marks, listenerMarks, _routeMarks, _nodeMarks);
         return config;
     }
 

@@ -104,15 +104,15 @@ internal sealed class DnsReader(ConfigErrors errors, IReadOnlyDictionary<string,
         r.AllowOnly("name", "type", "values", "ttl", "policy", "service", "answers", "clients");
         var nameNode = r.Scalar("name", required: true);
         var name = (nameNode?.Value ?? "@").TrimEnd('.').ToLowerInvariant();
-        if (nameNode is not null && name.Contains('*'))
+        if (nameNode is not null && name.Contains('*') && !IsWildcard(name))
         {
-            errors.Add(nameNode, $"'{nameNode.Value}': wildcard records are not supported yet; list each name.");
+            errors.Add(nameNode, $"'{nameNode.Value}': a wildcard is a whole '*' label, leftmost and only once (RFC 4592): \"*\" or \"*.dev\", not '{name}'.");
             return null;
         }
 
-        if (nameNode is not null && name != "@" && !IsDomainName(name))
+        if (nameNode is not null && name != "@" && !IsWildcard(name) && !IsDomainName(name))
         {
-            errors.Add(nameNode, $"'{nameNode.Value}' is not a valid record name: a label such as www, a relative name such as a.b, or \"@\" for the zone apex.");
+            errors.Add(nameNode, $"'{nameNode.Value}' is not a valid record name: a label such as www, a relative name such as a.b, \"*\" for a wildcard, or \"@\" for the zone apex.");
             return null;
         }
 
@@ -289,6 +289,9 @@ internal sealed class DnsReader(ConfigErrors errors, IReadOnlyDictionary<string,
     /// <summary>Four dotted decimal parts: .NET also takes "127.1" or "192.0.2" as addresses, which hides typos.</summary>
     internal static bool IsStrictIPv4(string text) =>
         text.Split('.') is { Length: 4 } parts && parts.All(p => p.Length is > 0 and <= 3 && p.All(char.IsAsciiDigit) && int.Parse(p, System.Globalization.CultureInfo.InvariantCulture) <= 255);
+
+    /// <summary>"*", or "*." and a relative name without another '*'.</summary>
+    private static bool IsWildcard(string name) => name == "*" || (name.StartsWith("*.", StringComparison.Ordinal) && IsDomainName(name[2..]));
 
     internal static bool IsDomainName(string name) =>
         name.Length is > 0 and <= 253 && name.Split('.').All(l => l.Length is > 0 and <= 63 && l.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') && l[0] != '-');

@@ -13,6 +13,9 @@ internal sealed class ListenClashes(ConfigErrors errors, IReadOnlyDictionary<str
 {
     private sealed record Claim(string Node, string Owner, string Key);
 
+    /// <summary>The mark key of 'dns.listen' (under the listener marks: 'listener:dns' cannot be a listener's name, which has no colon).</summary>
+    public const string DnsKey = "dns:listen";
+
     public void Check(ManypathsConfig config)
     {
         var nodeNames = config.Nodes.Count > 0 ? config.Nodes.Keys.ToList() : ["(any)"];
@@ -101,6 +104,11 @@ internal sealed class ListenClashes(ConfigErrors errors, IReadOnlyDictionary<str
             {
                 yield return ("listener:" + l.Name, $"Listener '{l.Name}'", ep);
             }
+        }
+
+        if (config.Dns?.Listen.For(node) is { } dns)
+        {
+            yield return ("listener:" + DnsKey, "DNS (dns.listen, UDP and TCP)", dns); // its TCP side clashes with any TCP listener
         }
     }
 

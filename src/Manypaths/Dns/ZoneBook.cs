@@ -97,7 +97,8 @@ internal sealed class ZoneBook
         var why = explained.ToString();
         var endpoints = new List<DnsEndpointView>();
         var zone = _zones.FirstOrDefault(z => domain.IsEqualOrSubDomainOf(z.Apex));
-        if (zone is not null && zone.Names.TryGetValue(domain, out var sets))
+        var sets = zone is null ? null : zone.Names.GetValueOrDefault(domain) ?? (zone.Exists(domain) ? null : zone.Wildcard(domain)?.Sets);
+        if (sets is not null)
         {
             foreach (var set in sets.Where(s => s.Service is not null && (s.Type == recordType || recordType == RecordType.Any)))
             {
@@ -117,7 +118,17 @@ internal sealed class ZoneBook
     /// <returns>False when the answer is negative (NXDOMAIN or NODATA: the SOA goes in authority).</returns>
     private bool Lookup(Zone zone, DomainName name, RecordType type, ClientAddress client, DnsMessage response, System.Text.StringBuilder? why, ref int scope)
     {
-        if (!zone.Names.TryGetValue(name, out var sets))
+        var owner = name;
+        if (!zone.Names.TryGetValue(name, out var sets) && !zone.Exists(name) && zone.Wildcard(name) is { } wildcard)
+        {
+            // RFC 4592: a name that does not exist, below the closest existing name's '*', is answered from the '*'
+            // (records re-owned to the name asked), including a NODATA for a type the wildcard does not have.
+            owner = wildcard.Owner;
+            sets = wildcard.Sets;
+            why?.Append($"{name} matches the wildcard {owner}; ");
+        }
+
+        if (sets is null)
         {
             response.ReturnCode = ReturnCode.NxDomain;
             why?.Append(zone.Exists(name) ? $"{name} has no records (an empty non-terminal): NODATA" : $"{name} does not exist in {zone.Apex}: NXDOMAIN");
@@ -131,7 +142,7 @@ internal sealed class ZoneBook
 
         if (type != RecordType.CName && sets.FirstOrDefault(s => s.Type == RecordType.CName) is { } cname)
         {
-            response.AnswerRecords.AddRange(cname.Static);
+            response.AnswerRecords.AddRange(Owned(cname.Static, owner, name));
             why?.Append($"{name} is an alias");
             if (cname.Static.Count > 0 && cname.Static[0] is CNameRecord { CanonicalName: var target } && target.IsEqualOrSubDomainOf(zone.Apex) && target != name)
             {
@@ -158,7 +169,7 @@ internal sealed class ZoneBook
         var any = false;
         foreach (var set in matching)
         {
-            response.AnswerRecords.AddRange(_picker.Records(set, client, why, ref scope));
+            response.AnswerRecords.AddRange(Owned(_picker.Records(set, client, why, ref scope), owner, name));
             any = true;
         }
 
@@ -169,6 +180,20 @@ internal sealed class ZoneBook
 
         return any;
     }
+
+    /// <summary>The records as they are, or (synthesised from a wildcard) the same data owned by the name asked.</summary>
+    private static IEnumerable<DnsRecordBase> Owned(IEnumerable<DnsRecordBase> records, DomainName owner, DomainName asked) =>
+        owner.Equals(asked) ? records : records.Select(r => r switch
+        {
+            ARecord a => new ARecord(asked, a.TimeToLive, a.Address),
+            AaaaRecord a => new AaaaRecord(asked, a.TimeToLive, a.Address),
+            CNameRecord c => new CNameRecord(asked, c.TimeToLive, c.CanonicalName),
+            TxtRecord t => new TxtRecord(asked, t.TimeToLive, t.TextParts),
+            MxRecord m => new MxRecord(asked, m.TimeToLive, m.Preference, m.ExchangeDomainName),
+            SrvRecord v => new SrvRecord(asked, v.TimeToLive, v.Priority, v.Weight, v.Port, v.Target),
+            NsRecord n => new NsRecord(asked, n.TimeToLive, n.NameServer),
+            _ => (DnsRecordBase)r,
+        });
 
     /// <summary>One zone: its apex, SOA, and every record set by owner name.</summary>
     private sealed class Zone
@@ -217,12 +242,42 @@ internal sealed class ZoneBook
                 {
                     _existing.Add(parent);
                 }
+
+                if (n.Labels[0] == "*")
+                {
+                    _wildcards[n.GetParentName()] = (n, Names[n]);
+                }
             }
 
             DomainName Owner(string name) => name == "@" ? Apex : DomainName.Parse($"{name}.{options.Name}");
         }
 
         private readonly HashSet<DomainName> _existing = [];
+
+        /// <summary>Wildcard record sets by the name they are under ('*.dev.example.test' under 'dev.example.test').</summary>
+        private readonly Dictionary<DomainName, (DomainName Owner, List<RecordSet> Sets)> _wildcards = [];
+
+        /// <summary>
+        /// The wildcard that answers for <paramref name="name"/> (which does not exist): the one directly under its
+        /// closest encloser, the longest existing ancestor (RFC 4592 3.3.1), or null when that has none.
+        /// </summary>
+        public (DomainName Owner, List<RecordSet> Sets)? Wildcard(DomainName name)
+        {
+            if (_wildcards.Count == 0)
+            {
+                return null;
+            }
+
+            for (var encloser = name.GetParentName(); encloser.LabelCount >= Apex.LabelCount; encloser = encloser.GetParentName())
+            {
+                if (Exists(encloser))
+                {
+                    return _wildcards.TryGetValue(encloser, out var wildcard) ? wildcard : null;
+                }
+            }
+
+            return null;
+        }
 
         public DomainName Apex { get; }
 

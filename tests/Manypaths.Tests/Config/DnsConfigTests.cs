@@ -165,7 +165,11 @@ public sealed class DnsConfigTests : IDisposable
     [Fact]
     public void Load_OneListenAddressATrailingDotAndLowerCaseType_AreNormalised()
     {
+        // One address for every node: the nodes are on three hosts (on one host only one of them could bind it).
         var config = LoadValid(With(
+            "admin: http://127.0.0.1:7501", "admin: http://10.250.0.1:7501",
+            "admin: http://127.0.0.1:7502", "admin: http://10.250.0.2:7502",
+            "admin: http://127.0.0.1:7503", "admin: http://10.250.0.3:7503",
             "listen: { blr: 127.0.0.1:5301, maa: 127.0.0.1:5302, del: 127.0.0.1:5303 }", "listen: 127.0.0.1:5301",
             "    example.test:", "    Example.Test.:",
             "name: fixed, type: TXT, values: [\"v=1\"]", "name: Fixed, type: txt, ttl: 5s, values: \"v=1\""));
@@ -297,8 +301,10 @@ public sealed class DnsConfigTests : IDisposable
             "'10 5 www.example.test.' is not a valid SRV value: priority, weight, port and target, such as \"10 5 443 www.example.test.\"." },
         { "SOA with 5 fields", With("type: TXT, values: [\"v=1\"]", "type: SOA, values: [\"ns1.example.test. admin.example.test. 1 3600 600\"]"), 25, 46,
             "'ns1.example.test. admin.example.test. 1 3600 600' is not a valid SOA value: mname rname serial refresh retry expire minimum, such as \"ns1.example.test. admin.example.test. 1 3600 600 86400 20\"." },
-        { "wildcard record (not supported yet)", With("        - { name: fixed, type: TXT, values: [\"v=1\"] }", "        - { name: \"*.wild\", type: TXT, values: [\"v=1\"] }"), 25, 19,
-            "'*.wild': wildcard records are not supported yet; list each name." },
+        { "wildcard that is not a whole leftmost label", With("        - { name: fixed, type: TXT, values: [\"v=1\"] }", "        - { name: \"w*.wild\", type: TXT, values: [\"v=1\"] }"), 25, 19,
+            "'w*.wild': a wildcard is a whole '*' label, leftmost and only once (RFC 4592): \"*\" or \"*.dev\", not 'w*.wild'." },
+        { "wildcard below a wildcard", With("        - { name: fixed, type: TXT, values: [\"v=1\"] }", "        - { name: \"*.*.wild\", type: TXT, values: [\"v=1\"] }"), 25, 19,
+            "'*.*.wild': a wildcard is a whole '*' label, leftmost and only once (RFC 4592): \"*\" or \"*.dev\", not '*.*.wild'." },
         { "NS value that is not a host name", With("values: [ns1.example.test., ns2.example.test.]", "values: [ns1.example.test., \"ns2 example\"]"), 19, 62,
             "'ns2 example' is not a valid NS value: a host name such as ns1.example.test (a trailing dot is allowed)." },
         { "unknown type", With("type: TXT", "type: PTR"), 25, 32,
@@ -315,6 +321,10 @@ public sealed class DnsConfigTests : IDisposable
             "'quorum' in 'cluster' in the config file must be a share above 0 and at most 100%, such as 50% or 0.5, not '0'." },
         { "dns without zones", Contract[..Contract.IndexOf("  zones:", StringComparison.Ordinal)], 13, 3,
             "'dns' in the config file needs 'zones': at least one zone with its records." },
+        { "dns listen on a service's address", With("blr: 127.0.0.1:5301", "blr: 127.0.0.1:8081"), 13, 11,
+            "DNS (dns.listen, UDP and TCP) listens on 127.0.0.1:8081 on node 'blr', which Service 'control' already uses." },
+        { "dns listen on the node's admin address", With("maa: 127.0.0.1:5302", "maa: 127.0.0.1:7502"), 13, 11,
+            "DNS (dns.listen, UDP and TCP) listens on 127.0.0.1:7502 on node 'maa', which the admin API of node 'maa' already uses." },
         { "dns listen naming an undeclared node", With("del: 127.0.0.1:5303 }", "bom: 127.0.0.1:5303 }"), 13, 55,
             "'listen' in 'dns' in the config file names node 'bom', which is not declared under 'nodes'." },
         { "zone ttl under 1s", With("ttl: 20s", "ttl: 500ms"), 17, 12,

@@ -30,7 +30,7 @@ public sealed class DnsTests(ITestOutputHelper output)
     public async Task StaticZone_IsAnsweredAuthoritatively_WithNxdomainNodataAndRefusedWhereTheyBelong()
     {
         await using var a = await TestUpstream.StartAsync("a");
-        var (node, port) = await StartAsync($"- {{ name: a, url: {a.Url} }}", "- { name: fixed, type: TXT, values: [\"v=1\"] }\n- { name: deep.below, type: TXT, values: [\"x\"] }\n- { name: mail, type: MX, values: [\"10 mx.example.test.\"] }");
+        var (node, port) = await StartAsync($"- {{ name: a, url: {a.Url} }}", "- { name: fixed, type: TXT, values: [\"v=1\"] }\n- { name: deep.below, type: TXT, values: [\"x\"] }\n- { name: mail, type: MX, values: [\"10 mx.example.test.\"] }\n- { name: \"*.dev\", type: A, values: [192.0.2.77] }");
         await using var _ = node;
 
         var txt = await Dig.QueryAsync(port, "fixed.example.test", "TXT");
@@ -65,6 +65,15 @@ public sealed class DnsTests(ITestOutputHelper output)
 
         var tcp = await Dig.QueryAsync(port, "mail.example.test", "MX", "+tcp");
         Assert.Equal("mx.example.test.", Assert.Single(tcp.Values));
+
+        // A wildcard (RFC 4592) answers any name below 'dev', owned by the name asked; 'dev' itself is NODATA.
+        var wild = await Dig.QueryAsync(port, "build-7.dev.example.test");
+        Assert.Equal("NOERROR", wild.Status);
+        Assert.StartsWith("build-7.dev.example.test.", Assert.Single(wild.Records), StringComparison.Ordinal);
+        Assert.Equal(["192.0.2.77"], wild.Values);
+        var dev = await Dig.QueryAsync(port, "dev.example.test");
+        Assert.Equal("NOERROR", dev.Status);
+        Assert.Empty(dev.Records);
     }
 
     [Fact]

@@ -649,4 +649,51 @@ public sealed class ZoneBookTests
         Assert.Equal(DomainName.Parse("eu.example.test"), soa.Name);
         Assert.Equal(7, soa.TimeToLive);
     }
+
+    // ---- wildcards (RFC 4592) ----
+
+    [Fact]
+    public void Wildcard_AnswersANameThatDoesNotExist_OwnedByTheNameAsked()
+    {
+        var book = Book([Static("*", "TXT", "any"), Static("*.dev", "A", "192.0.2.77"), Aware("*.app", DnsPolicy.Failover), Static("host.dev", "A", "192.0.2.5")],
+            [Up("p1", "192.0.2.1")]);
+
+        var txt = Ask(book, "whatever.example.test", RecordType.Txt);
+        Assert.Equal(ReturnCode.NoError, txt.ReturnCode);
+        var record = Assert.IsType<TxtRecord>(Assert.Single(txt.AnswerRecords));
+        Assert.Equal(DomainName.Parse("whatever.example.test"), record.Name);
+        Assert.Equal(["any"], record.TextParts);
+
+        // The closest encloser's own wildcard: dev's, not the apex's; deeper names too.
+        var dev = Ask(book, "a.b.dev.example.test");
+        Assert.Equal(["192.0.2.77"], Addresses(dev));
+        Assert.Equal(DomainName.Parse("a.b.dev.example.test"), dev.AnswerRecords[0].Name);
+
+        // A health-aware wildcard answers from the service's endpoints.
+        var app = Ask(book, "tenant1.app.example.test");
+        Assert.Equal(["192.0.2.1"], Addresses(app));
+        Assert.Equal(DomainName.Parse("tenant1.app.example.test"), app.AnswerRecords[0].Name);
+    }
+
+    [Fact]
+    public void Wildcard_NeverShadowsANameThatExists_AndAMissingTypeIsNodata()
+    {
+        var book = Book([Static("*", "TXT", "any"), Static("host.dev", "A", "192.0.2.5"), Static("www", "A", "192.0.2.9")], [Up("p1", "192.0.2.1")]);
+
+        // www exists: a type it lacks is NODATA, not the wildcard's TXT.
+        var www = Ask(book, "www.example.test", RecordType.Txt);
+        Assert.Equal(ReturnCode.NoError, www.ReturnCode);
+        Assert.Empty(www.AnswerRecords);
+
+        // dev exists as an empty non-terminal (host.dev is below it): NODATA, and x.dev's closest encloser is dev,
+        // which has no wildcard of its own: NXDOMAIN.
+        Assert.Empty(Ask(book, "dev.example.test", RecordType.Txt).AnswerRecords);
+        Assert.Equal(ReturnCode.NxDomain, Ask(book, "x.dev.example.test", RecordType.Txt).ReturnCode);
+
+        // A wildcard name without the type asked: NODATA with the SOA.
+        var nodata = Ask(book, "other.example.test", RecordType.A);
+        Assert.Equal(ReturnCode.NoError, nodata.ReturnCode);
+        Assert.Empty(nodata.AnswerRecords);
+        Assert.IsType<SoaRecord>(Assert.Single(nodata.AuthorityRecords));
+    }
 }
