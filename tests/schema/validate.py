@@ -117,7 +117,7 @@ DNS = (BASE.replace("  shutdown_grace: 10s\n", "  shutdown_grace: 10s\n  quorum:
        .replace("listeners:\n", DNS_SERVICE + "listeners:\n", 1)) + DNS_SECTION
 
 # Files that cases name and that the reader requires to exist (written next to each case file).
-FILES = ("cluster.key", "admin.token", "sentinel.pw", "pg.pw")
+FILES = ("cluster.key", "admin.token", "sentinel.pw", "pg.pw", "slack.url")
 
 VALID = "valid"
 ANY = "either"  # the reader's verdict is printed, not asserted
@@ -233,6 +233,11 @@ CASES = [
     ("route path without a leading slash", variant("{ path: /, service: web }", "{ path: api, service: web }"), ("listeners", "app", "routes", 0, "path")),
     ("listener without routes", variant("    routes:\n      - { path: /, service: web }\n", ""), ("listeners", "app")),
     ("webhook that is not http", variant("url: http://127.0.0.1:9900/hook", "url: ftp://127.0.0.1/hook"), ("alerts", "webhooks", 0, "url")),
+    ("status and alerts: the contract (data_dir, retention, hold, group, a json url and a slack url_file)",
+     variant("alerts:\n  webhooks:\n", "status:\n  title: Acme status\n  public: false\n  data_dir: /var/lib/manypaths\n  retention: 90d\n"
+             "alerts:\n  hold: 5s\n  group: 2s\n  webhooks:\n    - { url_file: slack.url, format: slack }\n"), VALID),
+    ("webhook with both url and url_file", variant("url: http://127.0.0.1:9900/hook", "url: http://127.0.0.1:9900/hook, url_file: slack.url"), ("alerts", "webhooks", 0)),
+    ("webhook format teams", variant("url: http://127.0.0.1:9900/hook", "url: http://127.0.0.1:9900/hook, format: teams"), ("alerts", "webhooks", 0, "format")),
     ("no services at all", "status: { title: nothing to serve }\n", ()),
 
     # --- mode: tcp services
@@ -414,7 +419,7 @@ def main():
     try:
         for name in FILES:
             with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
-                f.write("example-only\n")
+                f.write("https://hooks.example.test/secret\n" if name.endswith(".url") else "example-only\n")
         for i, case in enumerate(CASES):
             name, text, expected = case[:3]
             reader_expected = case[3] if len(case) > 3 else (VALID if expected == VALID else "rejected")

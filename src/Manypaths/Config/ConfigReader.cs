@@ -259,41 +259,24 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             return new StatusOptions();
         }
 
-        map.AllowOnly("title", "public");
-        return new StatusOptions { Title = map.String("title") ?? "Manypaths status", Public = map.Bool("public") ?? false };
+        map.AllowOnly("title", "public", "data_dir", "retention");
+        var dataDir = map.String("data_dir");
+        if (map.Scalar("data_dir") is { } dirNode && string.IsNullOrWhiteSpace(dataDir))
+        {
+            errors.Add(dirNode, "'data_dir' in 'status' is empty: name a directory, or leave the key out for the default ($STATE_DIRECTORY, else ~/.local/state/manypaths).");
+            dataDir = null;
+        }
+
+        return new StatusOptions
+        {
+            Title = map.String("title") ?? "Manypaths status",
+            Public = map.Bool("public") ?? false,
+            DataDir = dataDir is null ? null : Path.GetFullPath(Path.Combine(baseDirectory, dataDir)),
+            Retention = map.Duration("retention", TimeSpan.FromHours(1)) ?? TimeSpan.FromDays(90),
+        };
     }
 
-    private AlertOptions ReadAlerts(YamlMap? map)
-    {
-        if (map is null)
-        {
-            return new AlertOptions();
-        }
-
-        map.AllowOnly("webhooks");
-        var hooks = new List<Uri>();
-        foreach (var item in map.List("webhooks")?.Children ?? [])
-        {
-            var hook = YamlMap.FromItem(item, errors, "a webhook");
-            if (hook is null)
-            {
-                continue;
-            }
-
-            hook.AllowOnly("url");
-            if (hook.HttpUrl("url", required: true) is { } url)
-            {
-                hooks.Add(url);
-            }
-        }
-
-        if (hooks.Count > 0)
-        {
-            errors.Warn(map.Raw("webhooks"), $"Alerts are not sent yet: this version accepts 'alerts.webhooks' but calls none of its {hooks.Count} webhook(s). Watch /api/status or /metrics until alerts arrive.");
-        }
-
-        return new AlertOptions { Webhooks = hooks };
-    }
+    private AlertOptions ReadAlerts(YamlMap? map) => map is null ? new AlertOptions() : new AlertsReader(errors, baseDirectory).Read(map);
 
     private void MarkListen(string key, YamlNode? listen)
     {

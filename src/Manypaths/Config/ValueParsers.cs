@@ -7,7 +7,7 @@ namespace Manypaths.Config;
 /// <summary>Durations (500ms, 2s, 1m, 1h), sizes (64KiB) , status ranges and listen addresses.</summary>
 internal static partial class ValueParsers
 {
-    [GeneratedRegex(@"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")]
+    [GeneratedRegex(@"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")]
     private static partial Regex DurationPattern();
 
     [GeneratedRegex(@"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", RegexOptions.IgnoreCase)]
@@ -47,7 +47,8 @@ internal static partial class ValueParsers
             "ms" => 1,
             "s" => 1000,
             "m" => 60_000,
-            _ => 3_600_000,
+            "h" => 3_600_000,
+            _ => 86_400_000, // d
         };
         if (ms > MaxDuration.TotalMilliseconds)
         {

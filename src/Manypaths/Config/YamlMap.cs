@@ -225,7 +225,7 @@ internal sealed class YamlMap
 
         if (!ValueParsers.TryParseDuration(s.Value, out var value, out var tooLarge))
         {
-            _errors.Add(s, tooLarge ? $"'{key}' in {Where} is too large: {s.Value} (at most a year)." : $"'{key}' in {Where} is not a duration: '{s.Value}'. Write a number and a unit, such as 500ms, 2s, 1m or 1h (at most a year).");
+            _errors.Add(s, tooLarge ? $"'{key}' in {Where} is too large: {s.Value} (at most a year)." : $"'{key}' in {Where} is not a duration: '{s.Value}'. Write a number and a unit, such as 500ms, 2s, 1m, 1h or 90d (at most a year).");
             return null;
         }
 

@@ -176,17 +176,6 @@ public sealed class ConfigErrorTests : IDisposable
     }
 
     [Fact]
-    public void Load_Alerts_AreAcceptedWithAWarningThatNothingIsSentYet()
-    {
-        var yaml = Head + "\n    listen: 127.0.0.1:8081\n    upstreams: [ { name: u1, url: http://127.0.0.1:9001 } ]\nalerts:\n  webhooks:\n    - { url: http://127.0.0.1:9900/hook }\n";
-        var result = ConfigLoader.Load(yaml, Path.Combine(_dir.FullName, "m.yaml"));
-        Assert.True(result.Ok, string.Join("\n", result.Errors));
-        var warning = Assert.Single(result.Warnings);
-        Assert.Contains("Alerts are not sent yet", warning.Message, StringComparison.Ordinal);
-        Assert.Equal((10, 5), (warning.Line, warning.Column));
-    }
-
-    [Fact]
     public void Config_ToString_NeverShowsTheAdminToken()
     {
         File.WriteAllText(Path.Combine(_dir.FullName, "secret.token"), "  s3cr3t-token-value \n");
