@@ -78,7 +78,7 @@ internal static class DemoCommand
         {
             foreach (var name in NodeNames)
             {
-                var node = new NodeHost(name, time, loggers);
+                var node = new NodeHost(name, time, loggers) { HistoryDirectory = Path.Combine(Path.GetTempPath(), "manypaths-demo-history") }; // a demo leaves nothing in ~
                 nodes.Add(node);
                 await node.StartAsync(config.Config!, cancellationToken);
             }

@@ -39,6 +39,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private AdminServer? _admin;
     private MeshNode? _mesh;
     private RelayServer? _relayServer;
+    private History.StatusRecorder? _recorder;
     private RelayContext? _relay;
     private RelayPaths? _relayPaths;
     private PeerSigner? _signer;
@@ -73,6 +74,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
     public MaintenanceState Maintenance { get; }
     public DateTimeOffset StartedAt { get; }
     public NodeGeneration? Generation => _generation;
+
+    /// <summary>Where the history goes, over status.data_dir (tests give each node a folder of its own).</summary>
+    public string? HistoryDirectory { get; init; }
+
+    /// <summary>History, incidents and alerts (null until the node started).</summary>
+    public History.StatusRecorder? Recorder => _recorder;
     public string? LastReloadError { get; private set; }
     public DateTimeOffset? LastReloadAt { get; private set; }
 
@@ -122,6 +129,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             };
         }
 
+        _recorder = new History.StatusRecorder(this, config);
         _startConfig = config;
         _fingerprint = contentHash is { Length: > 0 } ? ConfigFingerprint.Combine(contentHash, ConfigFingerprint.OfFiles(ConfigFingerprint.NamedFiles(config))) : null;
         await ApplyAsync(config, cancellationToken);
@@ -134,6 +142,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         var adminEndpoint = node.Admin is { } a && ValueParsers.TryParseEndpoint($"{a.Host}:{a.Port}", out var ep) ? ep : DefaultAdmin;
         _admin = new AdminServer(this, adminEndpoint);
         await _admin.StartAsync(cancellationToken);
+        _recorder.Start();
         Log.Started(_logger, NodeName, _admin.Url.ToString(), _listeners.Count);
     }
 
@@ -267,7 +276,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 s.Relay && _relayPaths is not null ? (u, peer) => _health.Relayed(s, u, peer) : null,
                 s.Relay ? _relayPaths : null, Maintenance, Metrics, Time, logger: Loggers.CreateLogger("Manypaths.Proxy")));
             var http = cores.Values.Where(c => c.Options.Mode == ServiceMode.Http)
-                .ToDictionary(c => c.Name, c => new ServiceRuntime(c, Loggers, Faults) { Relay = c.Options.Relay ? _relay : null });
+                .ToDictionary(c => c.Name, c => new ServiceRuntime(c, Loggers, Faults) { Relay = c.Options.Relay ? _relay : null, Tally = _recorder?.Tally(c.Name) });
             var tcp = cores.Values.Where(c => c.Options.Mode == ServiceMode.Tcp)
                 .ToDictionary(c => c.Name, c => new Tcp.TcpProxy(c, Faults, Loggers.CreateLogger("Manypaths.Tcp"), _tcpSessions.GetOrAdd(c.Name, _ => new Tcp.TcpConnections()))
                 {
@@ -285,6 +294,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             var generation = new NodeGeneration(number, config, node, cores, http, tcp, bindings, tcpBindings,
                 probers.Select(p => p.Prober.Prober).ToList(), Time.GetUtcNow(), zones);
             _generation = generation;
+            _recorder?.Apply(config);
 
             // Listeners first: a node that cannot bind at start stops before it probed (and logged) anything.
             await SyncListenersAsync(bindings.Keys, previous is null, config.Cluster.ShutdownGrace, cancellationToken);
@@ -309,20 +319,15 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private static IPEndPoint? MeshEndpoint(Uri? mesh) =>
         mesh is not null && ValueParsers.TryParseEndpoint($"{mesh.Host}:{mesh.Port}", out var ep) ? ep : null;
 
-    /// <summary>This node's direct view of every upstream of every relay-enabled service, for its heartbeats.</summary>
+    /// <summary>
+    /// This node's direct view of every upstream of every service, for its heartbeats: peers need them for relay
+    /// choices, the DNS quorum and the status page's quorum verdict.
+    /// </summary>
     private IReadOnlyList<RemoteView> LocalViews()
     {
         var views = new List<RemoteView>();
-        var g = _generation;
-        var dnsServices = g?.Config.Dns?.Zones.SelectMany(z => z.Records).Select(r => r.Service).OfType<string>().ToHashSet(StringComparer.Ordinal);
-        foreach (var s in g?.Services.Values ?? [])
+        foreach (var s in _generation?.Services.Values ?? [])
         {
-            // Peers need our views of relayed services (relay choices) and of those DNS answers for (quorum).
-            if (!s.Options.Relay && dnsServices?.Contains(s.Name) != true)
-            {
-                continue;
-            }
-
             foreach (var u in s.Upstreams)
             {
                 var h = u.Health.Snapshot();
@@ -617,6 +622,11 @@ internal sealed partial class NodeHost : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
         {
             return;
+        }
+
+        if (_recorder is not null)
+        {
+            await _recorder.DisposeAsync();
         }
 
         foreach (var l in _tcpListeners.Values)

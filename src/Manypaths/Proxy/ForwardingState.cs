@@ -34,6 +34,9 @@ internal sealed class ForwardingState(ServiceRuntime service, string method, byt
 
     public UpstreamCore? ServedBy { get; set; }
 
+    /// <summary>The path that answered (direct or through which peer, and its tier), for the history's path mix.</summary>
+    public Routing.PathChoice? ServedPath { get; set; }
+
     /// <summary>'timeouts.request': runs until the response starts, then is disarmed (idle takes over).</summary>
     public Deadline RequestDeadline { get; set; }
 

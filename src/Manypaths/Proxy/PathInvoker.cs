@@ -23,6 +23,7 @@ internal sealed partial class PathInvoker(ServiceRuntime service, HttpMessageHan
         {
             state.NeverReachedUpstream = false;
             state.ServedBy = service.Upstreams[result.ServedBy!.Upstream];
+            state.ServedPath = result.ServedBy;
             return response;
         }
 

@@ -18,6 +18,7 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
     /// <param name="arrival">Set when a peer relayed this request here: serve it on the pinned upstream only.</param>
     public async Task HandleAsync(HttpContext context, ServiceRuntime service, RelayArrival? arrival = null)
     {
+        var started = service.Time.GetTimestamp();
         if (HttpMethods.IsConnect(context.Request.Method) || HttpMethods.IsTrace(context.Request.Method))
         {
             // A reverse proxy is not a tunnel (CONNECT), and TRACE would echo what this proxy adds (cross-site
@@ -32,7 +33,7 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
         var maintenance = arrival is null ? service.Maintenance.Maintenance(service.Name) : null;
         if (maintenance is not null)
         {
-            await Sorry(context, service, "maintenance", maintenance);
+            await Sorry(context, service, "maintenance", maintenance, started);
             return;
         }
 
@@ -85,7 +86,7 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
                 }
                 else if (state.NothingToTry || state.NeverReachedUpstream)
                 {
-                    await Sorry(context, service, state.NothingToTry ? "no_upstream" : "unreachable", null);
+                    await Sorry(context, service, state.NothingToTry ? "no_upstream" : "unreachable", null, arrival is null ? started : null);
                     return;
                 }
 
@@ -93,6 +94,10 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
             }
 
             Count(service, context.Response.StatusCode);
+            if (arrival is null)
+            {
+                Tally(service, context.Response.StatusCode, started, state);
+            }
         }
         finally
         {
@@ -100,13 +105,35 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
         }
     }
 
-    private static async Task Sorry(HttpContext context, ServiceRuntime service, string reason, Maintenance.MaintenanceInfo? maintenance)
+    private static async Task Sorry(HttpContext context, ServiceRuntime service, string reason, Maintenance.MaintenanceInfo? maintenance, long? started = null)
     {
         service.Metrics.SorryPages.Add(1,
             new KeyValuePair<string, object?>("service", service.Name),
             new KeyValuePair<string, object?>("reason", reason));
         await SorryPage.WriteAsync(context, service.Options, reason, maintenance, service.Time);
         Count(service, context.Response.StatusCode);
+        if (started is { } t)
+        {
+            Tally(service, context.Response.StatusCode, t, null);
+        }
+    }
+
+    /// <summary>The request into this node's history (requests relayed here are the origin node's to count).</summary>
+    private static void Tally(ServiceRuntime service, int status, long started, ForwardingState? state)
+    {
+        if (service.Tally is not { } tally)
+        {
+            return;
+        }
+
+        var path = state?.ServedPath switch
+        {
+            null => History.ServedPath.None,
+            { Peer: not null } => History.ServedPath.Relayed,
+            { Tier: var tier } when tier > service.Upstreams.Min(u => u.Options.Tier) => History.ServedPath.Backup,
+            _ => History.ServedPath.Direct,
+        };
+        tally.Record(state?.ServedBy?.Name, path, status >= 500, service.Time.GetElapsedTime(started).TotalMilliseconds);
     }
 
     private static void Count(ServiceRuntime service, int status) =>

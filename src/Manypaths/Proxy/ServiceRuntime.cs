@@ -64,6 +64,9 @@ internal sealed class ServiceRuntime : IDisposable
     /// <summary>Set when the service has relay: true and this node is part of a mesh: how to sign for a peer.</summary>
     public Mesh.RelayContext? Relay { get; init; }
 
+    /// <summary>This service's current minute of history on this node (null: no history).</summary>
+    public History.ServiceTally? Tally { get; init; }
+
     /// <summary>Non-idempotent requests may be raced and rescued only where a gated body proves them unsent (HTTP/1.1).</summary>
     public bool GatesProveUnsent => Options.HttpVersion.Major < 2;
 

@@ -55,6 +55,9 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
             var client = System.Net.IPAddress.TryParse(c.Request.Query["client"].ToString(), out var ip) ? ip : System.Net.IPAddress.Loopback;
             return Json(c, zones.Explain(name, type, client, host.NodeName), StatusJsonContext.Default.DnsExplanation);
         });
+        app.MapGet("/api/history", (HttpContext c) => History(c));
+        app.MapGet("/api/incidents", (HttpContext c) =>
+            Json(c, new IncidentsReport(host.NodeName, host.Recorder?.Incidents.All() ?? []), StatusJsonContext.Default.IncidentsReport));
         app.MapGet("/metrics", (HttpContext c) =>
         {
             c.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -89,6 +92,33 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
             }));
         await app.StartOrExplainAsync(endpoint, "admin API", cancellationToken);
         _app = app;
+    }
+
+    /// <summary>GET /api/history?service=&amp;from=&amp;to= (ISO 8601; default the last 24 h).</summary>
+    private Task History(HttpContext c)
+    {
+        var service = c.Request.Query["service"].ToString();
+        if (host.Generation is not { } g || !g.Services.ContainsKey(service))
+        {
+            c.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Json(c, new AdminError($"No service '{service}' on this node: give ?service= one of {string.Join(", ", host.Generation?.Services.Keys.Order(StringComparer.Ordinal) ?? Enumerable.Empty<string>())}."), StatusJsonContext.Default.AdminError);
+        }
+
+        var now = host.Time.GetUtcNow();
+        DateTimeOffset? Parse(string key) => c.Request.Query[key].ToString() is { Length: > 0 } text
+            && DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+        var to = Parse("to") ?? now;
+        var from = Parse("from") ?? to - TimeSpan.FromHours(24);
+        if (host.Recorder?.Writer is not { } writer)
+        {
+            c.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Json(c, new AdminError(host.Recorder?.HistoryError ?? "This node keeps no history."), StatusJsonContext.Default.AdminError);
+        }
+
+        var hours = to - from > Manypaths.History.HistoryStore.MinutesKept;
+        var report = new HistoryReport(service, from, to, hours ? "hour" : "minute", writer.Store.Rows(service, from, to, hours, upstreams: true),
+            writer.Store.Transitions(from, to).Where(t => t.Subject == service || t.Subject.StartsWith(service + "/", StringComparison.Ordinal)).ToList());
+        return Json(c, report, StatusJsonContext.Default.HistoryReport);
     }
 
     /// <summary>

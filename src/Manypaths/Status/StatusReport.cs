@@ -11,7 +11,23 @@ internal sealed record StatusReport(
     IReadOnlyList<ServiceStatus> Services,
     IReadOnlyList<PeerStatus> Peers,
     IReadOnlyList<LinkMatrixEntry> LinkMatrix,
-    bool Draining = false);
+    bool Draining = false,
+    HistoryStatus? History = null,
+    AlertStatus? Alerts = null);
+
+/// <summary>Whether this node keeps history, and the last write's error (traffic is never affected).</summary>
+internal sealed record HistoryStatus(bool Enabled, string? Error);
+
+/// <summary>The webhooks by label (never their URLs) and who sends this cluster's alerts as this node sees it.</summary>
+internal sealed record AlertStatus(string? Sender, IReadOnlyList<WebhookStatus> Webhooks);
+
+internal sealed record WebhookStatus(string Label, long Delivered, long FailedAttempts, long GaveUp, int Waiting, DateTimeOffset? LastFailureAt, string? LastFailure);
+
+/// <summary>GET /api/history: one service's rows (minutes for spans up to 48 h, else hours) and the transitions in the span.</summary>
+internal sealed record HistoryReport(string Service, DateTimeOffset From, DateTimeOffset To, string Resolution, IReadOnlyList<History.MinuteRow> Rows, IReadOnlyList<History.Transition> Transitions);
+
+/// <summary>GET /api/incidents: open ones first, then closed ones, newest first.</summary>
+internal sealed record IncidentsReport(string Node, IReadOnlyList<History.Incident> Incidents);
 
 /// <summary>This node's link to one peer, measured by UDP heartbeats.</summary>
 internal sealed record PeerStatus(string Name, string State, double? RttMs, double Loss, DateTimeOffset? LastHeard, bool Draining = false);
@@ -89,6 +105,8 @@ internal sealed record MaintenanceRequest(string? Message, string? Until);
     DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(StatusReport))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(AdminError))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(HistoryReport))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(IncidentsReport))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(Dns.DnsExplanation))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(AdminOk))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(AdminWriteResult))]

@@ -52,7 +52,10 @@ internal static class StatusReportBuilder
                 return new PeerStatus(p, Name(l.State), Rtt(l.RttMs), Math.Round(l.Loss, 4), l.LastHeard, l.Draining);
             }).ToList() ?? [],
             host.Mesh is { } mesh ? Matrix(host.NodeName, mesh, g.Config.Mesh.DeadAfter, host.Time.GetUtcNow()) : [],
-            host.Draining);
+            host.Draining,
+            host.Recorder is { } r ? new HistoryStatus(r.Writer is not null, hide && r.HistoryError is not null ? "History is off on this node." : r.HistoryError ?? r.Writer?.LastError) : null,
+            host.Recorder is { } rec ? new AlertStatus(rec.LastSender, rec.Webhooks.Select(w => new WebhookStatus(w.Label, w.Delivered, w.FailedAttempts, w.GaveUp, w.Waiting,
+                w.LastFailure?.At, w.LastFailure?.Error)).ToList()) : null);
     }
 
     /// <summary>An http upstream's URL; a tcp upstream's host:port as it was written.</summary>

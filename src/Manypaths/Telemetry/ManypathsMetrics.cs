@@ -32,6 +32,8 @@ internal sealed class ManypathsMetrics : IDisposable
         TcpClosed = _meter.CreateCounter<long>("manypaths_tcp_connections_closed", description: "Tcp connections closed by this node before either side ended them, by reason (demoted, idle).");
         DnsQueries = _meter.CreateCounter<long>("manypaths_dns_queries", description: "DNS queries answered, by return code and transport.");
         DnsRateLimited = _meter.CreateCounter<long>("manypaths_dns_rate_limited", description: "UDP DNS responses held back by response rate limiting, by action (slipped: an empty truncated answer instead; dropped).");
+        HistoryDropped = _meter.CreateCounter<long>("manypaths_history_dropped", description: "History rows not stored (the queue was full, or the write failed), by reason.");
+        AlertsSent = _meter.CreateCounter<long>("manypaths_alerts_sent", description: "Alert deliveries to webhooks, by webhook label and result (delivered, failed, gave_up).");
         DnsDropped = _meter.CreateCounter<long>("manypaths_dns_dropped", description: "DNS packets dropped unanswered (malformed, or the transport failed), by reason.");
         HeartbeatBytesSent = _meter.CreateCounter<long>("manypaths_mesh_heartbeat_bytes_sent", unit: "By", description: "Bytes of heartbeat datagrams sent to peers (UDP payload).");
     }
@@ -56,6 +58,8 @@ internal sealed class ManypathsMetrics : IDisposable
     public Counter<long> TcpAccepted { get; }
     public Counter<long> DnsQueries { get; }
     public Counter<long> DnsDropped { get; }
+    public Counter<long> HistoryDropped { get; }
+    public Counter<long> AlertsSent { get; }
     public Counter<long> DnsRateLimited { get; }
     public Counter<long> TcpClosed { get; }
 

@@ -84,7 +84,7 @@ internal sealed class MeshCluster : IAsyncDisposable
         foreach (var n in names)
         {
             var loggers = logs?.Invoke(n) ?? (Environment.GetEnvironmentVariable("MANYPATHS_TEST_LOG") is { Length: > 0 } ? Cli.Logging.Create(LogLevel.Debug) : NullLoggerFactory.Instance);
-            var host = new NodeHost(n, TimeProvider.System, loggers);
+            var host = new NodeHost(n, TimeProvider.System, loggers) { HistoryDirectory = Path.Combine(dir.FullName, "state") };
             await host.StartAsync(result.Config!, CancellationToken.None);
             hosts[n] = host;
         }
@@ -96,7 +96,7 @@ internal sealed class MeshCluster : IAsyncDisposable
     public async Task RestartAsync(string name)
     {
         await _nodes[name].DisposeAsync();
-        var host = new NodeHost(name, TimeProvider.System, NullLoggerFactory.Instance);
+        var host = new NodeHost(name, TimeProvider.System, NullLoggerFactory.Instance) { HistoryDirectory = Path.Combine(_dir.FullName, "state") };
         await host.StartAsync(_config, CancellationToken.None);
         _nodes[name] = host;
     }

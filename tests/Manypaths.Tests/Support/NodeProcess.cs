@@ -45,6 +45,7 @@ internal sealed class NodeProcess : IDisposable
         var info = netns is null
             ? new ProcessStartInfo("dotnet", args)
             : new ProcessStartInfo("ip", $"netns exec {netns} dotnet {args}");
+        info.Environment["STATE_DIRECTORY"] = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(configPath))!, "state-" + node); // history beside the test's config, not in ~
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;

@@ -36,7 +36,7 @@ internal sealed class ProxyNode : IAsyncDisposable
         var result = ConfigLoader.LoadFile(path);
         Assert.True(result.Ok, string.Join("\n", result.Errors));
         var loggers = logs ?? (Environment.GetEnvironmentVariable("MANYPATHS_TEST_LOG") is { Length: > 0 } ? Manypaths.Cli.Logging.Create(LogLevel.Debug) : NullLoggerFactory.Instance);
-        var host = new NodeHost(node, TimeProvider.System, loggers);
+        var host = new NodeHost(node, TimeProvider.System, loggers) { HistoryDirectory = Path.Combine(dir.FullName, "state") };
         await host.StartAsync(result.Config!, CancellationToken.None);
         return new ProxyNode(dir, host, path);
     }

@@ -1,0 +1,13 @@
+namespace Manypaths.History;
+
+/// <summary>
+/// Something users felt, opened and closed by transitions: a service down, serving from a later tier, or served
+/// only through peers. Id is stable across nodes for the same kind, service and start second.
+/// </summary>
+internal sealed record Incident(string Id, string Kind, string Service, string Title, DateTimeOffset Start, DateTimeOffset? End, IReadOnlyList<string> Nodes, IReadOnlyList<IncidentUpdate> Updates)
+{
+    public double? DurationSeconds => End is { } end ? Math.Round((end - Start).TotalSeconds, 1) : null;
+}
+
+/// <summary>An operator's note on an incident.</summary>
+internal sealed record IncidentUpdate(DateTimeOffset At, string Text);

@@ -1,0 +1,96 @@
+namespace Manypaths.History;
+
+/// <summary>
+/// Opens an incident on a transition into service down, a later tier, or relayed only, and closes it on the
+/// transition back; keeps the open ones and the last 200 closed ones. Thread-safe (the sampler writes, the API reads).
+/// </summary>
+internal sealed class IncidentBook(string node)
+{
+    private const int ClosedKept = 200;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<(string Kind, string Service), Incident> _open = [];
+    private readonly LinkedList<Incident> _closed = new();
+
+    /// <returns>The incidents this transition opened or closed.</returns>
+    public List<Incident> Apply(Transition t)
+    {
+        var changed = new List<Incident>();
+        var (kind, opens, closes) = t.Kind switch
+        {
+            "service" => ("down", t.To == "down", t.From == "down"),
+            "failover" => ("failover", t.To != "primary", t.To == "primary"),
+            "relayed" => ("relayed", t.To == "relayed", t.From == "relayed"),
+            _ => ("", false, false),
+        };
+        if (kind.Length == 0)
+        {
+            return changed;
+        }
+
+        lock (_lock)
+        {
+            if (closes && _open.Remove((kind, t.Subject), out var open))
+            {
+                var closed = open with { End = t.At };
+                _closed.AddFirst(closed);
+                if (_closed.Count > ClosedKept)
+                {
+                    _closed.RemoveLast();
+                }
+
+                changed.Add(closed);
+            }
+
+            if (opens && !_open.ContainsKey((kind, t.Subject)))
+            {
+                var title = kind switch
+                {
+                    "down" => $"{t.Subject} is down",
+                    "failover" => $"{t.Subject} is served by {t.To}",
+                    _ => $"{t.Subject} is served only through peers",
+                };
+                var incident = new Incident($"{kind}-{t.Subject}-{t.At.ToUnixTimeSeconds()}", kind, t.Subject, title, t.At, null, [node], []);
+                _open[(kind, t.Subject)] = incident;
+                changed.Add(incident);
+            }
+        }
+
+        return changed;
+    }
+
+    /// <summary>Adds an operator's note; false when no incident has that id.</summary>
+    public bool Note(string id, string text, DateTimeOffset at)
+    {
+        lock (_lock)
+        {
+            foreach (var (key, open) in _open)
+            {
+                if (open.Id == id)
+                {
+                    _open[key] = open with { Updates = [.. open.Updates, new IncidentUpdate(at, text)] };
+                    return true;
+                }
+            }
+
+            for (var n = _closed.First; n is not null; n = n.Next)
+            {
+                if (n.Value.Id == id)
+                {
+                    n.Value = n.Value with { Updates = [.. n.Value.Updates, new IncidentUpdate(at, text)] };
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Open incidents first (newest first), then closed ones, newest first.</summary>
+    public List<Incident> All()
+    {
+        lock (_lock)
+        {
+            return [.. _open.Values.OrderByDescending(i => i.Start), .. _closed];
+        }
+    }
+}

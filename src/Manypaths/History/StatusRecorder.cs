@@ -1,0 +1,277 @@
+using System.Collections.Concurrent;
+using Manypaths.Alerts;
+using Manypaths.Config;
+using Manypaths.Status;
+using Microsoft.Extensions.Logging;
+
+namespace Manypaths.History;
+
+/// <summary>
+/// A node's memory and voice: every second it samples the node's status into signals; a change is a transition,
+/// which goes to the history, the incident book and the alert pipeline; the service's state second and, each
+/// minute, the data plane's tallies go to the history. Every 250 ms the alert pipeline releases what held long
+/// enough, and this node sends it when it is the sender (the first name among itself and the peers it hears).
+/// </summary>
+internal sealed partial class StatusRecorder : IAsyncDisposable
+{
+    private readonly Node.NodeHost _host;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, ServiceTally> _tallies = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private readonly Dns.NodeEndpointViews _views;
+    private Dictionary<(string Kind, string Subject), string> _last = [];
+    private DateTimeOffset _minute;
+    private ITimer? _sampler;
+    private ITimer? _ticker;
+    private AlertPipeline _pipeline;
+    private AlertOptions _alertOptions;
+    private List<WebhookSender> _senders = [];
+
+    public StatusRecorder(Node.NodeHost host, ManypathsConfig config)
+    {
+        _host = host;
+        _logger = host.Loggers.CreateLogger("Manypaths.History");
+        _views = new Dns.NodeEndpointViews(host.NodeName, () => host.Generation, () => host.Mesh);
+        Incidents = new IncidentBook(host.NodeName);
+        _alertOptions = config.Alerts;
+        _pipeline = new AlertPipeline(config.Alerts, ClusterName(config));
+        _senders = Senders(config.Alerts);
+        var path = System.IO.Path.Combine(host.HistoryDirectory ?? DataDir(config.Status), $"{ClusterName(config)}-{host.NodeName}.db");
+        try
+        {
+            Writer = new HistoryWriter(new HistoryStore(path), config.Status.Retention, host.Time, host.Metrics, _logger);
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+        {
+            HistoryError = $"History is off on this node: {path} cannot be opened ({e.Message}).";
+            Log.NoHistory(_logger, HistoryError);
+        }
+    }
+
+    public IncidentBook Incidents { get; }
+
+    public HistoryWriter? Writer { get; }
+
+    /// <summary>Why this node keeps no history, when it does not.</summary>
+    public string? HistoryError { get; }
+
+    public IReadOnlyList<WebhookSender> Webhooks => _senders;
+
+    /// <summary>Who sent (or would send) the last alert group: this node, or the peer that is the sender.</summary>
+    public string? LastSender { get; private set; }
+
+    /// <summary>A signal's state in the last sample (null: not sampled yet), for tests and the page.</summary>
+    public string? Sampled(string kind, string subject)
+    {
+        lock (_lock)
+        {
+            return _last.GetValueOrDefault((kind, subject));
+        }
+    }
+
+    /// <summary>The current minute of a service, kept across config generations.</summary>
+    public ServiceTally Tally(string service) => _tallies.GetOrAdd(service, s => new ServiceTally(s));
+
+    public void Start()
+    {
+        _minute = Minute(_host.Time.GetUtcNow());
+        _sampler = _host.Time.CreateTimer(_ => Safely(Sample), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        _ticker = _host.Time.CreateTimer(_ => Safely(Tick), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
+    }
+
+    /// <summary>A reload: new hold/group apply to what is released next; a changed webhook list gets new senders.</summary>
+    public void Apply(ManypathsConfig config)
+    {
+        lock (_lock)
+        {
+            if (config.Alerts == _alertOptions)
+            {
+                return;
+            }
+
+            var old = _senders;
+            _pipeline = _pipeline.With(config.Alerts);
+            if (!config.Alerts.Webhooks.SequenceEqual(_alertOptions.Webhooks))
+            {
+                _senders = Senders(config.Alerts);
+                _ = Task.WhenAll(old.Select(s => s.DisposeAsync().AsTask()));
+            }
+
+            _alertOptions = config.Alerts;
+        }
+    }
+
+    private List<WebhookSender> Senders(AlertOptions options) =>
+        options.Webhooks.Select(h => new WebhookSender(h, _host.Time, _host.Metrics, _host.Loggers.CreateLogger("Manypaths.Alerts"))).ToList();
+
+    private void Sample()
+    {
+        if (_host.Generation is not { } g)
+        {
+            return;
+        }
+
+        var report = StatusReportBuilder.Build(_host);
+        var now = report.GeneratedAt;
+        var quorum = g.Config.Cluster.Quorum;
+        var signals = Signals.Read(report, (service, upstream) =>
+        {
+            var views = _views.Views(service, upstream);
+            return views.Count == 0 ? null : Dns.QuorumHealth.Healthy(views, quorum);
+        });
+        foreach (var s in report.Services)
+        {
+            Tally(s.Name).AddSecond(s.State);
+        }
+
+        List<Transition> transitions;
+        lock (_lock)
+        {
+            transitions = Signals.Diff(_last, signals, now);
+            var merged = new Dictionary<(string, string), string>(_last);
+            foreach (var (key, state) in signals)
+            {
+                merged[key] = state;
+            }
+
+            _last = merged;
+            foreach (var t in transitions)
+            {
+                _pipeline.Add(t);
+            }
+        }
+
+        foreach (var t in transitions)
+        {
+            Writer?.Add(t);
+            Incidents.Apply(t);
+            Log.Transition(_logger, t.Kind, t.Subject, t.From, t.To);
+        }
+
+        var minute = Minute(now);
+        if (minute != _minute)
+        {
+            foreach (var tally in _tallies.Values)
+            {
+                foreach (var row in tally.Take(_minute))
+                {
+                    Writer?.Add(row);
+                }
+            }
+
+            _minute = minute;
+        }
+    }
+
+    private void Tick()
+    {
+        List<AlertEvent>? batch;
+        List<WebhookSender> senders;
+        lock (_lock)
+        {
+            batch = _pipeline.Tick(_host.Time.GetUtcNow());
+            senders = _senders;
+        }
+
+        if (batch is not { Count: > 0 } || _host.Generation is not { } g)
+        {
+            return;
+        }
+
+        var sender = Sender();
+        LastSender = sender;
+        if (sender != _host.NodeName)
+        {
+            Log.NotTheSender(_logger, batch.Count, sender);
+            return;
+        }
+
+        foreach (var s in senders)
+        {
+            s.Send(ClusterName(g.Config), _host.NodeName, batch);
+        }
+
+        Log.Alerted(_logger, batch.Count, string.Join("; ", batch.Select(e => e.Text)));
+    }
+
+    /// <summary>The first name, in ordinal order, among this node and the peers whose link is up.</summary>
+    private string Sender()
+    {
+        var name = _host.NodeName;
+        if (_host.Mesh is { } mesh)
+        {
+            foreach (var peer in mesh.Peers)
+            {
+                if (mesh.Link(peer).State == Mesh.LinkState.Up && !mesh.Link(peer).Draining && string.CompareOrdinal(peer, name) < 0)
+                {
+                    name = peer;
+                }
+            }
+        }
+
+        return name;
+    }
+
+    private void Safely(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.Failed(_logger, e.Message); // a sample lost, never the node
+        }
+    }
+
+    private static DateTimeOffset Minute(DateTimeOffset t) => new(t.Year, t.Month, t.Day, t.Hour, t.Minute, 0, TimeSpan.Zero);
+
+    private static string ClusterName(ManypathsConfig config) => string.IsNullOrEmpty(config.Cluster.Name) ? "manypaths" : config.Cluster.Name;
+
+    /// <summary>status.data_dir, else $STATE_DIRECTORY (systemd's StateDirectory=, the first of a list), else ~/.local/state/manypaths.</summary>
+    internal static string DataDir(StatusOptions status) =>
+        status.DataDir
+        ?? (Environment.GetEnvironmentVariable("STATE_DIRECTORY") is { Length: > 0 } state ? state.Split(':')[0]
+        : System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "state", "manypaths"));
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_sampler is not null)
+        {
+            await _sampler.DisposeAsync();
+        }
+
+        if (_ticker is not null)
+        {
+            await _ticker.DisposeAsync();
+        }
+
+        foreach (var s in _senders)
+        {
+            await s.DisposeAsync();
+        }
+
+        if (Writer is not null)
+        {
+            await Writer.DisposeAsync();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 7002, EventName = "HistoryOff", Level = LogLevel.Warning, Message = "{Message}")]
+        public static partial void NoHistory(ILogger logger, string message);
+
+        [LoggerMessage(EventId = 7003, EventName = "Transition", Level = LogLevel.Information, Message = "{Kind} {Subject}: {From} -> {To}")]
+        public static partial void Transition(ILogger logger, string kind, string subject, string from, string to);
+
+        [LoggerMessage(EventId = 7004, EventName = "SampleFailed", Level = LogLevel.Warning, Message = "Status sample failed: {Error}")]
+        public static partial void Failed(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 7103, EventName = "Alerted", Level = LogLevel.Information, Message = "Alert sent ({Count} event(s)): {Text}")]
+        public static partial void Alerted(ILogger logger, int count, string text);
+
+        [LoggerMessage(EventId = 7104, EventName = "AlertLeftToPeer", Level = LogLevel.Debug, Message = "{Count} alert event(s) left to {Sender}, the sender")]
+        public static partial void NotTheSender(ILogger logger, int count, string sender);
+    }
+}

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Manypaths.Health;
+using Manypaths.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Manypaths.Tests.History;
+
+/// <summary>
+/// A real 3-node cluster on loopback with the default alert settings and a real webhook receiver: an outage is
+/// announced once per event (one sender), within 10 s; while the receiver is down the recovery is retried and
+/// delivered once it is back; the incident and the history are on every node's API; the URL never shows.
+/// </summary>
+[Collection(Heavy.Name)]
+public sealed class AlertsClusterTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task AnOutage_IsAnnouncedOncePerEvent_TheRecoveryIsRetriedUntilDelivered_AndIncidentsAndHistoryShowIt()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var a = await TestUpstream.StartAsync("a");
+        var hookUrl = receiver.Url + "?token=s3cr3t";
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: a, url: {a.Url} }}",
+            "health: { path: /healthz, interval: 300ms, fast_interval: 100ms, timeout: 200ms, rise: 1, fall: 2 }",
+            new MeshClusterOptions(Root: _ => $"alerts:\n  webhooks:\n    - {{ url: \"{hookUrl}\" }}\n"));
+        await Eventually.TrueAsync(() => cluster.Nodes.Values.All(n => n.Mesh!.Peers.All(p => n.Mesh.Views.Get(p, "svc", "a")?.State == HealthState.Up)),
+            "every node hears every peer's view of a", TimeSpan.FromSeconds(15));
+        await Eventually.TrueAsync(() => cluster.Nodes.Values.All(n => n.Recorder!.Sampled("service", "svc") == "up" && n.Recorder.Sampled("upstream", "svc/a") == "up"),
+            "every node has sampled svc and a up (a node that starts during an outage sees no transition)");
+
+        // The outage: a's health check fails everywhere.
+        var clock = Stopwatch.StartNew();
+        a.HealthOk = false;
+        await Eventually.TrueAsync(() => receiver.Events().Any(e => e is ("service", "svc", "down", _)), "the service-down alert", TimeSpan.FromSeconds(15));
+        var serviceDown = clock.Elapsed;
+        await Eventually.TrueAsync(() => receiver.Events().Any(e => e is ("upstream", "svc/a", "down", _)), "the upstream-down-by-quorum alert", TimeSpan.FromSeconds(15));
+        var upstreamDown = clock.Elapsed;
+        output.WriteLine($"[report] alerts: service down announced {serviceDown.TotalSeconds:0.0} s after the health check began failing, upstream down by quorum {upstreamDown.TotalSeconds:0.0} s (defaults: hold 5s, group 2s)");
+        Assert.True(upstreamDown < TimeSpan.FromSeconds(12), $"the held alert left {upstreamDown.TotalSeconds:0.0} s after the change (fall x interval, 5 s hold, 2 s group)");
+
+        // The recovery while the receiver is down: retried, delivered when it is back.
+        await receiver.StopAsync();
+        a.HealthOk = true;
+        var sender = cluster.Nodes["n1"]; // the first name among the nodes that hear each other
+        await Eventually.TrueAsync(async () => await FailedAttemptsAsync(sender) > 0, "the sender's failed delivery shows in its status", TimeSpan.FromSeconds(20));
+        var status = await new HttpClient().GetStringAsync(new Uri(sender.AdminUrl!, "api/status"));
+        Assert.DoesNotContain("s3cr3t", status, StringComparison.Ordinal);
+        Assert.DoesNotContain(hookUrl, status, StringComparison.Ordinal);
+        await receiver.StartAsync();
+        await Eventually.TrueAsync(() => receiver.Events().Any(e => e is ("service", "svc", "up", _)) && receiver.Events().Any(e => e is ("upstream", "svc/a", "up", _)),
+            "the recovery alerts, after retries", TimeSpan.FromSeconds(30));
+
+        // Once per event: no key twice, though three nodes saw all of it.
+        var events = receiver.Events();
+        output.WriteLine($"[report] alerts: {receiver.Received.Count} payloads, events: {string.Join("; ", events.Select(e => $"{e.Kind} {e.Subject} {e.To} {e.Key}"))}");
+        Assert.All(events.GroupBy(e => e.Key), g => Assert.Single(g));
+        Assert.Equal(4, events.Count(e => e.Kind is "service" or "upstream"));
+
+        // Every node has the incident (opened and closed) and the transitions in its history.
+        using var http = new HttpClient();
+        foreach (var (name, node) in cluster.Nodes)
+        {
+            await Eventually.TrueAsync(async () =>
+            {
+                using var incidents = JsonDocument.Parse(await http.GetStringAsync(new Uri(node.AdminUrl!, "api/incidents")));
+                return incidents.RootElement.GetProperty("incidents").EnumerateArray()
+                    .Any(i => i.GetProperty("kind").GetString() == "down" && i.GetProperty("service").GetString() == "svc" && i.GetProperty("end").ValueKind == JsonValueKind.String);
+            }, $"{name} shows the closed incident");
+            await Eventually.TrueAsync(async () =>
+            {
+                using var history = JsonDocument.Parse(await http.GetStringAsync(new Uri(node.AdminUrl!, "api/history?service=svc")));
+                var transitions = history.RootElement.GetProperty("transitions").EnumerateArray().Select(t => $"{t.GetProperty("kind").GetString()} {t.GetProperty("to").GetString()}").ToList();
+                return transitions.Contains("service down") && transitions.Contains("service up");
+            }, $"{name}'s history has the service's transitions");
+        }
+    }
+
+    private static async Task<long> FailedAttemptsAsync(Manypaths.Node.NodeHost node)
+    {
+        using var http = new HttpClient();
+        using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri(node.AdminUrl!, "api/status")));
+        return doc.RootElement.GetProperty("alerts").GetProperty("webhooks")[0].GetProperty("failed_attempts").GetInt64();
+    }
+}

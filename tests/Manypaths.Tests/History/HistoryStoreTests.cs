@@ -1,0 +1,47 @@
+using Manypaths.History;
+
+namespace Manypaths.Tests.History;
+
+/// <summary>The SQLite history on a real file: minutes and their hourly roll-up, transitions, pruning.</summary>
+public sealed class HistoryStoreTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("manypaths-history-");
+    private static readonly DateTimeOffset Hour = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private static MinuteRow Row(int minute, long requests, double p50, double p99, int down = 0) =>
+        new("web", "*", Hour.AddMinutes(minute), requests, 1, p50, p99, requests - 2, 1, 1, 60 - down, down, 0);
+
+    [Fact]
+    public void Minutes_AreKeptAsWritten_AndRollUpIntoTheirHour()
+    {
+        using var store = new HistoryStore(Path.Combine(_dir.FullName, "h.db"));
+        store.Write([new Transition(Hour.AddMinutes(1), "service", "web", "up", "down")], [Row(0, 100, 10, 50), Row(1, 300, 20, 80, down: 30)]);
+
+        var minutes = store.Rows("web", Hour, Hour.AddHours(1), hours: false);
+        Assert.Equal([Row(0, 100, 10, 50), Row(1, 300, 20, 80, down: 30)], minutes);
+
+        var hour = Assert.Single(store.Rows("web", Hour, Hour.AddHours(1), hours: true));
+        Assert.Equal((400L, 2L, 80.0, 90, 30), (hour.Requests, hour.Failures, hour.P99Ms!.Value, hour.UpSeconds, hour.DownSeconds));
+        Assert.Equal(17.5, hour.P50Ms!.Value, 3); // weighted by requests: (10*100 + 20*300) / 400
+
+        var t = Assert.Single(store.Transitions(Hour, Hour.AddHours(1)));
+        Assert.Equal(("service", "web", "up", "down"), (t.Kind, t.Subject, t.From, t.To));
+        Assert.Equal("ok", store.IntegrityCheck());
+    }
+
+    [Fact]
+    public void Prune_DropsMinutesAfter48Hours_AndHoursAfterTheRetention()
+    {
+        using var store = new HistoryStore(Path.Combine(_dir.FullName, "h.db"));
+        store.Write([], [Row(0, 10, 1, 2)]);
+        store.Prune(Hour.AddHours(47), TimeSpan.FromDays(90));
+        Assert.Single(store.Rows("web", Hour, Hour.AddHours(1), hours: false));
+        store.Prune(Hour.AddHours(49), TimeSpan.FromDays(90));
+        Assert.Empty(store.Rows("web", Hour, Hour.AddHours(1), hours: false));
+        Assert.Single(store.Rows("web", Hour, Hour.AddHours(1), hours: true));
+        store.Prune(Hour.AddDays(91), TimeSpan.FromDays(90));
+        Assert.Empty(store.Rows("web", Hour, Hour.AddHours(1), hours: true));
+    }
+}
