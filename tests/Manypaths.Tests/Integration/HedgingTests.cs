@@ -14,9 +14,13 @@ public sealed class HedgingTests
         var fast = await TestUpstream.StartAsync("fast");
         slow.Behaviour = UpstreamBehaviour.Slow;
         slow.SlowDelay = TimeSpan.FromSeconds(3);
-        // The slow one is picked first (weight), so only a hedge can make the answer fast.
+        slow.SlowOnlyWhen = r => r.Path != "/healthz"; // slow to answer requests, not probes: both are up
+        // The slow one is picked first (weight), so only a hedge can make the answer fast. Both must be up first: an
+        // upstream still unknown loses to one already up (it failed once when the slow probe was still out).
         var (yaml, port) = Yaml.Service($"- {{ name: slow, url: {slow.Url}, weight: 1000 }}\n- {{ name: fast, url: {fast.Url}, weight: 1 }}", Hedged);
-        return (await ProxyNode.StartAsync(yaml), port, slow, fast);
+        var node = await ProxyNode.StartAsync(yaml);
+        await Eventually.TrueAsync(() => node.Host.Generation!.Services["svc"].Upstreams.All(u => u.Health.State == Manypaths.Health.HealthState.Up), "both upstreams are up");
+        return (node, port, slow, fast);
     }
 
     [Fact]

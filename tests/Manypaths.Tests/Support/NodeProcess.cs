@@ -76,8 +76,17 @@ internal sealed class NodeProcess : IDisposable
         }
     }
 
+    private bool _disposed;
+
+    /// <summary>Kills the process (SIGKILL, by PID) if it still runs; safe to call twice.</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
