@@ -186,6 +186,59 @@ internal static class AdminCommands
         return Report(status, body);
     }
 
+    public static async Task<int> IncidentNoteAsync(AdminClient client, string id, string text)
+    {
+        var (status, body) = await client.SendAsync(HttpMethod.Post, $"api/incidents/{Uri.EscapeDataString(id)}/notes", new JsonObject { ["text"] = text }.ToJsonString());
+        var node = TryParse(body);
+        if (status is >= 200 and < 300)
+        {
+            Console.WriteLine((string?)node?["result"] ?? body);
+            return 0;
+        }
+
+        Console.Error.WriteLine($"Refused ({status}): {(string?)node?["error"] ?? body}");
+        return 1;
+    }
+
+    public static async Task<int> IncidentsAsync(AdminClient client)
+    {
+        var (status, body) = await client.SendAsync(HttpMethod.Get, "api/incidents");
+        if (status != 200 || TryParse(body)?["incidents"] is not JsonArray incidents)
+        {
+            Console.Error.WriteLine($"Failed ({status}): {body}");
+            return 1;
+        }
+
+        if (incidents.Count == 0)
+        {
+            Console.WriteLine("No incidents.");
+        }
+
+        foreach (var i in incidents)
+        {
+            var end = (string?)i?["end"];
+            Console.WriteLine($"{(end is null ? "OPEN  " : "closed")} {(string?)i?["id"]}  {(string?)i?["title"]}  since {(string?)i?["start"]}{(end is null ? "" : $" until {end}")}  nodes: {string.Join(",", (i?["nodes"] as JsonArray ?? []).Select(n => (string?)n))}");
+            foreach (var u in i?["updates"] as JsonArray ?? [])
+            {
+                Console.WriteLine($"         {(string?)u?["at"]}: {(string?)u?["text"]}");
+            }
+        }
+
+        return 0;
+    }
+
+    private static JsonNode? TryParse(string body)
+    {
+        try
+        {
+            return JsonNode.Parse(body);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     private static int Report(int status, string body)
     {
         JsonNode? node = null;

@@ -18,6 +18,7 @@ internal static class CommandLine
         root.Subcommands.Add(Drain("drain", true));
         root.Subcommands.Add(Drain("undrain", false));
         root.Subcommands.Add(Dns());
+        root.Subcommands.Add(Incident());
         return root;
     }
 
@@ -91,6 +92,24 @@ internal static class CommandLine
         var cmd = new Command(name, drain ? "Stop sending new requests to one upstream." : "Send requests to a drained upstream again.") { service, upstream };
         t.AddTo(cmd);
         cmd.SetAction((r, _) => WithClient(t, r, c => AdminCommands.DrainAsync(c, r.GetValue(service)!, r.GetValue(upstream)!, drain)));
+        return cmd;
+    }
+
+    private static Command Incident()
+    {
+        var cmd = new Command("incident", "The cluster's incidents: list them, or post an update to one (shown on every node's page).");
+        var lt = new AdminTarget();
+        var list = new Command("list", "Open incidents, then past ones, with their ids.");
+        lt.AddTo(list);
+        list.SetAction((r, _) => WithClient(lt, r, AdminCommands.IncidentsAsync));
+        var nt = new AdminTarget();
+        var id = new Argument<string>("ID");
+        var text = new Argument<string>("TEXT");
+        var note = new Command("note", "Post an operator's update to incident ID (needs the admin token).") { id, text };
+        nt.AddTo(note);
+        note.SetAction((r, _) => WithClient(nt, r, c => AdminCommands.IncidentNoteAsync(c, r.GetValue(id)!, r.GetValue(text)!)));
+        cmd.Subcommands.Add(list);
+        cmd.Subcommands.Add(note);
         return cmd;
     }
 

@@ -11,3 +11,9 @@ internal sealed record Incident(string Id, string Kind, string Service, string T
 
 /// <summary>An operator's note on an incident.</summary>
 internal sealed record IncidentUpdate(DateTimeOffset At, string Text);
+
+/// <summary>A note as it travels: the incident id it was written for, when, and what.</summary>
+internal sealed record IncidentNote(string IncidentId, DateTimeOffset At, string Text);
+
+/// <summary>One node's own incidents and notes (GET /_mesh/incidents).</summary>
+internal sealed record IncidentShare(IReadOnlyList<Incident> Incidents, IReadOnlyList<IncidentNote> Notes);

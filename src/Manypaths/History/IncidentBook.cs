@@ -10,6 +10,7 @@ internal sealed class IncidentBook(string node)
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Kind, string Service), Incident> _open = [];
     private readonly LinkedList<Incident> _closed = new();
+    private readonly List<IncidentNote> _notes = [];
 
     /// <returns>The incidents this transition opened or closed.</returns>
     public List<Incident> Apply(Transition t)
@@ -58,31 +59,26 @@ internal sealed class IncidentBook(string node)
         return changed;
     }
 
-    /// <summary>Adds an operator's note; false when no incident has that id.</summary>
-    public bool Note(string id, string text, DateTimeOffset at)
+    /// <summary>An operator's note on an incident (by the cluster-wide id <see cref="IncidentMerge"/> shows); the last 500 are kept.</summary>
+    public void AddNote(string id, string text, DateTimeOffset at)
     {
         lock (_lock)
         {
-            foreach (var (key, open) in _open)
+            _notes.Add(new IncidentNote(id, at, text));
+            if (_notes.Count > 500)
             {
-                if (open.Id == id)
-                {
-                    _open[key] = open with { Updates = [.. open.Updates, new IncidentUpdate(at, text)] };
-                    return true;
-                }
-            }
-
-            for (var n = _closed.First; n is not null; n = n.Next)
-            {
-                if (n.Value.Id == id)
-                {
-                    n.Value = n.Value with { Updates = [.. n.Value.Updates, new IncidentUpdate(at, text)] };
-                    return true;
-                }
+                _notes.RemoveAt(0);
             }
         }
+    }
 
-        return false;
+    /// <summary>This node's own incidents and notes, as peers fetch them.</summary>
+    public IncidentShare Share()
+    {
+        lock (_lock)
+        {
+            return new IncidentShare([.. _open.Values.OrderByDescending(i => i.Start), .. _closed], [.. _notes]);
+        }
     }
 
     /// <summary>Open incidents first (newest first), then closed ones, newest first.</summary>

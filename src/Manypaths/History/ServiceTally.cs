@@ -11,6 +11,9 @@ internal sealed class ServiceTally(string service)
 
     public string Service => service;
 
+    /// <summary>The service's last complete minute (null before the first minute ended).</summary>
+    public MinuteRow? LastMinute { get; private set; }
+
     /// <summary>One request ended: served by <paramref name="upstream"/> (null: none answered) on <paramref name="path"/>.</summary>
     public void Record(string? upstream, ServedPath path, bool failed, double ms)
     {
@@ -43,6 +46,15 @@ internal sealed class ServiceTally(string service)
         }
     }
 
+    /// <summary>The service's minute so far (its "*" row), left running.</summary>
+    public MinuteRow Peek(DateTimeOffset minute)
+    {
+        lock (_lock)
+        {
+            return _current.Whole.Row(service, "*", minute, _current.Up, _current.Down, _current.Maintenance);
+        }
+    }
+
     /// <summary>The minute so far as rows (the service's, then one per upstream), and a fresh minute begun.</summary>
     public List<MinuteRow> Take(DateTimeOffset minute)
     {
@@ -54,6 +66,7 @@ internal sealed class ServiceTally(string service)
         }
 
         var rows = new List<MinuteRow> { m.Whole.Row(service, "*", minute, m.Up, m.Down, m.Maintenance) };
+        LastMinute = rows[0];
         rows.AddRange(m.Upstreams.OrderBy(u => u.Key, StringComparer.Ordinal).Select(u => u.Value.Row(service, u.Key, minute, 0, 0, 0)));
         return rows;
     }

@@ -20,9 +20,11 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Dns.NodeEndpointViews _views;
     private Dictionary<(string Kind, string Subject), string> _last = [];
+    private readonly Dictionary<(string Kind, string Subject), DateTimeOffset> _since = [];
     private DateTimeOffset _minute;
     private ITimer? _sampler;
     private ITimer? _ticker;
+    private ITimer? _exchangeTimer;
     private AlertPipeline _pipeline;
     private AlertOptions _alertOptions;
     private List<WebhookSender> _senders = [];
@@ -33,6 +35,12 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
         _logger = host.Loggers.CreateLogger("Manypaths.History");
         _views = new Dns.NodeEndpointViews(host.NodeName, () => host.Generation, () => host.Mesh);
         Incidents = new IncidentBook(host.NodeName);
+        if (host.Signer is { } signer)
+        {
+            var peers = config.Nodes.Values.Where(n => n.Name != host.NodeName && n.Mesh is not null).ToDictionary(n => n.Name, n => n.Mesh!);
+            Exchange = new IncidentExchange(host, Incidents, signer, peers, _logger);
+        }
+
         _alertOptions = config.Alerts;
         _pipeline = new AlertPipeline(config.Alerts, ClusterName(config));
         _senders = Senders(config.Alerts);
@@ -40,6 +48,7 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
         try
         {
             Writer = new HistoryWriter(new HistoryStore(path), config.Status.Retention, host.Time, host.Metrics, _logger);
+            View = new HistoryView(Writer.Store, host.Time);
         }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -50,7 +59,19 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
 
     public IncidentBook Incidents { get; }
 
+    /// <summary>Fetches peers' incidents (null for a node without peers).</summary>
+    public IncidentExchange? Exchange { get; }
+
+    /// <summary>The whole cluster's incidents as this node knows them, with operators' notes.</summary>
+    public List<Incident> ClusterIncidents() => Exchange?.Merged() ?? IncidentMerge.Merge([Incidents.Share()]);
+
     public HistoryWriter? Writer { get; }
+
+    /// <summary>Uptime and latency for the page (null without history).</summary>
+    public HistoryView? View { get; }
+
+    /// <summary>What each node heard says about an upstream (this node's direct view and each heard peer's).</summary>
+    public IReadOnlyList<(string Node, bool Healthy)> Views(string service, string upstream) => _views.Views(service, upstream);
 
     /// <summary>Why this node keeps no history, when it does not.</summary>
     public string? HistoryError { get; }
@@ -69,6 +90,18 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
         }
     }
 
+    /// <summary>The minute the tallies are filling now.</summary>
+    public DateTimeOffset CurrentMinute => _minute;
+
+    /// <summary>Since when a signal has been in its state (at least: a node knows only since its first sample).</summary>
+    public DateTimeOffset? Since(string kind, string subject)
+    {
+        lock (_lock)
+        {
+            return _since.TryGetValue((kind, subject), out var at) ? at : null;
+        }
+    }
+
     /// <summary>The current minute of a service, kept across config generations.</summary>
     public ServiceTally Tally(string service) => _tallies.GetOrAdd(service, s => new ServiceTally(s));
 
@@ -77,6 +110,10 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
         _minute = Minute(_host.Time.GetUtcNow());
         _sampler = _host.Time.CreateTimer(_ => Safely(Sample), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         _ticker = _host.Time.CreateTimer(_ => Safely(Tick), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
+        if (Exchange is { } exchange)
+        {
+            _exchangeTimer = _host.Time.CreateTimer(_ => _ = exchange.PollAsync(), null, TimeSpan.FromSeconds(1), IncidentExchange.Every);
+        }
     }
 
     /// <summary>A reload: new hold/group apply to what is released next; a changed webhook list gets new senders.</summary>
@@ -135,6 +172,15 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
             }
 
             _last = merged;
+            foreach (var key in signals.Keys.Where(k => !_since.ContainsKey(k)))
+            {
+                _since[key] = now; // first seen: in this state at least since now
+            }
+
+            foreach (var t in transitions)
+            {
+                _since[(t.Kind, t.Subject)] = t.At;
+            }
             foreach (var t in transitions)
             {
                 _pipeline.Add(t);
@@ -244,6 +290,16 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
         if (_ticker is not null)
         {
             await _ticker.DisposeAsync();
+        }
+
+        if (_exchangeTimer is not null)
+        {
+            await _exchangeTimer.DisposeAsync();
+        }
+
+        if (Exchange is not null)
+        {
+            await Exchange.DisposeAsync();
         }
 
         foreach (var s in _senders)

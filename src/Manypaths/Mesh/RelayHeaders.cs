@@ -7,6 +7,9 @@ namespace Manypaths.Mesh;
 internal static class RelayHeaders
 {
     public const string PathPrefix = "/_mesh/relay/";
+
+    /// <summary>Where a peer asks for this node's own incidents (signed like a relay request).</summary>
+    public const string IncidentsPath = "/_mesh/incidents";
     public const string From = "X-Manypaths-From";
     public const string Time = "X-Manypaths-Time";
     public const string Nonce = "X-Manypaths-Nonce";

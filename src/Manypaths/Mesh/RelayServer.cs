@@ -31,6 +31,9 @@ internal sealed partial class RelayServer(
     private WebApplication? _app;
     private volatile bool _draining;
 
+    /// <summary>This node's own incidents as JSON, for peers (GET /_mesh/incidents); null: not served.</summary>
+    public Func<string>? IncidentsJson { get; set; }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var builder = Node.EmbeddedWebHost.CreateBuilder();
@@ -49,7 +52,8 @@ internal sealed partial class RelayServer(
     private async Task HandleAsync(HttpContext context)
     {
         var path = context.Request.Path.Value ?? "";
-        if (!path.StartsWith(RelayHeaders.PathPrefix, StringComparison.Ordinal))
+        var incidents = path == RelayHeaders.IncidentsPath && HttpMethods.IsGet(context.Request.Method) && IncidentsJson is not null;
+        if (!incidents && !path.StartsWith(RelayHeaders.PathPrefix, StringComparison.Ordinal))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
@@ -74,6 +78,14 @@ internal sealed partial class RelayServer(
             replay.Check(DateTimeOffset.FromUnixTimeMilliseconds(ms), nonce) is not null)
         {
             await Refuse(context, "expired_or_replayed", StatusCodes.Status401Unauthorized, "relay request is expired or replayed");
+            return;
+        }
+
+        if (incidents)
+        {
+            // A peer merging the cluster's incidents: this node's own, signed and fresh like any mesh request.
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(IncidentsJson!());
             return;
         }
 

@@ -90,6 +90,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
     public FaultInjector Faults { get; } = new();
     public MeshNode? Mesh => _mesh;
 
+    /// <summary>Signs and checks peer traffic (null without a mesh).</summary>
+    internal PeerSigner? Signer => _signer;
+
     /// <summary>Applies the first config and opens every listener; throws if a listener cannot bind.</summary>
     /// <param name="contentHash">The loader's hash of the config bytes (<see cref="ConfigLoadResult.ContentHash"/>), so a
     /// reload of the same file can say "unchanged"; without it the first reload always applies.</param>
@@ -130,6 +133,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         _recorder = new History.StatusRecorder(this, config);
+        if (_relayServer is not null)
+        {
+            var book = _recorder.Incidents;
+            _relayServer.IncidentsJson = () => History.IncidentExchange.Json(book);
+        }
+
         _startConfig = config;
         _fingerprint = contentHash is { Length: > 0 } ? ConfigFingerprint.Combine(contentHash, ConfigFingerprint.OfFiles(ConfigFingerprint.NamedFiles(config))) : null;
         await ApplyAsync(config, cancellationToken);

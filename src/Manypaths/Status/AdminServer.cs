@@ -57,7 +57,8 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
         });
         app.MapGet("/api/history", (HttpContext c) => History(c));
         app.MapGet("/api/incidents", (HttpContext c) =>
-            Json(c, new IncidentsReport(host.NodeName, host.Recorder?.Incidents.All() ?? []), StatusJsonContext.Default.IncidentsReport));
+            Json(c, new IncidentsReport(host.NodeName, host.Recorder?.ClusterIncidents() ?? []), StatusJsonContext.Default.IncidentsReport));
+        app.MapPost("/api/incidents/{id}/notes", (HttpContext c, string id) => NoteAsync(c, id));
         app.MapGet("/metrics", (HttpContext c) =>
         {
             c.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -66,8 +67,13 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
         app.MapGet("/", (HttpContext c) =>
         {
             c.Response.ContentType = "text/html; charset=utf-8";
+            c.Response.Headers.CacheControl = "no-store";
             var report = StatusReportBuilder.Build(host);
-            return c.Response.WriteAsync(StatusPage.Render(report, host.Generation?.Config.Status.Title ?? "Manypaths status"));
+            var config = host.Generation?.Config;
+            var extras = new PageExtras(host.Recorder, config?.Cluster.Quorum ?? 0.5, config?.Status.Public ?? false);
+            return c.Response.WriteAsync(c.Request.Query.ContainsKey("fragment")
+                ? StatusPage.Fragment(report, extras)
+                : StatusPage.Render(report, config?.Status.Title ?? "Manypaths status", extras));
         });
         app.MapPost("/api/services/{service}/maintenance", (HttpContext c, string service) =>
             Write(c, service, null, async () =>
@@ -92,6 +98,42 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
             }));
         await app.StartOrExplainAsync(endpoint, "admin API", cancellationToken);
         _app = app;
+    }
+
+    /// <summary>POST /api/incidents/{id}/notes {"text": "..."} (admin token): an operator's update, shown on every node.</summary>
+    private async Task NoteAsync(HttpContext c, string id)
+    {
+        if (Authorize(c) is { } denied)
+        {
+            await Fail(c, denied.Status, denied.Message);
+            return;
+        }
+
+        if (host.Recorder is not { } recorder || recorder.ClusterIncidents().All(i => i.Id != id))
+        {
+            await Fail(c, 404, $"No incident '{id}' (see /api/incidents).");
+            return;
+        }
+
+        IncidentNoteRequest? body = null;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync(c.Request.Body, StatusJsonContext.Default.IncidentNoteRequest, c.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            await Fail(c, 400, $"The request body is not valid JSON: {e.Message}");
+            return;
+        }
+
+        if (body?.Text is not { Length: > 0 and <= MaxMaintenanceMessage } text)
+        {
+            await Fail(c, 400, $"A note needs 'text' of 1 to {MaxMaintenanceMessage} characters.");
+            return;
+        }
+
+        recorder.Incidents.AddNote(id, text, host.Time.GetUtcNow());
+        await Json(c, new AdminOk($"note added to {id}"), StatusJsonContext.Default.AdminOk);
     }
 
     /// <summary>GET /api/history?service=&amp;from=&amp;to= (ISO 8601; default the last 24 h).</summary>

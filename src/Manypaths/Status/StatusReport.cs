@@ -99,6 +99,8 @@ internal sealed record AdminWriteResult(
 
 internal sealed record MaintenanceRequest(string? Message, string? Until);
 
+internal sealed record IncidentNoteRequest(string? Text);
+
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(
     PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower,
     WriteIndented = true,
@@ -111,4 +113,5 @@ internal sealed record MaintenanceRequest(string? Message, string? Until);
 [System.Text.Json.Serialization.JsonSerializable(typeof(AdminOk))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(AdminWriteResult))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(MaintenanceRequest))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(IncidentNoteRequest))]
 internal sealed partial class StatusJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -56,16 +56,25 @@ public sealed class AlertsClusterTests(ITestOutputHelper output)
         Assert.All(events.GroupBy(e => e.Key), g => Assert.Single(g));
         Assert.Equal(4, events.Count(e => e.Kind is "service" or "upstream"));
 
-        // Every node has the incident (opened and closed) and the transitions in its history.
+        // Every node has the one incident of the whole cluster (merged from each node's own over the mesh: opened and
+        // closed, seen by all three), and the transitions in its own history.
         using var http = new HttpClient();
+        string? id = null;
         foreach (var (name, node) in cluster.Nodes)
         {
             await Eventually.TrueAsync(async () =>
             {
                 using var incidents = JsonDocument.Parse(await http.GetStringAsync(new Uri(node.AdminUrl!, "api/incidents")));
-                return incidents.RootElement.GetProperty("incidents").EnumerateArray()
-                    .Any(i => i.GetProperty("kind").GetString() == "down" && i.GetProperty("service").GetString() == "svc" && i.GetProperty("end").ValueKind == JsonValueKind.String);
-            }, $"{name} shows the closed incident");
+                var down = incidents.RootElement.GetProperty("incidents").EnumerateArray()
+                    .Where(i => i.GetProperty("kind").GetString() == "down" && i.GetProperty("service").GetString() == "svc").ToList();
+                if (down.Count != 1 || down[0].GetProperty("end").ValueKind != JsonValueKind.String)
+                {
+                    return false;
+                }
+
+                id = down[0].GetProperty("id").GetString();
+                return down[0].GetProperty("nodes").EnumerateArray().Select(n => n.GetString()).Order(StringComparer.Ordinal).SequenceEqual(["n1", "n2", "n3"]);
+            }, $"{name} shows one closed incident seen by n1, n2 and n3", TimeSpan.FromSeconds(15));
             await Eventually.TrueAsync(async () =>
             {
                 using var history = JsonDocument.Parse(await http.GetStringAsync(new Uri(node.AdminUrl!, "api/history?service=svc")));
@@ -73,6 +82,19 @@ public sealed class AlertsClusterTests(ITestOutputHelper output)
                 return transitions.Contains("service down") && transitions.Contains("service up");
             }, $"{name}'s history has the service's transitions");
         }
+
+        // An operator's update, posted on n2 with the CLI, shows on n1; without the token it is refused.
+        var cli = await Tool.ManypathsAsync($"incident note {id} \"Root cause: a bad deploy of a\" --config \"{cluster.ConfigPath}\" --node n2");
+        Assert.True(cli.Exit == 0, cli.Stdout + cli.Stderr);
+        using (var refused = await http.PostAsync(new Uri(cluster.Nodes["n3"].AdminUrl!, $"api/incidents/{id}/notes"), new StringContent("{\"text\":\"x\"}")))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        await Eventually.TrueAsync(async () => (await http.GetStringAsync(new Uri(cluster.Nodes["n1"].AdminUrl!, "api/incidents"))).Contains("Root cause: a bad deploy of a", StringComparison.Ordinal),
+            "n1 shows the update posted on n2", TimeSpan.FromSeconds(15));
+        var listed = await Tool.ManypathsAsync($"incident list --config \"{cluster.ConfigPath}\" --node n1");
+        Assert.Contains("Root cause: a bad deploy of a", listed.Stdout, StringComparison.Ordinal);
     }
 
     private static async Task<long> FailedAttemptsAsync(Manypaths.Node.NodeHost node)
