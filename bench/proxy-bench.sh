@@ -61,7 +61,9 @@ else
   LOAD_CPU=0 PROXY_CPU=0
   PINNING="one CPU only: wrk, the upstream and the proxy share CPU 0, so these figures compare whole-system cost per request, not the proxy alone."
 fi
-read -r P_UP P_MP P_ADMIN P_YARP P_HAP P_MP2 P_ADMIN2 < <(bench_free_ports 7)
+read -r P_UP P_MP P_ADMIN P_YARP P_HAP P_MP2 P_ADMIN2 P_MP3 P_ADMIN3 < <(bench_free_ports 9)
+# The nodes keep their history where systemd would put it (StateDirectory=): here, in the run's own folder.
+export STATE_DIRECTORY="$WORK/state"
 UPSTREAM_URL="http://127.0.0.1:$P_UP"
 EXPECT="Hello from the Manypaths bench upstream."
 
@@ -93,6 +95,11 @@ manypaths_yaml "$P_ADMIN" "$P_MP" up >"$WORK/manypaths.yaml"
 bench_start "$PROXY_CPU" "$WORK/manypaths.log" dotnet "$MANYPATHS_DLL" run --config "$WORK/manypaths.yaml" --node bench
 MP_PID=$STARTED_PID
 
+# --- The same with its history off (status.history: false): the cost of the history, per request, is the gap.
+{ manypaths_yaml "$P_ADMIN3" "$P_MP3" up; printf 'status: { history: false }\n'; } >"$WORK/manypaths3.yaml"
+bench_start "$PROXY_CPU" "$WORK/manypaths3.log" dotnet "$MANYPATHS_DLL" run --config "$WORK/manypaths3.yaml" --node bench
+MP3_PID=$STARTED_PID
+
 # --- The same with two upstreams (both the same server): a request has somewhere else to go, so the attempt loop
 # arms its hedge timer for every request (with one upstream it arms none). Still the defaults.
 manypaths_yaml "$P_ADMIN2" "$P_MP2" a b >"$WORK/manypaths2.yaml"
@@ -111,12 +118,13 @@ HAP_PID=$STARTED_PID
 
 wait_for Manypaths "$MP_PID" "http://127.0.0.1:$P_MP/" "$WORK/manypaths.log"
 wait_for "Manypaths (2 upstreams)" "$MP2_PID" "http://127.0.0.1:$P_MP2/" "$WORK/manypaths2.log"
+wait_for "Manypaths (history off)" "$MP3_PID" "http://127.0.0.1:$P_MP3/" "$WORK/manypaths3.log"
 wait_for "bare YARP" "$YARP_PID" "http://127.0.0.1:$P_YARP/" "$WORK/yarp.log"
 wait_for HAProxy "$HAP_PID" "http://127.0.0.1:$P_HAP/" "$WORK/haproxy.log"
 
-NAMES=(manypaths manypaths2 yarp haproxy)
-declare -A PORT=([manypaths]=$P_MP [manypaths2]=$P_MP2 [yarp]=$P_YARP [haproxy]=$P_HAP)
-declare -A PID_OF=([manypaths]=$MP_PID [manypaths2]=$MP2_PID [yarp]=$YARP_PID [haproxy]=$HAP_PID)
+NAMES=(manypaths nohistory manypaths2 yarp haproxy)
+declare -A PORT=([manypaths]=$P_MP [nohistory]=$P_MP3 [manypaths2]=$P_MP2 [yarp]=$P_YARP [haproxy]=$P_HAP)
+declare -A PID_OF=([manypaths]=$MP_PID [nohistory]=$MP3_PID [manypaths2]=$MP2_PID [yarp]=$YARP_PID [haproxy]=$HAP_PID)
 
 cpu_ticks() { # utime + stime of a process, in clock ticks; fails if it is not our process any more
   local comm; comm=$(cat "/proc/$1/comm")
@@ -184,7 +192,7 @@ import datetime, os, re, statistics, sys
 env = os.environ
 work, rounds = env["WORK"], int(env["ROUNDS"])
 clk = int(env["CLK_TCK"])
-names = [("manypaths", "**Manypaths (defaults)**"), ("manypaths2", "Manypaths (defaults), 2 upstreams: hedge timers armed"), ("yarp", "bare YARP"), ("haproxy", "HAProxy")]
+names = [("manypaths", "**Manypaths (defaults)**"), ("nohistory", "Manypaths, history off (`status.history: false`)"), ("manypaths2", "Manypaths (defaults), 2 upstreams: hedge timers armed"), ("yarp", "bare YARP"), ("haproxy", "HAProxy")]
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 def parse(path):
@@ -232,6 +240,9 @@ for n, label in names:
     m = med[n]
     L.append(f"| {label} | {f_rps(m['rps'])} | {m['p99']:.2f} | {m['rps'] / base['rps']:.2f}x | {m['p99'] / base['p99']:.2f}x "
              f"| {m['cpu'] * 100:.0f}% | {f_rps(m['per_core'])} |")
+L.append("")
+L.append(f"History costs {(1 - med['manypaths']['rps'] / med['nohistory']['rps']) * 100:+.1f}% of req/s (defaults, history on, vs history off; "
+         f"the target is within 5%) and {(med['manypaths']['p99'] / med['nohistory']['p99'] - 1) * 100:+.1f}% of p99.")
 L.append("")
 L.append("Every round (req/s, p99 ms; proxy CPU):")
 L.append("")

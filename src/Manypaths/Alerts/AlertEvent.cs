@@ -15,6 +15,7 @@ internal sealed record AlertEvent(string Kind, string Subject, string From, stri
     {
         "service" => To == "down" ? $"Service {Subject} is DOWN" : $"Service {Subject} is up again",
         "failover" => To == "primary" ? $"Service {Subject} is back on its primary tier" : $"Service {Subject} failed over to {To}",
+        "region" => To == "local" ? $"Service {Subject} is served from this node's region again" : $"Service {Subject} failed over to region {To}",
         "upstream" => To == "down" ? $"Upstream {Subject} is down (by quorum of the nodes)" : $"Upstream {Subject} is up again (by quorum)",
         "link" => $"Peer link {Subject.Replace(">", " -> ", StringComparison.Ordinal)} is {To}",
         "node" => To == "unreachable" ? $"Node {Subject} is unreachable" : $"Node {Subject} is reachable again",

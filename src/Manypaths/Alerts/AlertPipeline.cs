@@ -11,7 +11,7 @@ namespace Manypaths.Alerts;
 /// </summary>
 internal sealed class AlertPipeline(AlertOptions options, string cluster)
 {
-    private static readonly HashSet<string> Alerted = new(["service", "failover", "upstream", "link", "node", "maintenance"], StringComparer.Ordinal);
+    private static readonly HashSet<string> Alerted = new(["service", "failover", "region", "upstream", "link", "node", "maintenance"], StringComparer.Ordinal);
     private readonly Dictionary<(string Kind, string Subject), string> _announced = [];
     private readonly Dictionary<(string Kind, string Subject), (Transition Change, DateTimeOffset Due)> _pending = [];
     private readonly List<AlertEvent> _group = [];

@@ -10,6 +10,9 @@ public sealed record StatusOptions
     /// <summary>Where this node keeps its history (null: $STATE_DIRECTORY, else ~/.local/state/manypaths).</summary>
     public string? DataDir { get; init; }
 
+    /// <summary>Whether this node keeps history (false: no store, nothing added per request; the page shows live state only).</summary>
+    public bool History { get; init; } = true;
+
     /// <summary>How long hourly history is kept (minutes are kept 48 h).</summary>
     public TimeSpan Retention { get; init; } = TimeSpan.FromDays(90);
 }

@@ -15,5 +15,8 @@ internal sealed record IncidentUpdate(DateTimeOffset At, string Text);
 /// <summary>A note as it travels: the incident id it was written for, when, and what.</summary>
 internal sealed record IncidentNote(string IncidentId, DateTimeOffset At, string Text);
 
-/// <summary>One node's own incidents and notes (GET /_mesh/incidents).</summary>
-internal sealed record IncidentShare(IReadOnlyList<Incident> Incidents, IReadOnlyList<IncidentNote> Notes);
+/// <summary>
+/// One node's own incidents and notes (GET /_mesh/incidents), and its last failed config reload, if any: every node's
+/// page shows which node kept its last good config.
+/// </summary>
+internal sealed record IncidentShare(IReadOnlyList<Incident> Incidents, IReadOnlyList<IncidentNote> Notes, string? ReloadError = null, DateTimeOffset? ReloadAt = null);

@@ -21,6 +21,7 @@ internal sealed class IncidentBook(string node)
             "service" => ("down", t.To == "down", t.From == "down"),
             "failover" => ("failover", t.To != "primary", t.To == "primary"),
             "relayed" => ("relayed", t.To == "relayed", t.From == "relayed"),
+            "region" => ("region", t.To != "local", t.To == "local"),
             _ => ("", false, false),
         };
         if (kind.Length == 0)
@@ -48,6 +49,7 @@ internal sealed class IncidentBook(string node)
                 {
                     "down" => $"{t.Subject} is down",
                     "failover" => $"{t.Subject} is served by {t.To}",
+                    "region" => $"{t.Subject} is served from another region ({t.To})",
                     _ => $"{t.Subject} is served only through peers",
                 };
                 var incident = new Incident($"{kind}-{t.Subject}-{t.At.ToUnixTimeSeconds()}", kind, t.Subject, title, t.At, null, [node], []);

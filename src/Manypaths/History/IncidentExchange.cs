@@ -31,7 +31,10 @@ internal sealed partial class IncidentExchange : IAsyncDisposable
     }
 
     /// <summary>This node's own incidents and notes as peers fetch them.</summary>
-    public static string Json(IncidentBook book) => JsonSerializer.Serialize(book.Share(), HistoryJsonContext.Default.IncidentShare);
+    public static string Json(IncidentShare share) => JsonSerializer.Serialize(share, HistoryJsonContext.Default.IncidentShare);
+
+    /// <summary>Each peer's last answer (a peer never heard is absent).</summary>
+    public IReadOnlyDictionary<string, IncidentShare> Peers => _peers;
 
     /// <summary>The cluster's incidents: this node's and every peer's last answer, merged.</summary>
     public List<Incident> Merged() => IncidentMerge.Merge(_peers.Values.Append(_book.Share()));

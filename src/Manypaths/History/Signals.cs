@@ -25,6 +25,15 @@ internal static class Signals
                 var tier = serving.Min(u => u.Tier);
                 signals[("failover", s.Name)] = tier == best ? "primary" : $"tier {tier}";
                 signals[("relayed", s.Name)] = usable.Count > 0 ? "direct" : "relayed";
+
+                // Region: where the serving tier's requests go, from this node: its own region while an upstream there
+                // serves, else the other regions that do (a region failover is this signal leaving "local").
+                var inTier = serving.Where(u => u.Tier == tier).ToList();
+                if (report.Region is { } home && inTier.Any(u => u.Region is not null))
+                {
+                    signals[("region", s.Name)] = inTier.Any(u => u.Region == home) ? "local"
+                        : string.Join(",", inTier.Select(u => u.Region ?? "?").Distinct().Order(StringComparer.Ordinal));
+                }
             }
 
             foreach (var u in s.Upstreams)

@@ -45,6 +45,12 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
         _pipeline = new AlertPipeline(config.Alerts, ClusterName(config));
         _senders = Senders(config.Alerts);
         var path = System.IO.Path.Combine(host.HistoryDirectory ?? DataDir(config.Status), $"{ClusterName(config)}-{host.NodeName}.db");
+        if (!config.Status.History)
+        {
+            HistoryError = "History is off on this node (status.history: false).";
+            return;
+        }
+
         try
         {
             Writer = new HistoryWriter(new HistoryStore(path), config.Status.Retention, host.Time, host.Metrics, _logger);
@@ -101,6 +107,9 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
             return _since.TryGetValue((kind, subject), out var at) ? at : null;
         }
     }
+
+    /// <summary>The current minute of a service, kept across config generations (null: no history, nothing to add per request).</summary>
+    public ServiceTally? TallyOrNull(string service) => Writer is null ? null : Tally(service);
 
     /// <summary>The current minute of a service, kept across config generations.</summary>
     public ServiceTally Tally(string service) => _tallies.GetOrAdd(service, s => new ServiceTally(s));

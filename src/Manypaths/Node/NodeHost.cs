@@ -136,7 +136,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         if (_relayServer is not null)
         {
             var book = _recorder.Incidents;
-            _relayServer.IncidentsJson = () => History.IncidentExchange.Json(book);
+            _relayServer.IncidentsJson = () => History.IncidentExchange.Json(book.Share() with { ReloadError = LastReloadError, ReloadAt = LastReloadAt });
         }
 
         _startConfig = config;
@@ -285,7 +285,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 s.Relay && _relayPaths is not null ? (u, peer) => _health.Relayed(s, u, peer) : null,
                 s.Relay ? _relayPaths : null, Maintenance, Metrics, Time, logger: Loggers.CreateLogger("Manypaths.Proxy")));
             var http = cores.Values.Where(c => c.Options.Mode == ServiceMode.Http)
-                .ToDictionary(c => c.Name, c => new ServiceRuntime(c, Loggers, Faults) { Relay = c.Options.Relay ? _relay : null, Tally = _recorder?.Tally(c.Name) });
+                .ToDictionary(c => c.Name, c => new ServiceRuntime(c, Loggers, Faults) { Relay = c.Options.Relay ? _relay : null, Tally = _recorder?.TallyOrNull(c.Name) });
             var tcp = cores.Values.Where(c => c.Options.Mode == ServiceMode.Tcp)
                 .ToDictionary(c => c.Name, c => new Tcp.TcpProxy(c, Faults, Loggers.CreateLogger("Manypaths.Tcp"), _tcpSessions.GetOrAdd(c.Name, _ => new Tcp.TcpConnections()))
                 {

@@ -85,7 +85,7 @@ internal static class StatusPage
 
         UpstreamMatrix(sb, r, x);
         AppendLinkMatrix(sb, r.LinkMatrix, at);
-        Nodes(sb, r, at);
+        Nodes(sb, r, at, x);
         Incidents(sb, x.Incidents.Where(i => i.End is not null).Take(10).ToList(), at, "Past incidents", "past-incidents");
     }
 
@@ -294,7 +294,7 @@ internal static class StatusPage
     }
 
     /// <summary>Which node answered, and how fresh what it knows of each other node is.</summary>
-    private static void Nodes(StringBuilder sb, StatusReport r, DateTimeOffset at)
+    private static void Nodes(StringBuilder sb, StatusReport r, DateTimeOffset at, PageExtras x)
     {
         sb.Append("<section><h2>Nodes</h2><ul id=\"nodes\"><li class=\"node up\"><b>").Append(E(r.Node)).Append("</b> answered this page")
           .Append(r.Region is { } region ? $" <span class=\"muted\">({E(region)})</span>" : "").Append(" · config generation ").Append(r.Config.Generation).Append("</li>");
@@ -303,7 +303,15 @@ internal static class StatusPage
             var state = p.Draining ? "draining" : p.State == "up" ? "reachable" : p.LastHeard is null ? "never heard" : "unreachable";
             sb.Append("<li class=\"node ").Append(p.State == "up" ? "up" : "stale").Append("\" data-node=\"").Append(E(p.Name)).Append("\"><b>").Append(E(p.Name)).Append("</b> ")
               .Append(state).Append(p.LastHeard is { } heard ? $" · last heard {Ago(at, heard)}" : "")
-              .Append(p.State != "up" && p.LastHeard is not null ? " · shown with its last known state" : "").Append("</li>");
+              .Append(p.State != "up" && p.LastHeard is not null ? " · shown with its last known state" : "");
+            if (x.PeerReloadError(p.Name) is { } failed)
+            {
+                sb.Append("<div class=\"notice bad reload-error-peer\">The last config reload failed on ").Append(E(p.Name))
+                  .Append(failed.At is { } when ? " at " + Time(when) : "").Append(": it still serves its last good config.")
+                  .Append(x.Public ? "" : "<pre>" + E(failed.Error) + "</pre>").Append("</div>");
+            }
+
+            sb.Append("</li>");
         }
 
         sb.Append("</ul></section>");
@@ -371,4 +379,8 @@ internal sealed class PageExtras(StatusRecorder? recorder, double quorum, bool i
     public ServiceHistory? History(string service) => recorder?.View?.For(service, recorder.Tally(service).Peek(recorder.CurrentMinute));
 
     public IReadOnlyList<(string Node, bool Healthy)> Views(string service, string upstream) => recorder?.Views(service, upstream) ?? [];
+
+    /// <summary>A peer's last failed config reload, as it last told this node (null: none, or never heard).</summary>
+    public (string Error, DateTimeOffset? At)? PeerReloadError(string peer) =>
+        recorder?.Exchange?.Peers.GetValueOrDefault(peer) is { ReloadError: { } error } share ? (error, share.ReloadAt) : null;
 }

@@ -21,7 +21,7 @@ internal static class StatusReportBuilder
                 var role = s.Roles?.Verdict(u.Index);
                 var down = h.State == HealthState.Down;
                 return new UpstreamStatus(u.Name, hide ? null : UpstreamAddress(u.Options), u.Options.Region, u.Options.Tier, u.Options.Weight,
-                    h.State.ToString().ToLowerInvariant(), h.Reason, double.IsNaN(h.LatencyMs) || down ? null : Math.Round(h.LatencyMs, 2),
+                    h.State.ToString().ToLowerInvariant(), hide ? "" : h.Reason, double.IsNaN(h.LatencyMs) || down ? null : Math.Round(h.LatencyMs, 2),
                     Math.Round(h.SuccessRate, 4), h.LastTransition, h.EjectedUntil, host.Maintenance.IsDrained(s.Name, u.Name),
                     role is null ? (s.Roles is null ? null : "unknown") : role.Role.ToString().ToLowerInvariant(), role?.LagBytes, tcp?.Connections.To(u.Name));
             }).ToList();
@@ -32,11 +32,12 @@ internal static class StatusReportBuilder
             foreach (var u in ups)
             {
                 paths.Add(new PathStatus(u.Name, null, u.Drained ? "drained" : u.State, u.LatencyMs, u.Drained ? "drained by an operator" : u.Reason));
+                // (u.Reason is already empty in public mode: reasons can name hosts, ports and internal errors)
                 if (s.Chooser.RelayEnabled)
                 {
                     foreach (var (peer, usable, latency, why) in s.Chooser.Explain(Array.FindIndex(s.Upstreams, x => x.Name == u.Name)))
                     {
-                        paths.Add(new PathStatus(u.Name, peer, usable ? "up" : "down", latency, why));
+                        paths.Add(new PathStatus(u.Name, peer, usable ? "up" : "down", latency, hide ? "" : why));
                     }
                 }
             }

@@ -58,6 +58,13 @@ public sealed class AlertsConfigTests : IDisposable
     }
 
     [Fact]
+    public void HistoryCanBeSwitchedOff()
+    {
+        Assert.True(ConfigAssert.LoadValid(Contract, ConfigPath).Status.History);
+        Assert.False(ConfigAssert.LoadValid(Contract.Replace("  public: false\n", "  public: false\n  history: false\n", StringComparison.Ordinal), ConfigPath).Status.History);
+    }
+
+    [Fact]
     public void ARelativeDataDir_IsResolvedAgainstTheConfigFolder()
     {
         var config = ConfigAssert.LoadValid(Contract.Replace("data_dir: /var/lib/manypaths", "data_dir: state", StringComparison.Ordinal), ConfigPath);

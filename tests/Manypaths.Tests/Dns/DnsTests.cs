@@ -6,14 +6,14 @@ namespace Manypaths.Tests.Dns;
 /// <summary>A real node answering DNS, asked by the real `dig`; real Kestrel upstreams behind health-aware records.</summary>
 public sealed class DnsTests(ITestOutputHelper output)
 {
-    private static async Task<(ProxyNode Node, int Port)> StartAsync(string upstreams, string records, string service = "health: { path: /healthz, interval: 300ms, fast_interval: 100ms, timeout: 200ms, rise: 1, fall: 2 }")
+    private static async Task<(ProxyNode Node, int Port)> StartAsync(string upstreams, string records, string service = "health: { path: /healthz, interval: 300ms, fast_interval: 100ms, timeout: 200ms, rise: 1, fall: 2 }", string host = "127.0.0.1")
     {
         var dns = Demo.FreePort.Next();
         var (yaml, _) = Yaml.Service(upstreams, service);
         yaml += $"""
 
             dns:
-              listen: 127.0.0.1:{dns}
+              listen: "{host}:{dns}"
               zones:
                 example.test:
                   ttl: 20s
@@ -74,6 +74,21 @@ public sealed class DnsTests(ITestOutputHelper output)
         var dev = await Dig.QueryAsync(port, "dev.example.test");
         Assert.Equal("NOERROR", dev.Status);
         Assert.Empty(dev.Records);
+    }
+
+    [Fact]
+    public async Task OverIpv6_UdpAndTcp_AreAnswered_IncludingAHealthAwareAaaa()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        var (node, port) = await StartAsync($"- {{ name: a, url: {a.Url}, dns_address: \"2001:db8::a\" }}",
+            "- { name: six, type: AAAA, policy: failover, service: svc }\n- { name: fixed, type: TXT, values: [\"v=6\"] }", host: "[::1]");
+        await using var _ = node;
+        var udp = await Dig.QueryAsync(port, "six.example.test", "AAAA", server: "::1");
+        Assert.Equal("NOERROR", udp.Status);
+        Assert.Contains("aa", udp.Flags.Split(' '));
+        Assert.Equal(["2001:db8::a"], udp.Values);
+        var tcp = await Dig.QueryAsync(port, "fixed.example.test", "TXT", "+tcp", server: "::1");
+        Assert.Equal("\"v=6\"", Assert.Single(tcp.Values));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Manypaths.Health;
+using Manypaths.Mesh;
 using Manypaths.Tests.Support;
 using Xunit.Abstractions;
 
@@ -95,6 +96,36 @@ public sealed class AlertsClusterTests(ITestOutputHelper output)
             "n1 shows the update posted on n2", TimeSpan.FromSeconds(15));
         var listed = await Tool.ManypathsAsync($"incident list --config \"{cluster.ConfigPath}\" --node n1");
         Assert.Contains("Root cause: a bad deploy of a", listed.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BothSidesOfAPartition_SendTheSameEvent_WithTheSameDedupeKey()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var a = await TestUpstream.StartAsync("a");
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: a, url: {a.Url} }}",
+            "health: { path: /healthz, interval: 300ms, fast_interval: 100ms, timeout: 200ms, rise: 1, fall: 2 }",
+            new MeshClusterOptions(Root: _ => $"alerts:\n  hold: 1s\n  group: 500ms\n  webhooks:\n    - {{ url: \"{receiver.Url}\", format: json }}\n"));
+        await Eventually.TrueAsync(() => cluster.Nodes.Values.All(n => n.Recorder!.Sampled("service", "svc") == "up"), "every node has sampled svc up", TimeSpan.FromSeconds(15));
+
+        // n1 | n2 n3: every heartbeat between the two sides is lost, both ways.
+        string Mesh(string n) => $"127.0.0.1:{cluster.MeshPorts[n]}";
+        cluster.Nodes["n1"].Faults.Set(Mesh("n2"), new Fault(FaultKind.Blackhole));
+        cluster.Nodes["n1"].Faults.Set(Mesh("n3"), new Fault(FaultKind.Blackhole));
+        cluster.Nodes["n2"].Faults.Set(Mesh("n1"), new Fault(FaultKind.Blackhole));
+        cluster.Nodes["n3"].Faults.Set(Mesh("n1"), new Fault(FaultKind.Blackhole));
+        await Eventually.TrueAsync(() => cluster.Nodes["n1"].Mesh!.Link("n2").State == LinkState.Down && cluster.Nodes["n2"].Mesh!.Link("n1").State == LinkState.Down
+            && cluster.Nodes["n3"].Mesh!.Link("n1").State == LinkState.Down && cluster.Nodes["n1"].Mesh!.Link("n3").State == LinkState.Down, "the partition", TimeSpan.FromSeconds(10));
+
+        a.HealthOk = false;
+        List<(string Node, string Key)> Sent() => receiver.Received.SelectMany(p => p.GetProperty("events").EnumerateArray()
+            .Where(e => e.GetProperty("kind").GetString() == "service" && e.GetProperty("to").GetString() == "down")
+            .Select(e => (p.GetProperty("node").GetString()!, e.GetProperty("key").GetString()!))).ToList();
+        await Eventually.TrueAsync(() => Sent().Count >= 2, "both sides announce the service down", TimeSpan.FromSeconds(15));
+        var sent = Sent();
+        output.WriteLine($"[report] partition: service down sent by {string.Join(", ", sent.Select(s => $"{s.Node} (key {s.Key})"))}");
+        Assert.Equal(["n1", "n2"], sent.Select(s => s.Node).Order(StringComparer.Ordinal));
+        Assert.Single(sent.Select(s => s.Key).Distinct());
     }
 
     private static async Task<long> FailedAttemptsAsync(Manypaths.Node.NodeHost node)

@@ -9,9 +9,9 @@ internal static class Dig
         public IReadOnlyList<string> Values => Records.Select(r => r.Split('\t', ' ').Last(p => p.Length > 0)).ToList();
     }
 
-    public static async Task<Answer> QueryAsync(int port, string name, string type = "A", string extra = "")
+    public static async Task<Answer> QueryAsync(int port, string name, string type = "A", string extra = "", string server = "127.0.0.1")
     {
-        var (exit, stdout, stderr) = await Tool.RunAsync("dig", $"@127.0.0.1 -p {port} +norec +time=2 +tries=1 {extra} {name} {type}");
+        var (exit, stdout, stderr) = await Tool.RunAsync("dig", $"@{server} -p {port} +norec +time=2 +tries=1 {extra} {name} {type}");
         Assert.True(exit == 0, $"dig failed ({exit}): {stdout}{stderr}");
         var lines = stdout.Split('\n');
         var status = lines.Select(l => System.Text.RegularExpressions.Regex.Match(l, @"status: (\w+)")).FirstOrDefault(m => m.Success)?.Groups[1].Value ?? "";

@@ -1,0 +1,38 @@
+using Manypaths.Health;
+using Manypaths.Tests.Support;
+
+namespace Manypaths.Tests.Status;
+
+/// <summary>
+/// status.public: true on a real node: the page and /api/status show states, not internals (no upstream address or
+/// port, no listen address, no config path, no reason text, which can name hosts); a webhook's URL shows nowhere,
+/// public or not.
+/// </summary>
+public sealed class PublicModeTests
+{
+    [Fact]
+    public async Task PublicMode_ShowsStatesWithoutAddressesOrReasons_AndAWebhookUrlNeverShows()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        var deadPort = Demo.FreePort.Next(); // nothing listens: its probe fails with a reason naming 127.0.0.1:port
+        var (yaml, port) = Yaml.Service($"- {{ name: a, url: {a.Url} }}\n- {{ name: dead, url: http://127.0.0.1:{deadPort} }}",
+            "health: { path: /healthz, interval: 300ms, timeout: 200ms, rise: 1, fall: 1 }");
+        yaml += "\nstatus: { title: Acme status, public: true }\nalerts:\n  webhooks:\n    - { url: \"http://127.0.0.1:9/hook?token=s3cr3t-hook\" }\n";
+        await using var node = await ProxyNode.StartAsync(yaml);
+        await Eventually.TrueAsync(() => node.Host.Generation!.Services["svc"].Upstreams.Single(u => u.Name == "dead").Health.State == HealthState.Down, "the dead upstream is down");
+        Assert.Contains(deadPort.ToString(System.Globalization.CultureInfo.InvariantCulture), node.Host.Generation!.Services["svc"].Upstreams.Single(u => u.Name == "dead").Health.Snapshot().Reason, StringComparison.Ordinal);
+
+        using var http = new HttpClient();
+        foreach (var path in new[] { "", "?fragment=1", "api/status" })
+        {
+            var text = await http.GetStringAsync(new Uri(node.Admin, path));
+            Assert.Contains("dead", text, StringComparison.Ordinal); // the upstream and its state are there
+            foreach (var secret in new[] { $"{deadPort}", $"{a.Port}", $"{port}", "127.0.0.1", "s3cr3t-hook", node.ConfigPath })
+            {
+                Assert.DoesNotContain(secret, text, StringComparison.Ordinal);
+            }
+        }
+
+        Assert.Contains("Acme status", await http.GetStringAsync(node.Admin), StringComparison.Ordinal);
+    }
+}
