@@ -259,7 +259,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             return new StatusOptions();
         }
 
-        map.AllowOnly("title", "public", "data_dir", "retention", "history");
+        map.AllowOnly("title", "public", "hide_nodes", "data_dir", "retention", "history");
         var dataDir = map.String("data_dir");
         if (map.Scalar("data_dir") is { } dirNode && string.IsNullOrWhiteSpace(dataDir))
         {
@@ -274,6 +274,7 @@ internal sealed class ConfigReader(ConfigErrors errors, string baseDirectory)
             DataDir = dataDir is null ? null : Path.GetFullPath(Path.Combine(baseDirectory, dataDir)),
             Retention = map.Duration("retention", TimeSpan.FromHours(1)) ?? TimeSpan.FromDays(90),
             History = map.Bool("history") ?? true,
+            HideNodes = map.Bool("hide_nodes") ?? false,
         };
     }
 

@@ -7,6 +7,9 @@ public sealed record StatusOptions
     /// <summary>Public mode hides internal addresses from the status page and API.</summary>
     public bool Public { get; init; }
 
+    /// <summary>With public: node names shown as "node 1", "node 2" ...</summary>
+    public bool HideNodes { get; init; }
+
     /// <summary>Where this node keeps its history (null: $STATE_DIRECTORY, else ~/.local/state/manypaths).</summary>
     public string? DataDir { get; init; }
 

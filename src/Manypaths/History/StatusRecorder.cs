@@ -79,6 +79,10 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
     /// <summary>What each node heard says about an upstream (this node's direct view and each heard peer's).</summary>
     public IReadOnlyList<(string Node, bool Healthy)> Views(string service, string upstream) => _views.Views(service, upstream);
 
+    /// <summary>What a peer last said of its own path to an upstream, however long ago (null: never heard).</summary>
+    public bool? LastKnownView(string peer, string service, string upstream) =>
+        _host.Mesh?.Views.Get(peer, service, upstream) is { } v && v.State != Health.HealthState.Unknown ? v.State is Health.HealthState.Up or Health.HealthState.Suspect : null;
+
     /// <summary>Why this node keeps no history, when it does not.</summary>
     public string? HistoryError { get; }
 

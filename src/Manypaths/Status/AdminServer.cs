@@ -57,7 +57,7 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
         });
         app.MapGet("/api/history", (HttpContext c) => History(c));
         app.MapGet("/api/incidents", (HttpContext c) =>
-            Json(c, new IncidentsReport(host.NodeName, host.Recorder?.ClusterIncidents() ?? []), StatusJsonContext.Default.IncidentsReport));
+            Json(c, Incidents(), StatusJsonContext.Default.IncidentsReport));
         app.MapPost("/api/incidents/{id}/notes", (HttpContext c, string id) => NoteAsync(c, id));
         app.MapGet("/metrics", (HttpContext c) =>
         {
@@ -70,7 +70,7 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
             c.Response.Headers.CacheControl = "no-store";
             var report = StatusReportBuilder.Build(host);
             var config = host.Generation?.Config;
-            var extras = new PageExtras(host.Recorder, config?.Cluster.Quorum ?? 0.5, config?.Status.Public ?? false);
+            var extras = new PageExtras(host.Recorder, config?.Cluster.Quorum ?? 0.5, config?.Status.Public ?? false, StatusReportBuilder.Aliases(host));
             return c.Response.WriteAsync(c.Request.Query.ContainsKey("fragment")
                 ? StatusPage.Fragment(report, extras)
                 : StatusPage.Render(report, config?.Status.Title ?? "Manypaths status", extras));
@@ -98,6 +98,12 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
             }));
         await app.StartOrExplainAsync(endpoint, "admin API", cancellationToken);
         _app = app;
+    }
+
+    private IncidentsReport Incidents()
+    {
+        var aliases = StatusReportBuilder.Aliases(host);
+        return new IncidentsReport(aliases[host.NodeName], (host.Recorder?.ClusterIncidents() ?? []).Select(i => i with { Nodes = i.Nodes.Select(n => aliases[n]).ToList() }).ToList());
     }
 
     /// <summary>POST /api/incidents/{id}/notes {"text": "..."} (admin token): an operator's update, shown on every node.</summary>

@@ -195,7 +195,7 @@ internal static class StatusPage
             sb.Append("<span class=\"bar ").Append(level).Append("\" tabindex=\"0\" title=\"").Append(E(text)).Append("\" aria-label=\"").Append(E(text)).Append("\"></span>");
         }
 
-        sb.Append("</div></div>");
+        sb.Append("</div><div class=\"caption muted\" aria-live=\"polite\"></div></div>");
     }
 
     /// <summary>p50 and p99 of the last hour as two polylines, scaled to the highest p99.</summary>
@@ -237,8 +237,16 @@ internal static class StatusPage
                 foreach (var n in nodes)
                 {
                     var v = views.FirstOrDefault(v => v.Node == n);
-                    var state = v.Node is null ? "unknown" : v.Healthy ? "up" : "down";
-                    sb.Append("<td class=\"").Append(state).Append("\">").Append(v.Node is null ? "not heard" : state).Append("</td>");
+                    if (v.Node is null)
+                    {
+                        // Not counted now (its link is down, or it has not probed yet): its last word, marked stale.
+                        var last = x.LastKnownView(n, s.Name, u.Name);
+                        sb.Append("<td class=\"unknown\">").Append(last is { } was ? $"stale: was {(was ? "up" : "down")}" : "not heard").Append("</td>");
+                        continue;
+                    }
+
+                    var state = v.Healthy ? "up" : "down";
+                    sb.Append("<td class=\"").Append(state).Append("\">").Append(state).Append("</td>");
                 }
 
                 var verdict = views.Count == 0 ? "unknown" : Dns.QuorumHealth.Healthy(views, x.Quorum) ? "up" : "down";
@@ -336,9 +344,27 @@ internal static class StatusPage
           function tick() {
             fetch('?fragment=1', { cache: 'no-store' })
               .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.text(); })
-              .then(function (html) { live.innerHTML = html; show('live', 'live'); })
+              .then(function (html) { live.innerHTML = html; show('live', 'live'); caption(); })
               .catch(function () { show('not updating: this node does not answer (any other node serves this page)', 'stale'); });
           }
+          // A tapped (or focused) uptime bar shows its figure under the bars, and keeps showing it across updates.
+          var picked = null;
+          function caption() {
+            if (!picked) { return; }
+            var art = document.getElementById(picked.article), u = art && art.querySelector('.' + picked.kind);
+            var bar = u && u.querySelectorAll('.bar')[picked.index], c = u && u.querySelector('.caption');
+            if (bar && c) { c.textContent = bar.getAttribute('aria-label'); }
+          }
+          function pick(e) {
+            var bar = e.target.closest ? e.target.closest('.bar') : null;
+            if (!bar) { return; }
+            var u = bar.closest('.uptime'), art = bar.closest('article');
+            picked = { article: art.id, kind: u.classList.contains('uptime-24h') ? 'uptime-24h' : 'uptime-90d',
+                       index: Array.prototype.indexOf.call(bar.parentNode.children, bar) };
+            caption();
+          }
+          document.addEventListener('click', pick);
+          document.addEventListener('focusin', pick);
           setInterval(tick, 1000);
         })();
         """;
@@ -355,7 +381,7 @@ internal static class StatusPage
         .up,.good{color:var(--good)}.down,.bad{color:var(--bad)}.suspect,.degraded,.unknown,.maintenance,.drained{color:var(--warn)}
         .banner.good,.banner.warn,.banner.bad,.banner.info,.pill.healthy,.pill.degraded,.pill.down,.pill.maintenance{color:#fff}.node{color:var(--fg)}.node.up b{color:var(--good)}.node.stale b{color:var(--bad)}
         .uptime{margin:.6rem 0}.uptime-head{display:flex;justify-content:space-between;font-size:.85rem;color:var(--muted)}.bars{display:flex;gap:2px;height:28px}
-        .bar{flex:1;border-radius:2px;background:var(--none);min-width:2px}.bar.good{background:var(--good)}.bar.warn{background:var(--warn)}.bar.bad{background:var(--bad)}.bar:hover,.bar:focus{opacity:.7;outline:none}
+        .bar{flex:1;border-radius:2px;background:var(--none);min-width:2px}.bar.good{background:var(--good)}.bar.warn{background:var(--warn)}.bar.bad{background:var(--bad)}.bar:hover,.bar:focus{opacity:.7;outline:none}.caption{font-size:.85rem;min-height:1.2em}
         .spark svg{width:100%;max-width:300px;height:40px;display:block}.spark polyline{fill:none;stroke-width:1.5}.spark .p99{stroke:var(--warn)}.spark .p50{stroke:var(--info)}
         .scroll{overflow-x:auto}table{border-collapse:collapse;margin:.4rem 0;min-width:100%}td,th{border:1px solid var(--line);padding:.3rem .5rem;text-align:left;font-size:.9rem}
         .since{font-size:.85rem;font-weight:400}ul{padding-left:1.2rem}.incident .update{font-size:.85rem;color:var(--muted);margin-left:1rem}#updated.live{color:var(--good)}#updated.stale{color:var(--bad)}
@@ -364,13 +390,16 @@ internal static class StatusPage
 }
 
 /// <summary>What the page needs beyond the status report: history, incidents and the views of every node.</summary>
-internal sealed class PageExtras(StatusRecorder? recorder, double quorum, bool isPublic)
+internal sealed class PageExtras(StatusRecorder? recorder, double quorum, bool isPublic, NodeAliases? aliases = null)
 {
+    private readonly NodeAliases _aliases = aliases ?? NodeAliases.None;
+
     public bool Public => isPublic;
 
     public double Quorum => quorum;
 
-    public IReadOnlyList<Incident> Incidents { get; } = recorder?.ClusterIncidents() ?? [];
+    public IReadOnlyList<Incident> Incidents { get; } = (recorder?.ClusterIncidents() ?? [])
+        .Select(i => aliases is null ? i : i with { Nodes = i.Nodes.Select(n => aliases[n]).ToList() }).ToList();
 
     public DateTimeOffset? Since(string service) => recorder?.Since("service", service);
 
@@ -378,9 +407,14 @@ internal sealed class PageExtras(StatusRecorder? recorder, double quorum, bool i
 
     public ServiceHistory? History(string service) => recorder?.View?.For(service, recorder.Tally(service).Peek(recorder.CurrentMinute));
 
-    public IReadOnlyList<(string Node, bool Healthy)> Views(string service, string upstream) => recorder?.Views(service, upstream) ?? [];
+    public IReadOnlyList<(string Node, bool Healthy)> Views(string service, string upstream) =>
+        (recorder?.Views(service, upstream) ?? []).Select(v => (_aliases[v.Node], v.Healthy)).ToList();
+
+    /// <summary>What node <paramref name="node"/> (as shown) last said of its path to the upstream, however long ago.</summary>
+    public bool? LastKnownView(string node, string service, string upstream) =>
+        recorder is null ? null : recorder.LastKnownView(_aliases.Original(node), service, upstream);
 
     /// <summary>A peer's last failed config reload, as it last told this node (null: none, or never heard).</summary>
     public (string Error, DateTimeOffset? At)? PeerReloadError(string peer) =>
-        recorder?.Exchange?.Peers.GetValueOrDefault(peer) is { ReloadError: { } error } share ? (error, share.ReloadAt) : null;
+        recorder?.Exchange?.Peers.FirstOrDefault(p => _aliases[p.Key] == peer).Value is { ReloadError: { } error } share ? (error, share.ReloadAt) : null;
 }

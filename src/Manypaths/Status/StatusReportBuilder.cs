@@ -45,7 +45,7 @@ internal static class StatusReportBuilder
             return new ServiceStatus(s.Name, s.Options.Mode.ToString().ToLowerInvariant(), hide ? null : s.Options.Listen?.For(host.NodeName)?.ToString(), state,
                 m is null ? null : new MaintenanceStatus(m.Message, m.Until, m.Since), ups, paths, s.Roles?.SplitBrain, tcp?.Connections.Count);
         }).ToList();
-        return new StatusReport(g.Config.Cluster.Name, host.NodeName, g.Node.Region, host.Time.GetUtcNow(), host.StartedAt,
+        return Aliases(host).Apply(new StatusReport(g.Config.Cluster.Name, host.NodeName, g.Node.Region, host.Time.GetUtcNow(), host.StartedAt,
             new ConfigStatus(g.Number, g.LoadedAt, hide ? null : g.Config.SourcePath, reloadError, host.LastReloadAt, host.PendingRestart), services,
             host.Mesh?.Peers.Order(StringComparer.Ordinal).Select(p =>
             {
@@ -56,8 +56,14 @@ internal static class StatusReportBuilder
             host.Draining,
             host.Recorder is { } r ? new HistoryStatus(r.Writer is not null, hide && r.HistoryError is not null ? "History is off on this node." : r.HistoryError ?? r.Writer?.LastError) : null,
             host.Recorder is { } rec ? new AlertStatus(rec.LastSender, rec.Webhooks.Select(w => new WebhookStatus(w.Label, w.Delivered, w.FailedAttempts, w.GaveUp, w.Waiting,
-                w.LastFailure?.At, w.LastFailure?.Error)).ToList()) : null);
+                w.LastFailure?.At, w.LastFailure?.Error)).ToList()) : null));
     }
+
+    /// <summary>Public mode with hide_nodes: "node 1", "node 2" ... for every node of the config; else none.</summary>
+    public static NodeAliases Aliases(NodeHost host) =>
+        host.Generation?.Config is { Status: { Public: true, HideNodes: true } } config
+            ? NodeAliases.For(config.Nodes.Keys.Append(host.NodeName).Concat(host.Mesh?.Peers ?? []))
+            : NodeAliases.None;
 
     /// <summary>An http upstream's URL; a tcp upstream's host:port as it was written.</summary>
     private static string UpstreamAddress(Config.UpstreamOptions u) => u.Url.Scheme == "tcp" ? u.Url.Authority : u.Url.ToString();

@@ -84,6 +84,14 @@ public sealed class AlertsClusterTests(ITestOutputHelper output)
             }, $"{name}'s history has the service's transitions");
         }
 
+        // A span: long ones are answered by hour; nothing happened in 2000.
+        using (var old = JsonDocument.Parse(await http.GetStringAsync(new Uri(cluster.Nodes["n1"].AdminUrl!, "api/history?service=svc&from=2000-01-01T00:00:00Z&to=2000-01-04T00:00:00Z"))))
+        {
+            Assert.Equal("hour", old.RootElement.GetProperty("resolution").GetString());
+            Assert.Empty(old.RootElement.GetProperty("transitions").EnumerateArray());
+            Assert.Empty(old.RootElement.GetProperty("rows").EnumerateArray());
+        }
+
         // An operator's update, posted on n2 with the CLI, shows on n1; without the token it is refused.
         var cli = await Tool.ManypathsAsync($"incident note {id} \"Root cause: a bad deploy of a\" --config \"{cluster.ConfigPath}\" --node n2");
         Assert.True(cli.Exit == 0, cli.Stdout + cli.Stderr);

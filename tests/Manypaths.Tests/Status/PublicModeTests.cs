@@ -35,4 +35,28 @@ public sealed class PublicModeTests
 
         Assert.Contains("Acme status", await http.GetStringAsync(node.Admin), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task PublicModeWithHideNodes_NamesNodesByNumber_OnThePageAndInTheApi()
+    {
+        await using var a = await TestUpstream.StartAsync("a");
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: a, url: {a.Url} }}",
+            "health: { path: /healthz, interval: 300ms, timeout: 200ms, rise: 1, fall: 1 }",
+            new MeshClusterOptions(Root: _ => "status: { public: true, hide_nodes: true }\n"));
+        var n2 = cluster.Nodes["n2"];
+        await Eventually.TrueAsync(() => n2.Mesh!.Peers.All(p => n2.Mesh.Link(p).State == Manypaths.Mesh.LinkState.Up), "n2 hears its peers");
+        using var http = new HttpClient();
+        var page = await http.GetStringAsync(n2.AdminUrl);
+        var status = await http.GetStringAsync(new Uri(n2.AdminUrl!, "api/status"));
+        var incidents = await http.GetStringAsync(new Uri(n2.AdminUrl!, "api/incidents"));
+        Assert.Contains("Answered by node <b id=\"answered-by\">node 2</b>", page, StringComparison.Ordinal);
+        Assert.Contains("via node 3", page, StringComparison.Ordinal);
+        foreach (var name in new[] { "n1", "n2", "n3" })
+        {
+            Assert.DoesNotContain($">{name}<", page, StringComparison.Ordinal);
+            Assert.DoesNotContain($"via {name}", page, StringComparison.Ordinal);
+            Assert.DoesNotContain($"\"{name}\"", status, StringComparison.Ordinal);
+            Assert.DoesNotContain($"\"{name}\"", incidents, StringComparison.Ordinal);
+        }
+    }
 }

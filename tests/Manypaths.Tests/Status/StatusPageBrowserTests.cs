@@ -50,6 +50,8 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         await Eventually.TrueAsync(() => Text(driver, "#active-incidents .incident.open")?.Contains("svc is down", StringComparison.Ordinal) == true,
             "the incident is listed", TimeSpan.FromSeconds(10));
         await Eventually.TrueAsync(() => Count(driver, "#service-svc .uptime-24h .bar.none") == 23, "this hour's bar has data (the earlier 23 have none)", TimeSpan.FromSeconds(15));
+        driver.FindElements(By.CssSelector("#service-svc .uptime-24h .bar"))[23].Click(); // this hour: tapped, its figure shows
+        await Eventually.TrueAsync(() => Text(driver, "#service-svc .uptime-24h .caption")?.Contains("% up", StringComparison.Ordinal) == true, "the tapped bar's figure", TimeSpan.FromSeconds(5));
         Save(driver, "2-light-outage");
 
         // A node dies: n1 shows it unreachable, with how long ago it was heard, and its stale row.
