@@ -18,7 +18,9 @@ internal sealed class HistoryStore : IDisposable
     {
         Path = path;
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString();
+        // A locked file (another process writing it) fails a batch after 2 s instead of the library's 30 s of retries:
+        // the writer counts it and tries the next batch.
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 2 }.ToString();
         _db = new SqliteConnection(_connectionString);
         _db.Open();
         Execute("""

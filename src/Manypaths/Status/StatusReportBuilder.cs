@@ -54,7 +54,7 @@ internal static class StatusReportBuilder
             }).ToList() ?? [],
             host.Mesh is { } mesh ? Matrix(host.NodeName, mesh, g.Config.Mesh.DeadAfter, host.Time.GetUtcNow()) : [],
             host.Draining,
-            host.Recorder is { } r ? new HistoryStatus(r.Writer is not null, hide && r.HistoryError is not null ? "History is off on this node." : r.HistoryError ?? r.Writer?.LastError) : null,
+            host.Recorder is { } r ? new HistoryStatus(r.Writer is not null, hide && r.HistoryError is not null ? "History is off on this node." : r.HistoryError ?? (r.Writer?.LastError is { } e ? $"History is not being written ({e}); traffic is not affected." : null)) : null,
             host.Recorder is { } rec ? new AlertStatus(rec.LastSender, rec.Webhooks.Select(w => new WebhookStatus(w.Label, w.Delivered, w.FailedAttempts, w.GaveUp, w.Waiting,
                 w.LastFailure?.At, w.LastFailure?.Error)).ToList()) : null));
     }
