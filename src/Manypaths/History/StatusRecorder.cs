@@ -154,7 +154,27 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
     private List<WebhookSender> Senders(AlertOptions options) =>
         options.Webhooks.Select(h => new WebhookSender(h, _host.Time, _host.Metrics, _host.Loggers.CreateLogger("Manypaths.Alerts"))).ToList();
 
+    private int _sampling;
+
+    /// <summary>One sample; one that would overlap a slow previous one (a starved machine) is skipped.</summary>
     private void Sample()
+    {
+        if (Interlocked.Exchange(ref _sampling, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            SampleOnce();
+        }
+        finally
+        {
+            Volatile.Write(ref _sampling, 0);
+        }
+    }
+
+    private void SampleOnce()
     {
         if (_host.Generation is not { } g)
         {
