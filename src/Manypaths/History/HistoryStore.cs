@@ -32,6 +32,9 @@ internal sealed class HistoryStore : IDisposable
             CREATE TABLE IF NOT EXISTS minutes (service TEXT NOT NULL, upstream TEXT NOT NULL, start INTEGER NOT NULL, requests INTEGER NOT NULL, failures INTEGER NOT NULL,
               p50_ms REAL, p99_ms REAL, direct INTEGER NOT NULL, relayed INTEGER NOT NULL, backup INTEGER NOT NULL, up_s INTEGER NOT NULL, down_s INTEGER NOT NULL,
               maintenance_s INTEGER NOT NULL, PRIMARY KEY (service, upstream, start));
+            CREATE TABLE IF NOT EXISTS incidents (id TEXT PRIMARY KEY, kind TEXT NOT NULL, service TEXT NOT NULL, title TEXT NOT NULL,
+              started INTEGER NOT NULL, ended INTEGER, nodes TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS incident_notes (incident_id TEXT NOT NULL, at INTEGER NOT NULL, text TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS hours (service TEXT NOT NULL, upstream TEXT NOT NULL, start INTEGER NOT NULL, requests INTEGER NOT NULL, failures INTEGER NOT NULL,
               p50_ms REAL, p99_ms REAL, direct INTEGER NOT NULL, relayed INTEGER NOT NULL, backup INTEGER NOT NULL, up_s INTEGER NOT NULL, down_s INTEGER NOT NULL,
               maintenance_s INTEGER NOT NULL, PRIMARY KEY (service, upstream, start));
@@ -41,9 +44,34 @@ internal sealed class HistoryStore : IDisposable
     public string Path { get; }
 
     /// <summary>One batch, in one transaction: transitions, minutes, and each minute added into its hour.</summary>
-    public void Write(IReadOnlyList<Transition> transitions, IReadOnlyList<MinuteRow> minutes)
+    public void Write(IReadOnlyList<Transition> transitions, IReadOnlyList<MinuteRow> minutes) => Write(transitions, minutes, [], []);
+
+    /// <summary>One batch, in one transaction: transitions, minutes (each added into its hour), incidents as they are now, notes.</summary>
+    public void Write(IReadOnlyList<Transition> transitions, IReadOnlyList<MinuteRow> minutes, IReadOnlyList<Incident> incidents, IReadOnlyList<IncidentNote> notes)
     {
         using var tx = _db.BeginTransaction();
+        foreach (var i in incidents)
+        {
+            using var c = Command("INSERT INTO incidents VALUES ($id, $kind, $service, $title, $start, $end, $nodes) ON CONFLICT (id) DO UPDATE SET ended = excluded.ended, nodes = excluded.nodes", tx);
+            c.Parameters.AddWithValue("$id", i.Id);
+            c.Parameters.AddWithValue("$kind", i.Kind);
+            c.Parameters.AddWithValue("$service", i.Service);
+            c.Parameters.AddWithValue("$title", i.Title);
+            c.Parameters.AddWithValue("$start", i.Start.ToUnixTimeMilliseconds());
+            c.Parameters.AddWithValue("$end", i.End is { } end ? end.ToUnixTimeMilliseconds() : DBNull.Value);
+            c.Parameters.AddWithValue("$nodes", string.Join(",", i.Nodes));
+            c.ExecuteNonQuery();
+        }
+
+        foreach (var n in notes)
+        {
+            using var c = Command("INSERT INTO incident_notes VALUES ($id, $at, $text)", tx);
+            c.Parameters.AddWithValue("$id", n.IncidentId);
+            c.Parameters.AddWithValue("$at", n.At.ToUnixTimeMilliseconds());
+            c.Parameters.AddWithValue("$text", n.Text);
+            c.ExecuteNonQuery();
+        }
+
         foreach (var t in transitions)
         {
             using var c = Command("INSERT INTO transitions VALUES ($at, $kind, $subject, $from, $to)", tx);
@@ -132,6 +160,41 @@ internal sealed class HistoryStore : IDisposable
         }
 
         return rows;
+    }
+
+    /// <summary>This node's incidents as last written: the open ones and the newest <paramref name="closed"/> closed ones.</summary>
+    public List<Incident> Incidents(int closed)
+    {
+        using var reader = OpenReader();
+        using var c = reader.CreateCommand();
+        c.CommandText = "SELECT id, kind, service, title, started, ended, nodes FROM incidents WHERE ended IS NULL UNION ALL SELECT * FROM (SELECT id, kind, service, title, started, ended, nodes FROM incidents WHERE ended IS NOT NULL ORDER BY ended DESC LIMIT $closed)";
+        c.Parameters.AddWithValue("$closed", closed);
+        using var r = c.ExecuteReader();
+        var list = new List<Incident>();
+        while (r.Read())
+        {
+            list.Add(new Incident(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)),
+                r.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)), r.GetString(6).Split(',', StringSplitOptions.RemoveEmptyEntries), []));
+        }
+
+        return list;
+    }
+
+    /// <summary>The newest <paramref name="count"/> operators' notes this node took.</summary>
+    public List<IncidentNote> Notes(int count)
+    {
+        using var reader = OpenReader();
+        using var c = reader.CreateCommand();
+        c.CommandText = "SELECT incident_id, at, text FROM (SELECT rowid, * FROM incident_notes ORDER BY rowid DESC LIMIT $count) ORDER BY rowid";
+        c.Parameters.AddWithValue("$count", count);
+        using var r = c.ExecuteReader();
+        var list = new List<IncidentNote>();
+        while (r.Read())
+        {
+            list.Add(new IncidentNote(r.GetString(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2)));
+        }
+
+        return list;
     }
 
     public List<Transition> Transitions(DateTimeOffset from, DateTimeOffset to)

@@ -42,6 +42,11 @@ internal sealed partial class HistoryWriter : IAsyncDisposable
 
     public void Add(MinuteRow row) => Enqueue(row);
 
+    /// <summary>An incident as it is now (opened, closed): stored by id, so a restarted node shows its past ones.</summary>
+    public void Add(Incident incident) => Enqueue(incident);
+
+    public void Add(IncidentNote note) => Enqueue(note);
+
     private void Enqueue(object item)
     {
         if (_queue.Reader.Count >= Capacity)
@@ -74,23 +79,24 @@ internal sealed partial class HistoryWriter : IAsyncDisposable
     {
         var transitions = new List<Transition>();
         var minutes = new List<MinuteRow>();
+        var incidents = new List<Incident>();
+        var notes = new List<IncidentNote>();
         while (_queue.Reader.TryRead(out var item))
         {
-            if (item is Transition t)
+            switch (item)
             {
-                transitions.Add(t);
-            }
-            else if (item is MinuteRow m)
-            {
-                minutes.Add(m);
+                case Transition t: transitions.Add(t); break;
+                case MinuteRow m: minutes.Add(m); break;
+                case Incident i: incidents.Add(i); break;
+                case IncidentNote n: notes.Add(n); break;
             }
         }
 
         try
         {
-            if (transitions.Count + minutes.Count > 0)
+            if (transitions.Count + minutes.Count + incidents.Count + notes.Count > 0)
             {
-                _store.Write(transitions, minutes);
+                _store.Write(transitions, minutes, incidents, notes);
             }
 
             var now = _time.GetUtcNow();
@@ -105,7 +111,7 @@ internal sealed partial class HistoryWriter : IAsyncDisposable
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
         {
             LastError = e.Message;
-            _metrics.HistoryDropped.Add(transitions.Count + minutes.Count, new KeyValuePair<string, object?>("reason", "write_failed"));
+            _metrics.HistoryDropped.Add(transitions.Count + minutes.Count + incidents.Count + notes.Count, new KeyValuePair<string, object?>("reason", "write_failed"));
             var now = _time.GetTimestamp();
             if (_lastComplaint == long.MinValue || _time.GetElapsedTime(_lastComplaint, now) > TimeSpan.FromMinutes(1))
             {

@@ -74,6 +74,40 @@ internal sealed class IncidentBook(string node)
         }
     }
 
+    /// <summary>
+    /// A restarted node's past: closed incidents and notes as stored. An incident that was open when the node stopped
+    /// is kept open only if its condition still holds (<paramref name="stillOpen"/>, asked at the first sample); else
+    /// it is closed now, the latest it can have ended (the node was not watching in between).
+    /// </summary>
+    public List<Incident> Restore(IEnumerable<Incident> stored, IEnumerable<IncidentNote> notes, Func<Incident, bool> stillOpen, DateTimeOffset now)
+    {
+        var closedNow = new List<Incident>();
+        lock (_lock)
+        {
+            foreach (var i in stored.OrderByDescending(i => i.End ?? i.Start))
+            {
+                if (i.End is not null)
+                {
+                    _closed.AddLast(i);
+                }
+                else if (stillOpen(i))
+                {
+                    _open[(i.Kind, i.Service)] = i;
+                }
+                else
+                {
+                    var closed = i with { End = now };
+                    _closed.AddFirst(closed);
+                    closedNow.Add(closed);
+                }
+            }
+
+            _notes.InsertRange(0, notes);
+        }
+
+        return closedNow;
+    }
+
     /// <summary>This node's own incidents and notes, as peers fetch them.</summary>
     public IncidentShare Share()
     {

@@ -25,6 +25,9 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
     private ITimer? _sampler;
     private ITimer? _ticker;
     private ITimer? _exchangeTimer;
+
+    /// <summary>This node's incidents and notes from before a restart, restored at the first sample.</summary>
+    private (List<Incident> Incidents, List<IncidentNote> Notes)? _stored;
     private AlertPipeline _pipeline;
     private AlertOptions _alertOptions;
     private List<WebhookSender> _senders = [];
@@ -55,6 +58,7 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
         {
             Writer = new HistoryWriter(new HistoryStore(path), config.Status.Retention, host.Time, host.Metrics, _logger);
             View = new HistoryView(Writer.Store, host.Time);
+            _stored = (Writer.Store.Incidents(200), Writer.Store.Notes(500));
         }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -220,10 +224,23 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
             }
         }
 
+        if (_stored is { } stored)
+        {
+            _stored = null;
+            foreach (var closed in Incidents.Restore(stored.Incidents, stored.Notes, i => StillOpen(i, signals), now))
+            {
+                Writer?.Add(closed);
+            }
+        }
+
         foreach (var t in transitions)
         {
             Writer?.Add(t);
-            Incidents.Apply(t);
+            foreach (var changed in Incidents.Apply(t))
+            {
+                Writer?.Add(changed);
+            }
+
             Log.Transition(_logger, t.Kind, t.Subject, t.From, t.To);
         }
 
@@ -240,6 +257,23 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
 
             _minute = minute;
         }
+    }
+
+    /// <summary>Whether a stored open incident's condition still holds in this sample.</summary>
+    private static bool StillOpen(Incident i, Dictionary<(string Kind, string Subject), string> signals) => i.Kind switch
+    {
+        "down" => signals.GetValueOrDefault(("service", i.Service)) == "down",
+        "failover" => signals.GetValueOrDefault(("failover", i.Service)) is { } f && f != "primary",
+        "region" => signals.GetValueOrDefault(("region", i.Service)) is { } r && r != "local",
+        "relayed" => signals.GetValueOrDefault(("relayed", i.Service)) == "relayed",
+        _ => false,
+    };
+
+    /// <summary>An operator's note: kept, stored and shared with peers.</summary>
+    public void AddNote(string id, string text, DateTimeOffset at)
+    {
+        Incidents.AddNote(id, text, at);
+        Writer?.Add(new IncidentNote(id, at, text));
     }
 
     private void Tick()

@@ -138,7 +138,7 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
             return;
         }
 
-        recorder.Incidents.AddNote(id, text, host.Time.GetUtcNow());
+        recorder.AddNote(id, text, host.Time.GetUtcNow());
         await Json(c, new AdminOk($"note added to {id}"), StatusJsonContext.Default.AdminOk);
     }
 

@@ -104,6 +104,12 @@ public sealed class AlertsClusterTests(ITestOutputHelper output)
             "n1 shows the update posted on n2", TimeSpan.FromSeconds(15));
         var listed = await Tool.ManypathsAsync($"incident list --config \"{cluster.ConfigPath}\" --node n1");
         Assert.Contains("Root cause: a bad deploy of a", listed.Stdout, StringComparison.Ordinal);
+
+        // A restarted node still has its own past incident (and the notes it took): they are in its history file.
+        await cluster.RestartAsync("n2");
+        await Eventually.TrueAsync(() => cluster.Nodes["n2"].Recorder!.Incidents.Share() is var share
+            && share.Incidents.Any(i => i is { Kind: "down", Service: "svc", End: not null }) && share.Notes.Any(n => n.IncidentId == id && n.Text == "Root cause: a bad deploy of a"),
+            "n2's own incident and note, back after its restart", TimeSpan.FromSeconds(10));
     }
 
     [Fact]

@@ -44,4 +44,42 @@ public sealed class HistoryStoreTests : IDisposable
         store.Prune(Hour.AddDays(91), TimeSpan.FromDays(90));
         Assert.Empty(store.Rows("web", Hour, Hour.AddHours(1), hours: true));
     }
+
+    [Fact]
+    public void Incidents_AreStoredById_UpdatedWhenClosed_WithTheirNotes()
+    {
+        using var store = new HistoryStore(Path.Combine(_dir.FullName, "h.db"));
+        var open = new Incident("down-web-1", "down", "web", "web is down", Hour, null, ["n1"], []);
+        store.Write([], [], [open], [new IncidentNote("down-web-1", Hour.AddMinutes(1), "looking")]);
+        Assert.Null(Assert.Single(store.Incidents(10)).End);
+        store.Write([], [], [open with { End = Hour.AddMinutes(5) }, new Incident("relayed-web-2", "relayed", "web", "t", Hour.AddHours(1), null, ["n1"], [])], []);
+
+        var all = store.Incidents(10);
+        Assert.Equal(2, all.Count);
+        Assert.Equal(Hour.AddMinutes(5), all.Single(i => i.Id == "down-web-1").End);
+        Assert.Equal(["n1"], all.Single(i => i.Id == "down-web-1").Nodes);
+        Assert.Equal("looking", Assert.Single(store.Notes(10)).Text);
+    }
+
+    [Fact]
+    public void ARestoredOpenIncident_StaysOpenOnlyWhileItsConditionHolds()
+    {
+        var book = new IncidentBook("n1");
+        var stillDown = new Incident("down-web-1", "down", "web", "web is down", Hour, null, ["n1"], []);
+        var over = new Incident("relayed-api-1", "relayed", "api", "api relayed", Hour, null, ["n1"], []);
+        var closed = new Incident("down-db-1", "down", "db", "db is down", Hour.AddMinutes(-30), Hour.AddMinutes(-20), ["n1"], []);
+        var now = Hour.AddMinutes(10);
+
+        var closedNow = book.Restore([stillDown, over, closed], [new IncidentNote("down-db-1", Hour, "fixed")], i => i.Service == "web", now);
+
+        Assert.Equal(("relayed-api-1", now), (Assert.Single(closedNow).Id, closedNow[0].End!.Value));
+        var share = book.Share();
+        Assert.Null(share.Incidents.Single(i => i.Id == "down-web-1").End); // still down: the same incident goes on
+        Assert.Equal(3, share.Incidents.Count);
+        Assert.Equal("fixed", Assert.Single(share.Notes).Text);
+
+        // It closes on the transition back, as if the node had never restarted.
+        var end = book.Apply(new Transition(now.AddMinutes(1), "service", "web", "down", "up"));
+        Assert.Equal(("down-web-1", now.AddMinutes(1)), (Assert.Single(end).Id, end[0].End!.Value));
+    }
 }
