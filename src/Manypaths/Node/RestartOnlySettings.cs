@@ -4,7 +4,8 @@ namespace Manypaths.Node;
 
 /// <summary>
 /// The settings a reload cannot apply to a running node: the set of nodes and their mesh addresses, the mesh
-/// settings and this node's admin address (they shape sockets opened at start). A reload that changes them
+/// settings and this node's admin address (they shape sockets opened at start), and where the history is kept
+/// (the file is opened at start). A reload that changes them
 /// applies everything else, says so in the log and in /api/status, and they wait for the next restart.
 /// </summary>
 internal static class RestartOnlySettings
@@ -28,7 +29,12 @@ internal static class RestartOnlySettings
             changed.Add($"node {node}'s admin address");
         }
 
-        return changed.Count == 0 ? null : $"Changed {string.Join(", ", changed)}: this takes a restart of node {node}; everything else was reloaded.";
+        if ((running.Status.History, running.Status.DataDir, running.Status.Retention) != (next.Status.History, next.Status.DataDir, next.Status.Retention))
+        {
+            changed.Add("the history settings (status.history, data_dir, retention)");
+        }
+
+                return changed.Count == 0 ? null : $"Changed {string.Join(", ", changed)}: this takes a restart of node {node}; everything else was reloaded.";
     }
 
     private static IEnumerable<string> Nodes(ManypathsConfig c) =>
