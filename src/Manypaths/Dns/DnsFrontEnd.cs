@@ -19,13 +19,13 @@ internal sealed partial class DnsFrontEnd : IDisposable
     private static readonly KeyValuePair<string, object?> Udp = new("transport", "udp");
     private static readonly KeyValuePair<string, object?> Tcp = new("transport", "tcp");
 
-    public DnsFrontEnd(IPEndPoint endpoint, Func<ZoneBook?> book, Telemetry.ManypathsMetrics metrics, ILogger logger, ResponseRateLimiter limiter)
+    public DnsFrontEnd(IPEndPoint endpoint, Func<ZoneBook?> book, Telemetry.ManypathsMetrics metrics, ILogger logger, ResponseRateLimiter limiter, TimeProvider time)
     {
         Endpoint = endpoint;
         _book = book;
         _metrics = metrics;
         _logger = logger;
-        _udp = new UdpAnswerLoop(endpoint, (query, client) => Answer(query, client, Udp), limiter, metrics);
+        _udp = new UdpAnswerLoop(endpoint, (query, client) => (Answer(query, client, Udp, out var reusable), reusable), () => _book(), limiter, metrics, time);
         _tcp = new DnsServer(new TcpServerTransport(endpoint));
         _tcp.QueryReceived += OnTcpQueryAsync;
         _tcp.ExceptionThrown += OnException;
@@ -40,8 +40,11 @@ internal sealed partial class DnsFrontEnd : IDisposable
         _tcp.Start();
     }
 
-    private DnsMessage Answer(DnsMessage query, IPAddress client, KeyValuePair<string, object?> transport)
+    private DnsMessage Answer(DnsMessage query, IPAddress client, KeyValuePair<string, object?> transport) => Answer(query, client, transport, out _);
+
+    private DnsMessage Answer(DnsMessage query, IPAddress client, KeyValuePair<string, object?> transport, out bool reusable)
     {
+        reusable = false;
         if (_book() is not { } book)
         {
             var refused = query.CreateResponseInstance();
@@ -50,7 +53,8 @@ internal sealed partial class DnsFrontEnd : IDisposable
         }
 
         var why = _logger.IsEnabled(LogLevel.Debug) ? new System.Text.StringBuilder() : null;
-        var response = book.Answer(query, client, why);
+        var response = book.Answer(query, client, why, out reusable);
+        reusable &= why is null; // a node logging every answer's reason logs the cached ones too: no cache then
         _metrics.DnsQueries.Add(1, new KeyValuePair<string, object?>("rcode", RcodeName(response.ReturnCode)), transport);
         if (why is not null)
         {
@@ -60,7 +64,7 @@ internal sealed partial class DnsFrontEnd : IDisposable
         return response;
     }
 
-    private static string RcodeName(ReturnCode code) => code switch
+    internal static string RcodeName(ReturnCode code) => code switch
     {
         ReturnCode.NoError => "noerror",
         ReturnCode.NxDomain => "nxdomain",

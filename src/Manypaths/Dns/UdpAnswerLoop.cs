@@ -18,8 +18,13 @@ namespace Manypaths.Dns;
 /// </list>
 /// An exception while answering one packet drops that packet (counted), never the loop.
 /// </summary>
-internal sealed class UdpAnswerLoop(IPEndPoint endpoint, Func<DnsMessage, IPAddress, DnsMessage> answer, ResponseRateLimiter limiter, Telemetry.ManypathsMetrics metrics) : IDisposable
+/// <param name="answer">The answer, and whether the same query bytes get the same answer for a while (<see cref="AnswerCache"/>).</param>
+/// <param name="generation">The live generation's zones: a cached answer is reused only within the generation that made it.</param>
+internal sealed class UdpAnswerLoop(IPEndPoint endpoint, Func<DnsMessage, IPAddress, (DnsMessage Response, bool Reusable)> answer, Func<object?> generation,
+    ResponseRateLimiter limiter, Telemetry.ManypathsMetrics metrics, TimeProvider time) : IDisposable
 {
+    private readonly AnswerCache _cache = new(time);
+    private static readonly KeyValuePair<string, object?> Udp = new("transport", "udp");
     /// <summary>The largest datagram read: bigger ones are cut, fail to parse and are counted.</summary>
     private const int MaxDatagram = 65_535;
     private readonly Socket _socket = new(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -113,6 +118,13 @@ internal sealed class UdpAnswerLoop(IPEndPoint endpoint, Func<DnsMessage, IPAddr
             return 0;
         }
 
+        var book = decision == RateDecision.Send ? generation() : null;
+        if (book is not null && _cache.TryAnswer(query.AsSpan(0, length), book, reply, out var cachedRcode) is var cached and > 0)
+        {
+            metrics.DnsQueries.Add(1, new KeyValuePair<string, object?>("rcode", cachedRcode), Udp);
+            return cached;
+        }
+
         DnsMessage message;
         try
         {
@@ -127,6 +139,7 @@ internal sealed class UdpAnswerLoop(IPEndPoint endpoint, Func<DnsMessage, IPAddr
         try
         {
             DnsMessage response;
+            var reusable = false;
             if (decision == RateDecision.Slip)
             {
                 metrics.DnsRateLimited.Add(1, new KeyValuePair<string, object?>("action", "slipped"));
@@ -135,11 +148,17 @@ internal sealed class UdpAnswerLoop(IPEndPoint endpoint, Func<DnsMessage, IPAddr
             }
             else
             {
-                response = answer(message, client);
+                (response, reusable) = answer(message, client);
             }
 
             var limit = message.IsEDnsEnabled && message.EDnsOptions is { } opt ? Math.Clamp((int)opt.UdpPayloadSize, 512, 1232) : 512;
-            return writer.Write(response, reply, limit);
+            var written = writer.Write(response, reply, limit);
+            if (reusable && book is not null)
+            {
+                _cache.Add(query.AsSpan(0, length), book, reply.AsSpan(0, written), DnsFrontEnd.RcodeName(response.ReturnCode));
+            }
+
+            return written;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -31,8 +31,13 @@ internal sealed class ZoneBook
 
     /// <summary>The answer to <paramref name="query"/> from a client at <paramref name="source"/>, and why (for the log and 'dns query').</summary>
     /// <param name="why">Gets the decision in words, when given (built only for the log and 'dns query').</param>
-    public DnsMessage Answer(DnsMessage query, IPAddress source, System.Text.StringBuilder? why = null)
+    public DnsMessage Answer(DnsMessage query, IPAddress source, System.Text.StringBuilder? why = null) => Answer(query, source, why, out _);
+
+    /// <param name="reusable">Set when the same query bytes get the same answer for a short while: nothing random
+    /// (weighted, multivalue) or client-dependent (latency) went into it, only static data and health (failover).</param>
+    public DnsMessage Answer(DnsMessage query, IPAddress source, System.Text.StringBuilder? why, out bool reusable)
     {
+        reusable = true;
         var response = query.CreateResponseInstance();
         response.IsRecursionAllowed = false;
         if (!query.IsQuery)
@@ -70,7 +75,7 @@ internal sealed class ZoneBook
         // The ECS scope: -1 until a record that depends on the client (latency) says how much of its address it used.
         var prefix = ecs is { SourceNetmask: > 0 } ? ecs.SourceNetmask : (byte)0;
         var scope = -1;
-        var answered = Lookup(zone, question.Name, question.RecordType, new ClientAddress(client, prefix), response, why, ref scope);
+        var answered = Lookup(zone, question.Name, question.RecordType, new ClientAddress(client, prefix), response, why, ref scope, ref reusable);
         if (!answered)
         {
             response.AuthorityRecords.Add(zone.Soa.Negative);
@@ -116,7 +121,7 @@ internal sealed class ZoneBook
     }
 
     /// <returns>False when the answer is negative (NXDOMAIN or NODATA: the SOA goes in authority).</returns>
-    private bool Lookup(Zone zone, DomainName name, RecordType type, ClientAddress client, DnsMessage response, System.Text.StringBuilder? why, ref int scope)
+    private bool Lookup(Zone zone, DomainName name, RecordType type, ClientAddress client, DnsMessage response, System.Text.StringBuilder? why, ref int scope, ref bool reusable)
     {
         var owner = name;
         if (!zone.Names.TryGetValue(name, out var sets) && !zone.Exists(name) && zone.Wildcard(name) is { } wildcard)
@@ -157,6 +162,7 @@ internal sealed class ZoneBook
                 {
                     foreach (var set in targetSets.Where(s => s.Type == type))
                     {
+                        reusable &= set.Policy is DnsPolicy.Static or DnsPolicy.Failover;
                         response.AnswerRecords.AddRange(_picker.Records(set, client, null, ref scope));
                     }
                 }
@@ -169,6 +175,7 @@ internal sealed class ZoneBook
         var any = false;
         foreach (var set in matching)
         {
+            reusable &= set.Policy is DnsPolicy.Static or DnsPolicy.Failover;
             response.AnswerRecords.AddRange(Owned(_picker.Records(set, client, why, ref scope), owner, name));
             any = true;
         }

@@ -417,7 +417,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             return;
         }
 
-        var front = new Dns.DnsFrontEnd(wanted, () => _generation?.Dns, Metrics, Loggers.CreateLogger("Manypaths.Dns"), new Dns.ResponseRateLimiter(Time));
+        var front = new Dns.DnsFrontEnd(wanted, () => _generation?.Dns, Metrics, Loggers.CreateLogger("Manypaths.Dns"), new Dns.ResponseRateLimiter(Time), Time);
         try
         {
             front.Start();
