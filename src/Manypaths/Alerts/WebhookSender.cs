@@ -39,6 +39,8 @@ internal sealed partial class WebhookSender : IAsyncDisposable
 
     public string Label => _hook.Label;
 
+    public string Identity => _hook.Identity;
+
     public long Delivered => Interlocked.Read(ref _delivered);
 
     public long FailedAttempts => Interlocked.Read(ref _failed);
@@ -122,6 +124,10 @@ internal sealed partial class WebhookSender : IAsyncDisposable
             {
                 // Never e.Message: it can carry the URL.
                 error = e is HttpRequestException { HttpRequestError: var kind } ? $"{kind}" : "timed out";
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                error = e.GetType().Name; // anything else: this attempt failed, the loop goes on
             }
 
             Interlocked.Increment(ref _failed);

@@ -45,7 +45,15 @@ internal sealed class AlertsReader(ConfigErrors errors, string baseDirectory)
         var label = $"webhook {number} ({format.ToString().ToLowerInvariant()})";
         if (written is not null)
         {
-            return hook.HttpUrl("url", required: true) is { } url ? new WebhookOptions(url, format, label) : null;
+            // Not hook.HttpUrl: its error repeats the value, and a webhook URL often carries a token.
+            var value = (written as YamlDotNet.RepresentationModel.YamlScalarNode)?.Value ?? "";
+            if (!Uri.TryCreate(value.Trim(), UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || url.Host.Length == 0)
+            {
+                errors.Add(written, $"'url' in {hook.Where} is not an http(s) URL such as http://127.0.0.1:9900/hook (the value is not shown: webhook URLs often carry a secret).");
+                return null;
+            }
+
+            return new WebhookOptions(url, format, label);
         }
 
         if (ConfigFiles.Existing(hook, "url_file", "webhook URL", baseDirectory) is not { } path)
@@ -61,6 +69,6 @@ internal sealed class AlertsReader(ConfigErrors errors, string baseDirectory)
             return null;
         }
 
-        return new WebhookOptions(fromFile, format, label);
+        return new WebhookOptions(fromFile, format, label, path);
     }
 }

@@ -42,4 +42,9 @@ public enum WebhookFormat
 
 /// <summary>One webhook: its URL (written, or read from a file: a secret), and its payload format.</summary>
 /// <param name="Label">How the page and logs name it ("webhook 2 (slack)"): never the URL.</param>
-public sealed record WebhookOptions(Uri Url, WebhookFormat Format, string Label);
+/// <param name="UrlFile">The file the URL was read from (a reload reads it again when it changes).</param>
+public sealed record WebhookOptions(Uri Url, WebhookFormat Format, string Label, string? UrlFile = null)
+{
+    /// <summary>Everything that makes two webhooks the same, the URL exactly as written (user info included).</summary>
+    public string Identity => $"{Format} {Url.OriginalString}";
+}

@@ -157,7 +157,8 @@ internal sealed class WireWriter
         {
             if (option is ClientSubnetOption ecs)
             {
-                var bytes = (ecs.SourceNetmask + 7) / 8;
+                // At most the family's address length, whatever prefix the query claimed (so the option stays well formed).
+                var bytes = Math.Min((ecs.SourceNetmask + 7) / 8, ecs.Address.AddressFamily == AddressFamily.InterNetwork ? 4 : 16);
                 UShort((ushort)EDnsOptionType.ClientSubnet);
                 UShort((ushort)(4 + bytes));
                 UShort((ushort)(ecs.Address.AddressFamily == AddressFamily.InterNetwork ? 1 : 2));
@@ -229,12 +230,19 @@ internal sealed class WireWriter
         return true;
     }
 
+    /// <summary>A TXT value as character-strings of at most 255 bytes each (RFC 1035 3.3.14: a longer value, a DKIM key
+    /// say, is split, as ARSoft's encoder does on TCP); an empty value is one empty string.</summary>
     private void Text(string text)
     {
-        var length = Math.Min(255, System.Text.Encoding.ASCII.GetByteCount(text));
-        _buffer[_at++] = (byte)length;
-        System.Text.Encoding.ASCII.GetBytes(text.AsSpan(0, Math.Min(text.Length, length)), _buffer.AsSpan(_at));
-        _at += length;
+        var from = 0;
+        do
+        {
+            var length = Math.Min(255, text.Length - from);
+            _buffer[_at++] = (byte)length;
+            _at += System.Text.Encoding.ASCII.GetBytes(text.AsSpan(from, length), _buffer.AsSpan(_at));
+            from += length;
+        }
+        while (from < text.Length);
     }
 
     private void UShort(ushort value)

@@ -151,20 +151,19 @@ internal sealed class ZoneBook
             why?.Append($"{name} is an alias");
             if (cname.Static.Count > 0 && cname.Static[0] is CNameRecord { CanonicalName: var target } && target.IsEqualOrSubDomainOf(zone.Apex) && target != name)
             {
-                if (!zone.Exists(target))
+                // The target's records, or a wildcard's when the target does not exist but a '*' covers it (RFC 4592).
+                var targetSets = zone.Names.GetValueOrDefault(target) ?? (zone.Exists(target) ? null : zone.Wildcard(target)?.Sets);
+                if (targetSets is null && !zone.Exists(target))
                 {
                     response.ReturnCode = ReturnCode.NxDomain; // RFC 6604: the rcode is the chain's last name's
                     response.AuthorityRecords.Add(zone.Soa.Negative);
                     return true;
                 }
 
-                if (zone.Names.TryGetValue(target, out var targetSets))
+                foreach (var set in targetSets?.Where(s => s.Type == type) ?? [])
                 {
-                    foreach (var set in targetSets.Where(s => s.Type == type))
-                    {
-                        reusable &= set.Policy is DnsPolicy.Static or DnsPolicy.Failover;
-                        response.AnswerRecords.AddRange(_picker.Records(set, client, null, ref scope));
-                    }
+                    reusable &= set.Policy is DnsPolicy.Static or DnsPolicy.Failover;
+                    response.AnswerRecords.AddRange(Owned(_picker.Records(set, client, null, ref scope), set.Name, target));
                 }
             }
 

@@ -53,8 +53,21 @@ internal sealed class HistoryView(HistoryStore store, TimeProvider time)
         }
 
         var thisHour = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero);
-        var minutes = store.Rows(service, thisHour.AddHours(-23), now.AddMinutes(1), hours: false);
-        var hours = store.Rows(service, thisHour.AddDays(-90), now.AddMinutes(1), hours: true);
+        List<MinuteRow> minutes, hours;
+        try
+        {
+            minutes = store.Rows(service, thisHour.AddHours(-23), now.AddMinutes(1), hours: false);
+            hours = store.Rows(service, thisHour.AddDays(-90), now.AddMinutes(1), hours: true);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // An unreadable history (disk, a removed folder) degrades the bars, never the page: the last ones, or none.
+            lock (_lock)
+            {
+                return _cache.TryGetValue(service, out var last) ? last.History : new ServiceHistory([], [], []);
+            }
+        }
+
         var hourly = Enumerable.Range(0, 24).Select(i => thisHour.AddHours(i - 23))
             .Select(h => Bar(h, TimeSpan.FromHours(1), minutes.Where(m => m.Start >= h && m.Start < h.AddHours(1)))).ToList();
         var today = thisHour.AddHours(-thisHour.Hour);

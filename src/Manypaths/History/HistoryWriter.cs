@@ -108,7 +108,7 @@ internal sealed partial class HistoryWriter : IAsyncDisposable
 
             LastError = null;
         }
-        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             LastError = e.Message;
             _metrics.HistoryDropped.Add(transitions.Count + minutes.Count + incidents.Count + notes.Count, new KeyValuePair<string, object?>("reason", "write_failed"));

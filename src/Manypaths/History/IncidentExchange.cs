@@ -13,7 +13,7 @@ internal sealed partial class IncidentExchange : IAsyncDisposable
 {
     public static readonly TimeSpan Every = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<string, IncidentShare> _peers = new(StringComparer.Ordinal);
-    private readonly HttpClient _http = new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) }) { Timeout = TimeSpan.FromSeconds(3) };
+    private readonly HttpClient _http = new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2), UseProxy = false }) { Timeout = TimeSpan.FromSeconds(3) };
     private readonly Node.NodeHost _host;
     private readonly IncidentBook _book;
     private readonly Mesh.PeerSigner _signer;
@@ -71,7 +71,13 @@ internal sealed partial class IncidentExchange : IAsyncDisposable
             response.EnsureSuccessStatusCode();
             if (await JsonSerializer.DeserializeAsync(await response.Content.ReadAsStreamAsync(), HistoryJsonContext.Default.IncidentShare) is { } share)
             {
-                _peers[peer] = share;
+                // A peer's answer is data, not trusted shape: nulls become empty, so a bad answer cannot break the merge.
+                _peers[peer] = share with
+                {
+                    Incidents = (share.Incidents ?? []).Where(i => i is { Id: not null, Kind: not null, Service: not null, Title: not null })
+                        .Select(i => i with { Nodes = i.Nodes ?? [peer], Updates = [] }).ToList(),
+                    Notes = (share.Notes ?? []).Where(n => n is { IncidentId: not null, Text: not null }).ToList(),
+                };
             }
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)

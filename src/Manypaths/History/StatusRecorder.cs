@@ -143,20 +143,25 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
                 return;
             }
 
-            var old = _senders;
             _pipeline = _pipeline.With(config.Alerts);
-            if (!config.Alerts.Webhooks.SequenceEqual(_alertOptions.Webhooks))
+            // A webhook that stays keeps its sender, and what it still has to deliver; only removed ones are stopped.
+            var kept = _senders.ToDictionary(s => s.Identity, StringComparer.Ordinal);
+            var next = new List<WebhookSender>();
+            foreach (var hook in config.Alerts.Webhooks)
             {
-                _senders = Senders(config.Alerts);
-                _ = Task.WhenAll(old.Select(s => s.DisposeAsync().AsTask()));
+                next.Add(kept.Remove(hook.Identity, out var same) ? same : NewSender(hook));
             }
+
+            _senders = next;
+            _ = Task.WhenAll(kept.Values.Select(s => s.DisposeAsync().AsTask()));
 
             _alertOptions = config.Alerts;
         }
     }
 
-    private List<WebhookSender> Senders(AlertOptions options) =>
-        options.Webhooks.Select(h => new WebhookSender(h, _host.Time, _host.Metrics, _host.Loggers.CreateLogger("Manypaths.Alerts"))).ToList();
+    private List<WebhookSender> Senders(AlertOptions options) => options.Webhooks.Select(NewSender).ToList();
+
+    private WebhookSender NewSender(WebhookOptions hook) => new(hook, _host.Time, _host.Metrics, _host.Loggers.CreateLogger("Manypaths.Alerts"));
 
     private int _sampling;
 
@@ -279,29 +284,27 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
     private void Tick()
     {
         List<AlertEvent>? batch;
-        List<WebhookSender> senders;
+        var sender = Sender();
         lock (_lock)
         {
             batch = _pipeline.Tick(_host.Time.GetUtcNow());
-            senders = _senders;
-        }
+            if (batch is not { Count: > 0 } || _host.Generation is not { } g)
+            {
+                return;
+            }
 
-        if (batch is not { Count: > 0 } || _host.Generation is not { } g)
-        {
-            return;
-        }
+            LastSender = sender;
+            if (sender != _host.NodeName)
+            {
+                Log.NotTheSender(_logger, batch.Count, sender);
+                return;
+            }
 
-        var sender = Sender();
-        LastSender = sender;
-        if (sender != _host.NodeName)
-        {
-            Log.NotTheSender(_logger, batch.Count, sender);
-            return;
-        }
-
-        foreach (var s in senders)
-        {
-            s.Send(ClusterName(g.Config), _host.NodeName, batch);
+            // Under the lock: a reload cannot stop a sender between choosing it and handing it the batch (Send only queues).
+            foreach (var s in _senders)
+            {
+                s.Send(ClusterName(g.Config), _host.NodeName, batch);
+            }
         }
 
         Log.Alerted(_logger, batch.Count, string.Join("; ", batch.Select(e => e.Text)));

@@ -19,6 +19,7 @@ internal static class ConfigFingerprint
         files.AddRange(config.Services.Values.Select(s => s.Sorry.File));
         files.AddRange(config.Services.Values.Select(s => s.Health.PasswordFile));
         files.AddRange(config.Services.Values.Select(s => s.Tcp.Sentinels?.PasswordFile));
+        files.AddRange(config.Alerts.Webhooks.Select(w => w.UrlFile));
         return files.OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
     }
 

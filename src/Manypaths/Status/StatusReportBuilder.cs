@@ -54,9 +54,9 @@ internal static class StatusReportBuilder
             }).ToList() ?? [],
             host.Mesh is { } mesh ? Matrix(host.NodeName, mesh, g.Config.Mesh.DeadAfter, host.Time.GetUtcNow()) : [],
             host.Draining,
-            host.Recorder is { } r ? new HistoryStatus(r.Writer is not null, hide && r.HistoryError is not null ? "History is off on this node." : r.HistoryError ?? (r.Writer?.LastError is { } e ? $"History is not being written ({e}); traffic is not affected." : null)) : null,
+            host.Recorder is { } r ? new HistoryStatus(r.Writer is not null, hide && r.HistoryError is not null ? "History is off on this node." : r.HistoryError ?? (r.Writer?.LastError is { } e ? (hide ? "History is not being written on this node; traffic is not affected." : $"History is not being written ({e}); traffic is not affected.") : null)) : null,
             host.Recorder is { } rec ? new AlertStatus(rec.LastSender, rec.Webhooks.Select(w => new WebhookStatus(w.Label, w.Delivered, w.FailedAttempts, w.GaveUp, w.Waiting,
-                w.LastFailure?.At, w.LastFailure?.Error)).ToList()) : null));
+                w.LastFailure?.At, w.LastFailure is { } f ? (hide ? "failed" : f.Error) : null)).ToList()) : null));
     }
 
     /// <summary>Public mode with hide_nodes: "node 1", "node 2" ... for every node of the config; else none.</summary>

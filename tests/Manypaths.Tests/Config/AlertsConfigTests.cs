@@ -77,7 +77,8 @@ public sealed class AlertsConfigTests : IDisposable
         { "both url and url_file", "{ url: http://127.0.0.1:9900/hook, format: json }", "{ url: http://127.0.0.1:9900/hook, url_file: slack.url }", 17, 7,
             "A webhook needs exactly one of 'url' (written here) or 'url_file' (a file holding a secret URL)." },
         { "missing url file", "url_file: slack.url", "url_file: nope.url", 18, 19, "The webhook URL file 'nope.url' does not exist" },
-        { "a url that is not http", "url: http://127.0.0.1:9900/hook", "url: ftp://127.0.0.1/hook", 17, 14, "ftp://127.0.0.1/hook" },
+        { "a url that is not http (not echoed: it may hold a token)", "url: http://127.0.0.1:9900/hook", "url: ftp://127.0.0.1/hook?token=x", 17, 14,
+            "'url' in a webhook is not an http(s) URL such as http://127.0.0.1:9900/hook (the value is not shown: webhook URLs often carry a secret)." },
         { "unknown key", "  group: 2s\n", "  group: 2s\n  repeat: 1h\n", 16, 3, "repeat" },
         { "retention under an hour", "retention: 90d", "retention: 10m", 12, 14, "retention" },
     };

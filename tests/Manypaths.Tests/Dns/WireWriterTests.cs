@@ -50,6 +50,17 @@ public sealed class WireWriterTests
     }
 
     [Fact]
+    public void ATxtValueOver255Bytes_IsSplitIntoStrings_NotCut()
+    {
+        var value = new string('k', 600); // a DKIM key, say
+        var m = Response(RecordType.Txt);
+        m.AnswerRecords.Add(new TxtRecord(Www, 20, value));
+        var txt = Assert.IsType<TxtRecord>(Assert.Single(RoundTrip(m, 4096, out _).AnswerRecords));
+        Assert.Equal([255, 255, 90], txt.TextParts.Select(p => p.Length));
+        Assert.Equal(value, string.Concat(txt.TextParts));
+    }
+
+    [Fact]
     public void NegativeAnswer_CarriesTheReturnCode()
     {
         var m = Response();

@@ -696,4 +696,15 @@ public sealed class ZoneBookTests
         Assert.Empty(nodata.AnswerRecords);
         Assert.IsType<SoaRecord>(Assert.Single(nodata.AuthorityRecords));
     }
+
+    [Fact]
+    public void ACnameToANameAWildcardCovers_IsFollowedIntoTheWildcard()
+    {
+        var book = Book([Static("*.dev", "A", "192.0.2.77"), Static("www", "CNAME", "build.dev.example.test.")], [Up("p1", "192.0.2.1")]);
+        var r = Ask(book, "www.example.test");
+        Assert.Equal(ReturnCode.NoError, r.ReturnCode);
+        Assert.Equal(2, r.AnswerRecords.Count);
+        var a = Assert.IsType<ARecord>(r.AnswerRecords[1]);
+        Assert.Equal((DomainName.Parse("build.dev.example.test"), "192.0.2.77"), (a.Name, a.Address.ToString()));
+    }
 }
