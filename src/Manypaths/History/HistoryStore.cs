@@ -33,7 +33,7 @@ internal sealed class HistoryStore : IDisposable
               p50_ms REAL, p99_ms REAL, direct INTEGER NOT NULL, relayed INTEGER NOT NULL, backup INTEGER NOT NULL, up_s INTEGER NOT NULL, down_s INTEGER NOT NULL,
               maintenance_s INTEGER NOT NULL, PRIMARY KEY (service, upstream, start));
             CREATE TABLE IF NOT EXISTS incidents (id TEXT PRIMARY KEY, kind TEXT NOT NULL, service TEXT NOT NULL, title TEXT NOT NULL,
-              started INTEGER NOT NULL, ended INTEGER, nodes TEXT NOT NULL);
+              started INTEGER NOT NULL, ended INTEGER, nodes TEXT NOT NULL, state TEXT);
             CREATE TABLE IF NOT EXISTS incident_notes (incident_id TEXT NOT NULL, at INTEGER NOT NULL, text TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS hours (service TEXT NOT NULL, upstream TEXT NOT NULL, start INTEGER NOT NULL, requests INTEGER NOT NULL, failures INTEGER NOT NULL,
               p50_ms REAL, p99_ms REAL, direct INTEGER NOT NULL, relayed INTEGER NOT NULL, backup INTEGER NOT NULL, up_s INTEGER NOT NULL, down_s INTEGER NOT NULL,
@@ -52,7 +52,7 @@ internal sealed class HistoryStore : IDisposable
         using var tx = _db.BeginTransaction();
         foreach (var i in incidents)
         {
-            using var c = Command("INSERT INTO incidents VALUES ($id, $kind, $service, $title, $start, $end, $nodes) ON CONFLICT (id) DO UPDATE SET ended = excluded.ended, nodes = excluded.nodes", tx);
+            using var c = Command("INSERT INTO incidents VALUES ($id, $kind, $service, $title, $start, $end, $nodes, $state) ON CONFLICT (id) DO UPDATE SET ended = excluded.ended, nodes = excluded.nodes", tx);
             c.Parameters.AddWithValue("$id", i.Id);
             c.Parameters.AddWithValue("$kind", i.Kind);
             c.Parameters.AddWithValue("$service", i.Service);
@@ -60,6 +60,7 @@ internal sealed class HistoryStore : IDisposable
             c.Parameters.AddWithValue("$start", i.Start.ToUnixTimeMilliseconds());
             c.Parameters.AddWithValue("$end", i.End is { } end ? end.ToUnixTimeMilliseconds() : DBNull.Value);
             c.Parameters.AddWithValue("$nodes", string.Join(",", i.Nodes));
+            c.Parameters.AddWithValue("$state", (object?)i.State ?? DBNull.Value);
             c.ExecuteNonQuery();
         }
 
@@ -167,14 +168,15 @@ internal sealed class HistoryStore : IDisposable
     {
         using var reader = OpenReader();
         using var c = reader.CreateCommand();
-        c.CommandText = "SELECT id, kind, service, title, started, ended, nodes FROM incidents WHERE ended IS NULL UNION ALL SELECT * FROM (SELECT id, kind, service, title, started, ended, nodes FROM incidents WHERE ended IS NOT NULL ORDER BY ended DESC LIMIT $closed)";
+        c.CommandText = "SELECT id, kind, service, title, started, ended, nodes, state FROM incidents WHERE ended IS NULL UNION ALL SELECT * FROM (SELECT id, kind, service, title, started, ended, nodes, state FROM incidents WHERE ended IS NOT NULL ORDER BY ended DESC LIMIT $closed)";
         c.Parameters.AddWithValue("$closed", closed);
         using var r = c.ExecuteReader();
         var list = new List<Incident>();
         while (r.Read())
         {
             list.Add(new Incident(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)),
-                r.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)), r.GetString(6).Split(',', StringSplitOptions.RemoveEmptyEntries), []));
+                r.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)), r.GetString(6).Split(',', StringSplitOptions.RemoveEmptyEntries), [],
+                r.IsDBNull(7) ? null : r.GetString(7)));
         }
 
         return list;

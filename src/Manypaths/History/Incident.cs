@@ -4,7 +4,8 @@ namespace Manypaths.History;
 /// Something users felt, opened and closed by transitions: a service down, serving from a later tier, or served
 /// only through peers. Id is stable across nodes for the same kind, service and start second.
 /// </summary>
-internal sealed record Incident(string Id, string Kind, string Service, string Title, DateTimeOffset Start, DateTimeOffset? End, IReadOnlyList<string> Nodes, IReadOnlyList<IncidentUpdate> Updates)
+/// <param name="State">What the service was in when it opened: down, the tier ("tier 1"), the regions, relayed.</param>
+internal sealed record Incident(string Id, string Kind, string Service, string Title, DateTimeOffset Start, DateTimeOffset? End, IReadOnlyList<string> Nodes, IReadOnlyList<IncidentUpdate> Updates, string? State = null)
 {
     public double? DurationSeconds => End is { } end ? Math.Round((end - Start).TotalSeconds, 1) : null;
 }

@@ -52,7 +52,7 @@ internal sealed class IncidentBook(string node)
                     "region" => $"{t.Subject} is served from another region ({t.To})",
                     _ => $"{t.Subject} is served only through peers",
                 };
-                var incident = new Incident($"{kind}-{t.Subject}-{t.At.ToUnixTimeSeconds()}", kind, t.Subject, title, t.At, null, [node], []);
+                var incident = new Incident($"{kind}-{t.Subject}-{t.At.ToUnixTimeSeconds()}", kind, t.Subject, title, t.At, null, [node], [], t.To);
                 _open[(kind, t.Subject)] = incident;
                 changed.Add(incident);
             }

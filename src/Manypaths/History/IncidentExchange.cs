@@ -11,8 +11,10 @@ namespace Manypaths.History;
 /// </summary>
 internal sealed partial class IncidentExchange : IAsyncDisposable
 {
-    public static readonly TimeSpan Every = TimeSpan.FromSeconds(5);
+    /// <summary>Often enough that an event only a peer sees is alerted within the 10 s the defaults promise.</summary>
+    public static readonly TimeSpan Every = TimeSpan.FromSeconds(2);
     private readonly ConcurrentDictionary<string, IncidentShare> _peers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _fetchedAt = new(StringComparer.Ordinal);
     private readonly HttpClient _http = new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2), UseProxy = false }) { Timeout = TimeSpan.FromSeconds(3) };
     private readonly Node.NodeHost _host;
     private readonly IncidentBook _book;
@@ -36,8 +38,17 @@ internal sealed partial class IncidentExchange : IAsyncDisposable
     /// <summary>Each peer's last answer (a peer never heard is absent).</summary>
     public IReadOnlyDictionary<string, IncidentShare> Peers => _peers;
 
-    /// <summary>The cluster's incidents: this node's and every peer's last answer, merged.</summary>
+    /// <summary>The cluster's incidents: this node's and every peer's last answer, merged (for the page: a quiet peer's last word counts).</summary>
     public List<Incident> Merged() => IncidentMerge.Merge(_peers.Values.Append(_book.Share()));
+
+    /// <summary>The same from this node and the peers answered within the last three polls only: what alerts follow,
+    /// so a peer that died with an incident open cannot hold it open for ever.</summary>
+    public List<Incident> MergedFresh()
+    {
+        var now = _host.Time.GetTimestamp();
+        return IncidentMerge.Merge(_peers.Where(p => _fetchedAt.TryGetValue(p.Key, out var at) && _host.Time.GetElapsedTime(at, now) < 3 * Every)
+            .Select(p => p.Value).Append(_book.Share()));
+    }
 
     /// <summary>Fetches every reachable peer's incidents once (a poll still running is not started again).</summary>
     public async Task PollAsync()
@@ -78,6 +89,7 @@ internal sealed partial class IncidentExchange : IAsyncDisposable
                         .Select(i => i with { Nodes = i.Nodes ?? [peer], Updates = [] }).ToList(),
                     Notes = (share.Notes ?? []).Where(n => n is { IncidentId: not null, Text: not null }).ToList(),
                 };
+                _fetchedAt[peer] = _host.Time.GetTimestamp();
             }
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)

@@ -165,6 +165,31 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
 
     private int _sampling;
 
+    /// <summary>Kinds alerted from the cluster's merged incidents, not this node's own view: any node's outage is alerted once.</summary>
+    private static readonly HashSet<string> ClusterKinds = new(["service", "failover", "region", "relayed"], StringComparer.Ordinal);
+
+    private Dictionary<(string Kind, string Subject), string>? _clusterSignals;
+
+    /// <summary>
+    /// The service kinds as the cluster sees them: down while any fresh node has a "down" incident open, and so on
+    /// (<see cref="IncidentExchange.MergedFresh"/>). Each node tracks it; the sender alerts its changes.
+    /// </summary>
+    private Dictionary<(string Kind, string Subject), string> ClusterSignals(Node.NodeGeneration g)
+    {
+        var open = (Exchange?.MergedFresh() ?? IncidentMerge.Merge([Incidents.Share()])).Where(i => i.End is null).ToList();
+        var signals = new Dictionary<(string Kind, string Subject), string>();
+        foreach (var service in g.Services.Keys)
+        {
+            string State(string kind, string normal) => open.FirstOrDefault(i => i.Kind == kind && i.Service == service) is { } i ? i.State ?? kind : normal;
+            signals[("service", service)] = open.Any(i => i.Kind == "down" && i.Service == service) ? "down" : "up";
+            signals[("failover", service)] = State("failover", "primary");
+            signals[("region", service)] = State("region", "local");
+            signals[("relayed", service)] = open.Any(i => i.Kind == "relayed" && i.Service == service) ? "relayed" : "direct";
+        }
+
+        return signals;
+    }
+
     /// <summary>One sample; one that would overlap a slow previous one (a starved machine) is skipped.</summary>
     private void Sample()
     {
@@ -223,9 +248,9 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
             {
                 _since[(t.Kind, t.Subject)] = t.At;
             }
-            foreach (var t in transitions)
+            foreach (var t in transitions.Where(t => !ClusterKinds.Contains(t.Kind)))
             {
-                _pipeline.Add(t);
+                _pipeline.Add(t); // a service's own kinds are alerted from the cluster's incidents (Tick)
             }
         }
 
@@ -285,9 +310,24 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
     {
         List<AlertEvent>? batch;
         var sender = Sender();
+        var now = _host.Time.GetUtcNow();
+        var cluster = _host.Generation is { } generation ? ClusterSignals(generation) : null;
         lock (_lock)
         {
-            batch = _pipeline.Tick(_host.Time.GetUtcNow());
+            if (cluster is not null)
+            {
+                if (_clusterSignals is not null)
+                {
+                    foreach (var t in Signals.Diff(_clusterSignals, cluster, now))
+                    {
+                        _pipeline.Add(t);
+                    }
+                }
+
+                _clusterSignals = cluster;
+            }
+
+            batch = _pipeline.Tick(now);
             if (batch is not { Count: > 0 } || _host.Generation is not { } g)
             {
                 return;

@@ -142,6 +142,29 @@ public sealed class AlertsClusterTests(ITestOutputHelper output)
         Assert.Single(sent.Select(s => s.Key).Distinct());
     }
 
+    [Fact]
+    public async Task AnOutageOnlyOneNodeSees_IsAlertedOnce_ByTheSender()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var a = await TestUpstream.StartAsync("a");
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: a, url: {a.Url} }}",
+            "relay: false\nhealth: { path: /healthz, interval: 300ms, fast_interval: 100ms, timeout: 200ms, rise: 1, fall: 2 }",
+            new MeshClusterOptions(Root: _ => $"alerts:\n  webhooks:\n    - {{ url: \"{receiver.Url}\" }}\n"));
+        await Eventually.TrueAsync(() => cluster.Nodes.Values.All(n => n.Recorder!.Sampled("service", "svc") == "up"), "every node has sampled svc up", TimeSpan.FromSeconds(15));
+
+        // Only n2's path to a breaks: n2 serves nothing (no relaying here); n1, the sender, still sees svc up itself.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        cluster.Nodes["n2"].Faults.Set($"127.0.0.1:{a.Port}", new Fault(FaultKind.Blackhole));
+        List<(string Node, string To)> Service() => receiver.Received.SelectMany(p => p.GetProperty("events").EnumerateArray()
+            .Where(e => e.GetProperty("kind").GetString() == "service").Select(e => (p.GetProperty("node").GetString()!, e.GetProperty("to").GetString()!))).ToList();
+        await Eventually.TrueAsync(() => Service().Any(e => e.To == "down"), "the outage n2 sees is alerted", TimeSpan.FromSeconds(20));
+        output.WriteLine($"[report] alerts: an outage only n2 sees was alerted by {Service()[0].Node} {clock.Elapsed.TotalSeconds:0.0} s after its path broke");
+        Assert.Equal("up", cluster.Nodes["n1"].Recorder!.Sampled("service", "svc")); // n1 itself never saw it
+        cluster.Nodes["n2"].Faults.ClearAll();
+        await Eventually.TrueAsync(() => Service().Any(e => e.To == "up"), "the recovery is alerted", TimeSpan.FromSeconds(30));
+        Assert.Equal([("n1", "down"), ("n1", "up")], Service());
+    }
+
     private static async Task<long> FailedAttemptsAsync(Manypaths.Node.NodeHost node)
     {
         using var http = new HttpClient();
