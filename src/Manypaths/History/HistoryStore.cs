@@ -22,7 +22,20 @@ internal sealed class HistoryStore : IDisposable
         // the writer counts it and tries the next batch.
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 2 }.ToString();
         _db = new SqliteConnection(_connectionString);
-        _db.Open();
+        try
+        {
+            _db.Open();
+            Create();
+        }
+        catch
+        {
+            _db.Dispose(); // a file that cannot be opened or set up leaves no connection behind
+            throw;
+        }
+    }
+
+    private void Create()
+    {
         Execute("""
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;

@@ -54,14 +54,19 @@ internal sealed partial class StatusRecorder : IAsyncDisposable
             return;
         }
 
+        HistoryStore? store = null;
         try
         {
-            Writer = new HistoryWriter(new HistoryStore(path), config.Status.Retention, host.Time, host.Metrics, _logger);
-            View = new HistoryView(Writer.Store, host.Time);
-            _stored = (Writer.Store.Incidents(200), Writer.Store.Notes(500));
+            // Everything read before the writer starts: a file that opens but cannot be read leaves history off, whole.
+            store = new HistoryStore(path);
+            _stored = (store.Incidents(200), store.Notes(500));
+            Writer = new HistoryWriter(store, config.Status.Retention, host.Time, host.Metrics, _logger);
+            View = new HistoryView(store, host.Time);
         }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
         {
+            store?.Dispose();
+            _stored = null;
             HistoryError = $"History is off on this node: {path} cannot be opened ({e.Message}).";
             Log.NoHistory(_logger, HistoryError);
         }

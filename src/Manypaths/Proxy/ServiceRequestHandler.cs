@@ -130,7 +130,7 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
         {
             null => History.ServedPath.None,
             { Peer: not null } => History.ServedPath.Relayed,
-            { Tier: var tier } when tier > service.Upstreams.Min(u => u.Options.Tier) => History.ServedPath.Backup,
+            { Tier: var tier } when tier > service.BestTier => History.ServedPath.Backup,
             _ => History.ServedPath.Direct,
         };
         tally.Record(state?.ServedBy?.Name, path, status >= 500, service.Time.GetElapsedTime(started).TotalMilliseconds);

@@ -64,6 +64,11 @@ internal sealed class ServiceRuntime : IDisposable
     /// <summary>Set when the service has relay: true and this node is part of a mesh: how to sign for a peer.</summary>
     public Mesh.RelayContext? Relay { get; init; }
 
+    /// <summary>The best (lowest) tier of its upstreams: a request served by a later one counts as "backup".</summary>
+    public int BestTier => _bestTier ??= Upstreams.Length == 0 ? 0 : Upstreams.Min(u => u.Options.Tier);
+
+    private int? _bestTier;
+
     /// <summary>This service's current minute of history on this node (null: no history).</summary>
     public History.ServiceTally? Tally { get; init; }
 

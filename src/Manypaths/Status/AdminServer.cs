@@ -156,7 +156,12 @@ internal sealed class AdminServer(NodeHost host, IPEndPoint endpoint) : IAsyncDi
         DateTimeOffset? Parse(string key) => c.Request.Query[key].ToString() is { Length: > 0 } text
             && DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t : null;
         var to = Parse("to") ?? now;
-        var from = Parse("from") ?? to - TimeSpan.FromHours(24);
+        var from = Parse("from") ?? (to > DateTimeOffset.MinValue.AddDays(1) ? to - TimeSpan.FromHours(24) : DateTimeOffset.MinValue);
+        if (from > to)
+        {
+            c.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return Json(c, new AdminError($"'from' ({from:O}) is after 'to' ({to:O})."), StatusJsonContext.Default.AdminError);
+        }
         if (host.Recorder?.Writer is not { } writer)
         {
             c.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
