@@ -306,7 +306,7 @@ CASES = [
     ("dns: a policy record without a service", dns_variant("policy: weighted, service: control, answers: 1 }", "policy: weighted, answers: 1 }"), record(3)),
     ("dns: an unknown policy", dns_variant("policy: failover", "policy: geo"), record(2, "policy")),
     ("dns: clients on a multivalue record", dns_variant("service: control, answers: 8 }", "service: control, answers: 8, clients: { 127.0.0.0/24: us-east } }"), record(5, "clients")),
-    ("dns: clients on a static record", dns_variant('values: ["v=1"] }', 'values: ["v=1"], clients: { 10.0.0.0/8: x } }'), record(6, "clients")),
+    ("dns: clients on a static record", dns_variant('values: ["v=1"] }', 'values: ["v=1"], clients: { 10.250.0.0/16: x } }'), record(6, "clients")),
     ("dns: answers on a static record", dns_variant('values: ["v=1"] }', 'values: ["v=1"], answers: 2 }'), record(6, "answers")),
     ("dns: a static record without values", dns_variant("{ name: ns1, type: A, values: [127.0.0.1] }", "{ name: ns1, type: A }"), record(1)),
     ("dns: a zone without an NS record at \"@\"", dns_variant('        - { name: "@", type: NS, values: [ns1.example.test., ns2.example.test.] }\n', ""), ("dns", "zones", "example.test", "records")),

@@ -45,15 +45,7 @@ internal sealed class AlertsReader(ConfigErrors errors, string baseDirectory)
         var label = $"webhook {number} ({format.ToString().ToLowerInvariant()})";
         if (written is not null)
         {
-            // Not hook.HttpUrl: its error repeats the value, and a webhook URL often carries a token.
-            var value = (written as YamlDotNet.RepresentationModel.YamlScalarNode)?.Value ?? "";
-            if (!Uri.TryCreate(value.Trim(), UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || url.Host.Length == 0)
-            {
-                errors.Add(written, $"'url' in {hook.Where} is not an http(s) URL such as http://127.0.0.1:9900/hook (the value is not shown: webhook URLs often carry a secret).");
-                return null;
-            }
-
-            return new WebhookOptions(url, format, label);
+            return hook.HttpUrl("url", required: true, secret: true) is { } url ? new WebhookOptions(url, format, label) : null;
         }
 
         if (ConfigFiles.Existing(hook, "url_file", "webhook URL", baseDirectory) is not { } path)

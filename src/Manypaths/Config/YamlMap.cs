@@ -255,7 +255,8 @@ internal sealed class YamlMap
         return value;
     }
 
-    public Uri? HttpUrl(string key, bool required = false)
+    /// <param name="secret">The URL may carry a token (a webhook's): an error never repeats it.</param>
+    public Uri? HttpUrl(string key, bool required = false, bool secret = false)
     {
         var s = Scalar(key, required);
         if (s is null)
@@ -265,7 +266,9 @@ internal sealed class YamlMap
 
         if (!Uri.TryCreate(s.Value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || string.IsNullOrEmpty(uri.Host))
         {
-            _errors.Add(s, $"'{key}' in {Where} is not an http:// or https:// URL: '{s.Value}'.");
+            _errors.Add(s, secret
+                ? $"'{key}' in {Where} is not an http(s) URL such as http://127.0.0.1:9900/hook (the value is not shown: webhook URLs often carry a secret)."
+                : $"'{key}' in {Where} is not an http:// or https:// URL: '{s.Value}'.");
             return null;
         }
 
