@@ -262,7 +262,7 @@ for system in $SYSTEMS; do
   for fault in $FAULTS; do
     r0=$(relayed "$system")
     rm -f "$WORK/run.err"
-    in_s1 env PATHLOAD_NEW_CONNECTIONS=1 dotnet "$LOAD_DLL" http://127.0.0.1:8080/ "$RATE" "$COUNT" 5 300 >"$WORK/run.json" 2>"$WORK/run.err" &
+    in_s1 env PATHLOAD_NEW_CONNECTIONS=1 PATHLOAD_TRACE="$WORK/trace-$system-$fault.txt" dotnet "$LOAD_DLL" http://127.0.0.1:8080/ "$RATE" "$COUNT" 5 300 >"$WORK/run.json" 2>"$WORK/run.err" &
     load_pid=$!
     for _ in $(seq 300); do grep -q measuring "$WORK/run.err" 2>/dev/null && break; sleep 0.05; done
     sleep "$FAULT_START"

@@ -10,7 +10,8 @@ using System.Globalization;
 // connections that rate needs when measuring starts (sequential warm-up at 250 ms round trips left a proxy with one
 // warm upstream connection and a burst of new ones to open); "measuring" on stderr marks the start of the measured
 // run. PATHLOAD_NEW_CONNECTIONS=1 sends
-// every request on a new connection (Connection: close), as many short-lived clients do.
+// every request on a new connection (Connection: close), as many short-lived clients do. PATHLOAD_TRACE=FILE writes
+// one line per measured request (index, scheduled start in ms, latency in ms, status; 0 = error) to FILE.
 //   dotnet PathLoad.dll URL RATE COUNT [TIMEOUT_SECONDS [WARMUP]]
 if (args.Length is < 3 or > 5 || !Uri.TryCreate(args[0], UriKind.Absolute, out var url)
     || !double.TryParse(args[1], CultureInfo.InvariantCulture, out var rate) || rate <= 0
@@ -63,6 +64,12 @@ for (var i = -openWarmup; i < count; i++)
 }
 
 await Task.WhenAll(running);
+if (Environment.GetEnvironmentVariable("PATHLOAD_TRACE") is { Length: > 0 } tracePath)
+{
+    await File.WriteAllLinesAsync(tracePath, Enumerable.Range(0, count).Select(i => string.Create(CultureInfo.InvariantCulture,
+        $"{i} {(interval * i).TotalMilliseconds:0.0} {latencies[i]:0.0} {statuses[i]}")));
+}
+
 var ok = statuses.Count(s => s == 200);
 var sorted = latencies.Order().ToArray();
 double Pct(double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];

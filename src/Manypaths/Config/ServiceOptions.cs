@@ -27,6 +27,9 @@ public sealed record ServiceOptions
 
     /// <summary>May requests go through a peer whose path to an upstream is healthy.</summary>
     public bool Relay { get; init; }
+
+    /// <summary>Keep the connection pools of standby paths (relayed, backup) warm, so a failover pays no connects (Proxy/StandbyWarmer).</summary>
+    public bool WarmStandby { get; init; } = true;
     public RelayPolicy RelayPolicy { get; init; } = new();
     /// <summary>mode: tcp only: limits, demotion handling, sentinels.</summary>
     public TcpOptions Tcp { get; init; } = new();

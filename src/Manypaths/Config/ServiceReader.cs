@@ -6,7 +6,7 @@ namespace Manypaths.Config;
 internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, IReadOnlyDictionary<string, YamlNode> nodes)
 {
     /// <summary>Keys that only mean something for mode: http.</summary>
-    private static readonly string[] HttpOnlyKeys = ["retries", "retry_on", "retry_budget", "max_replay_body", "sorry", "forwarded", "http_version", "hedge"];
+    private static readonly string[] HttpOnlyKeys = ["retries", "retry_on", "retry_budget", "max_replay_body", "sorry", "forwarded", "http_version", "hedge", "warm_standby"];
 
     /// <summary>Keys that only mean something for mode: tcp.</summary>
     private static readonly string[] TcpOnlyKeys = ["on_demotion", "limits", "sentinels"];
@@ -14,7 +14,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
     public ServiceOptions Read(string name, YamlMap map)
     {
         map.AllowOnly("mode", "listen", "upstreams", "health", "passive", "retries", "retry_on", "retry_budget", "timeouts",
-            "max_replay_body", "sorry", "forwarded", "http_version", "relay", "hedge", "on_demotion", "limits", "sentinels");
+            "max_replay_body", "sorry", "forwarded", "http_version", "relay", "hedge", "on_demotion", "limits", "sentinels", "warm_standby");
         var mode = ReadMode(map);
         var tcp = mode == ServiceMode.Tcp;
         foreach (var key in tcp ? HttpOnlyKeys : TcpOnlyKeys)
@@ -41,6 +41,7 @@ internal sealed class ServiceReader(ConfigErrors errors, string baseDirectory, I
             Forwarded = ReadForwarded(map.Map("forwarded")),
             HttpVersion = ReadVersion(map),
             Relay = ReadRelay(map, out var policy),
+            WarmStandby = map.Bool("warm_standby") ?? true,
             RelayPolicy = policy,
             // A connection is not a request: nothing to hedge (connect races still run).
             Hedge = tcp ? null : ReadHedge(map),

@@ -37,7 +37,7 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
             return;
         }
 
-        service.Enter(); // the generation's handlers stay until this request ends, however long it takes
+        service.Enter(own: arrival is null); // the generation's handlers stay until this request ends, however long it takes
         try
         {
             service.Core.RecordRequest();
@@ -101,7 +101,7 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
         }
         finally
         {
-            service.Exit();
+            service.Exit(own: arrival is null);
         }
     }
 

@@ -45,6 +45,7 @@ internal sealed class ServiceRuntime : IDisposable
         };
         Invoker = new PathInvoker(this, _handler, loggers.CreateLogger("Manypaths.Proxy"));
         Transformer = new ForwardingTransformer(this);
+        _warmer = StandbyWarmer.Applies(options) && core.Chooser.HasAlternatives ? new StandbyWarmer(this, loggers.CreateLogger("Manypaths.Proxy")) : null;
     }
 
     public ServiceCore Core { get; }
@@ -76,10 +77,30 @@ internal sealed class ServiceRuntime : IDisposable
     public bool GatesProveUnsent => Options.HttpVersion.Major < 2;
 
     /// <summary>Counts a request in flight on this generation's handlers, until <see cref="Exit"/>.</summary>
-    public void Enter() => Interlocked.Increment(ref _inFlight);
-
-    public void Exit()
+    /// <param name="own">A client's request here, not one a peer relayed in (pinned: it has no standby path).</param>
+    public void Enter(bool own)
     {
+        Interlocked.Increment(ref _inFlight);
+        if (own)
+        {
+            var n = Interlocked.Increment(ref _ownInFlight);
+            if (n > Volatile.Read(ref _ownPeak))
+            {
+                Volatile.Write(ref _ownPeak, n); // a lost race understates a peak by one for one tick: fine for a pool size
+            }
+        }
+    }
+
+    /// <summary>The most own requests in flight at once since the last call.</summary>
+    public int TakeOwnPeak() => Interlocked.Exchange(ref _ownPeak, Volatile.Read(ref _ownInFlight));
+
+    public void Exit(bool own)
+    {
+        if (own)
+        {
+            Interlocked.Decrement(ref _ownInFlight);
+        }
+
         if (Interlocked.Decrement(ref _inFlight) == 0 && Volatile.Read(ref _retiring))
         {
             _drained.TrySetResult();
@@ -90,6 +111,7 @@ internal sealed class ServiceRuntime : IDisposable
     public Task DrainedAsync()
     {
         Volatile.Write(ref _retiring, true);
+        _warmer?.Dispose(); // a retiring generation keeps no pools warm
         if (Volatile.Read(ref _inFlight) == 0)
         {
             _drained.TrySetResult();
@@ -99,11 +121,15 @@ internal sealed class ServiceRuntime : IDisposable
     }
 
     private int _inFlight;
+    private int _ownInFlight;
+    private int _ownPeak;
+    private readonly StandbyWarmer? _warmer;
     private bool _retiring;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void Dispose()
     {
+        _warmer?.Dispose();
         Invoker.Dispose();
         _handler.Dispose();
     }

@@ -112,6 +112,46 @@ internal sealed class PathChooser(
         return allowLeastBad && !strict && !history.LeastBadUsed ? LeastBad(snapshots, history, onlyTier) : null;
     }
 
+    /// <summary>
+    /// The paths a request would turn to if the one it takes now failed, as <see cref="Next"/> would pick them: the
+    /// next path after the first choice (the same upstream through the cheapest peer and the next cheapest, or another
+    /// upstream of the tier), and the next one when the first choice's upstream itself answered that it is gone (a
+    /// direct backup). Their connection
+    /// pools are kept warm (<c>Proxy/StandbyWarmer</c>), so a failover does not pay a connect per request. Without
+    /// another path (one upstream, no peers), none.
+    /// </summary>
+    /// <param name="hopsLeft">The hops a request of this node may take (0: no relayed paths).</param>
+    public IReadOnlyList<PathChoice> Standby(int hopsLeft)
+    {
+        var pathFails = new AttemptHistory { HopsLeft = hopsLeft };
+        if (Next(pathFails, allowLeastBad: false) is not { } first)
+        {
+            return [];
+        }
+
+        var standby = new List<PathChoice>(3);
+        pathFails.Add(first.Key);
+        if (Next(pathFails, allowLeastBad: false) is { } next)
+        {
+            standby.Add(next);
+            pathFails.Add(next.Key);
+            if (next.Peer is not null && Next(pathFails, allowLeastBad: false) is { Peer: not null } another && another.Upstream == next.Upstream)
+            {
+                standby.Add(another); // the second-cheapest peer too: which of two is cheaper flips with noise
+            }
+        }
+
+        var upstreamGone = new AttemptHistory { HopsLeft = hopsLeft };
+        upstreamGone.Add(first.Key);
+        upstreamGone.MarkAnsweredDown(first.Upstream);
+        if (Next(upstreamGone, allowLeastBad: false) is { } backup && !standby.Exists(s => s.Key == backup.Key))
+        {
+            standby.Add(backup);
+        }
+
+        return standby;
+    }
+
     /// <summary>May this path be chosen: usable, and for a strict chooser also checked (not Unknown).</summary>
     private bool Fit(HealthSnapshot s) => strict ? s.State is HealthState.Up or HealthState.Suspect : s.Usable;
 

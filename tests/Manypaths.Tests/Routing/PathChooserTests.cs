@@ -116,6 +116,30 @@ public sealed class PathChooserTests
     }
 
     [Fact]
+    public void Standby_IsWhereAFailoverGoes_TheCheapestPeerToTheSameUpstream_AndTheDirectBackupForADeadUpstream()
+    {
+        _relays.Add("use1", "s3", latency: 30);
+        _relays.Add("use1", "s2", latency: 10);
+        _relays.Add("euw1", "s2", latency: 10);
+        var chooser = Chooser([U("use1"), U("euw1", tier: 1)], relay: true);
+
+        // The path fails: the request goes to use1 through the cheaper peer (or the next one: which is cheaper flips with
+        // noise). The upstream dies: to the backup, directly.
+        Assert.Equal([new PathKey(0, "s2"), new PathKey(0, "s3"), new PathKey(1, null)], chooser.Standby(hopsLeft: 1).Select(p => p.Key));
+
+        // Without relaying, only the backup; with one upstream and no peers, nothing to keep warm.
+        Assert.Equal([new PathKey(1, null)], Chooser([U("use1"), U("euw1", tier: 1)]).Standby(hopsLeft: 0).Select(p => p.Key));
+        Assert.Empty(Chooser([U("only")]).Standby(hopsLeft: 0));
+
+        // While the direct path is down, the standby of the relayed primary is the next peer and the backup.
+        var down = Chooser([U("use1", state: HealthState.Down), U("euw1", tier: 1)], relay: true);
+        Assert.Equal([new PathKey(0, "s3"), new PathKey(1, null)], down.Standby(hopsLeft: 1).Select(p => p.Key));
+
+        // Two upstreams of one tier: each is the other's standby.
+        Assert.Contains(Chooser([U("a"), U("b")]).Standby(hopsLeft: 0).Single().Upstream, new[] { 0, 1 });
+    }
+
+    [Fact]
     public void Drained_IsNeverPicked_NotEvenAsTheLeastBad()
     {
         var chooser = Chooser([U("a"), U("b", state: HealthState.Down)], drained: [0]);

@@ -60,6 +60,17 @@ internal sealed class TestUpstream : IAsyncDisposable
 
     public ConcurrentQueue<(string Method, string Path, string Body, Dictionary<string, string> Headers)> Seen { get; } = new();
 
+    /// <summary>The connections that carried a standby warm-up GET (User-Agent Manypaths-standby-warmup), and how many came.</summary>
+    public ConcurrentDictionary<string, bool> WarmupConnections { get; } = new();
+    public int Warmups => Volatile.Read(ref _warmups);
+    private int _warmups;
+
+    /// <summary>Every connection accepted, used or not.</summary>
+    public ConcurrentDictionary<string, bool> AcceptedConnections { get; } = new();
+
+    /// <summary>The connection each client request (not a health GET) came on.</summary>
+    public ConcurrentQueue<string> RequestConnections { get; } = new();
+
     public static async Task<TestUpstream> StartAsync(string name)
     {
         var u = new TestUpstream(name);
@@ -71,7 +82,11 @@ internal sealed class TestUpstream : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port, listen => listen.Use(next => connection =>
+        {
+            AcceptedConnections.TryAdd(connection.ConnectionId, true);
+            return next(connection);
+        })));
         var app = builder.Build();
         app.Run(HandleAsync);
         await app.StartAsync();
@@ -80,6 +95,14 @@ internal sealed class TestUpstream : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext c)
     {
+        if (c.Request.Path == "/healthz" && c.Request.Headers.UserAgent.ToString().Contains("Manypaths-standby-warmup", StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref _warmups);
+            WarmupConnections.TryAdd(c.Connection.Id, true);
+            await c.Response.WriteAsync(HealthOk ? "ok" : "sick");
+            return;
+        }
+
         if (c.Request.Path == "/healthz")
         {
             Interlocked.Increment(ref _probes);
@@ -90,6 +113,7 @@ internal sealed class TestUpstream : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _requests);
+        RequestConnections.Enqueue(c.Connection.Id);
         var body = await new StreamReader(c.Request.Body).ReadToEndAsync();
         Seen.Enqueue((c.Request.Method, c.Request.Path + c.Request.QueryString, body, c.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase)));
         switch (Behaviour)

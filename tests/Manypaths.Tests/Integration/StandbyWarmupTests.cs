@@ -1,0 +1,53 @@
+using System.Net;
+using Manypaths.Tests.Support;
+
+namespace Manypaths.Tests.Integration;
+
+/// <summary>A failover lands on connections that are already open: the standby path's pool is kept warm.</summary>
+public sealed class StandbyWarmupTests
+{
+    // No hedging: a hedge would carry requests to the backup (and open connections there) before any failover.
+    private const string FastHealth = "health: { path: /healthz, interval: 300ms, fast_interval: 50ms, timeout: 300ms, rise: 2, fall: 1 }\nhedge: off";
+
+    [Fact]
+    public async Task TheBackupsPoolIsWarmedPastThePeak_AndAFailoverOpensNoNewConnection()
+    {
+        await using var primary = await TestUpstream.StartAsync("primary");
+        await using var backup = await TestUpstream.StartAsync("backup");
+        primary.Behaviour = UpstreamBehaviour.Slow;
+        primary.SlowDelay = TimeSpan.FromSeconds(2);
+        var (yaml, port) = Yaml.Service($"- {{ name: primary, url: {primary.Url} }}\n- {{ name: backup, url: {backup.Url}, tier: backup }}", FastHealth);
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        var url = $"http://127.0.0.1:{port}/work";
+
+        // 10 requests at once on the slow primary: the node's peak is 10, so 20 warm-up GETs go to the backup at once.
+        var slow = Enumerable.Range(0, 10).Select(_ => client.GetAsync(url)).ToArray();
+        try
+        {
+            await Eventually.TrueAsync(() => backup.Warmups >= 20 && backup.AcceptedConnections.Count > 10, "20 warm-ups on more than 10 connections", TimeSpan.FromSeconds(15));
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}: warm-ups {backup.Warmups}, connections {backup.AcceptedConnections.Count}, client requests {backup.Requests}", e);
+        }
+
+        foreach (var r in await Task.WhenAll(slow))
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            r.Dispose();
+        }
+
+        Assert.Equal(0, backup.Requests); // warm-ups are not client requests
+        var warmed = backup.AcceptedConnections.Keys.ToHashSet();
+
+        // The primary dies: 10 requests at once fail over to the backup, every one on a connection already open.
+        await primary.KillAsync();
+        var failover = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => client.GetAsync(url)));
+        Assert.All(failover, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(10, backup.Requests);
+        var opened = backup.RequestConnections.Where(id => !warmed.Contains(id)).ToList();
+        Assert.True(opened.Count == 0, $"{opened.Count} of 10 failed-over requests opened a new connection to the backup");
+        Assert.Contains("manypaths_standby_warmups", await client.GetStringAsync(new Uri(node.Admin, "metrics")));
+    }
+}

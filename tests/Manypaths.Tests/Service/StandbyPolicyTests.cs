@@ -1,0 +1,52 @@
+using Manypaths.Service;
+
+namespace Manypaths.Tests.Service;
+
+/// <summary>How many connections the standby paths get, and when, in virtual time.</summary>
+public sealed class StandbyPolicyTests
+{
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-12-02T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+
+    private int Tick(StandbyPolicy policy, int peak)
+    {
+        _time.Advance(TimeSpan.FromSeconds(1));
+        return policy.Due(peak);
+    }
+
+    [Fact]
+    public void NoTraffic_WarmsNothing()
+    {
+        var policy = new StandbyPolicy(_time);
+        Assert.All(Enumerable.Range(0, 100), _ => Assert.Equal(0, Tick(policy, 0)));
+    }
+
+    [Fact]
+    public void TrafficStarting_IsWarmedAtOnce_AsItGrows_ThenRefreshedEvery20Seconds_AtThePeakSinceTheLastTopUp()
+    {
+        var policy = new StandbyPolicy(_time);
+        Assert.Equal(20, Tick(policy, 10)); // the first second of traffic: warm now (twice the peak), not in 20 s
+        Assert.Equal(0, Tick(policy, 11)); // under a quarter more: nothing
+        Assert.Equal(100, Tick(policy, 50)); // rose: topped up at once
+
+        var refreshes = new List<int>();
+        for (var second = 0; second < 60; second++)
+        {
+            var count = Tick(policy, second == 30 ? 40 : 30);
+            if (count > 0)
+            {
+                refreshes.Add(count);
+            }
+        }
+
+        // Every 20 s (pooled connections idle out after 30 s), at the most seen since the last top-up.
+        Assert.Equal([60, 80, 60], refreshes);
+    }
+
+    [Fact]
+    public void AHugePeak_IsCappedAt128Connections()
+    {
+        var policy = new StandbyPolicy(_time);
+        Assert.Equal(StandbyPolicy.MaxConnections, Tick(policy, 10_000));
+        Assert.Equal(128, StandbyPolicy.MaxConnections);
+    }
+}
