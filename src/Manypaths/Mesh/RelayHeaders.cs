@@ -10,6 +10,10 @@ internal static class RelayHeaders
 
     /// <summary>Where a peer asks for this node's own incidents (signed like a relay request).</summary>
     public const string IncidentsPath = "/_mesh/incidents";
+
+    /// <summary>A peer's standby warm-up: /_mesh/warm/{service}/{upstream}. This node GETs that upstream's health path
+    /// over its own pool, outside the attempt loop (no health, latency or request figure), and answers 204 or 502.</summary>
+    public const string WarmPrefix = "/_mesh/warm/";
     public const string From = "X-Manypaths-From";
     public const string Time = "X-Manypaths-Time";
     public const string Nonce = "X-Manypaths-Nonce";

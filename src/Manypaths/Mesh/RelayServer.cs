@@ -53,7 +53,8 @@ internal sealed partial class RelayServer(
     {
         var path = context.Request.Path.Value ?? "";
         var incidents = path == RelayHeaders.IncidentsPath && HttpMethods.IsGet(context.Request.Method) && IncidentsJson is not null;
-        if (!incidents && !path.StartsWith(RelayHeaders.PathPrefix, StringComparison.Ordinal))
+        var warm = path.StartsWith(RelayHeaders.WarmPrefix, StringComparison.Ordinal) && HttpMethods.IsGet(context.Request.Method);
+        if (!incidents && !warm && !path.StartsWith(RelayHeaders.PathPrefix, StringComparison.Ordinal))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
@@ -86,6 +87,12 @@ internal sealed partial class RelayServer(
             // A peer merging the cluster's incidents: this node's own, signed and fresh like any mesh request.
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync(IncidentsJson!());
+            return;
+        }
+
+        if (warm)
+        {
+            await WarmAsync(context, path[RelayHeaders.WarmPrefix.Length..]);
             return;
         }
 
@@ -130,6 +137,32 @@ internal sealed partial class RelayServer(
 
         context.Request.Path = "/" + (parts.Length == 3 ? parts[2] : "");
         await handler.HandleAsync(context, service, new RelayArrival(upstream, chain, hopsLeft));
+    }
+
+    /// <summary>
+    /// A peer keeps its standby path through this node warm: one GET of the named upstream's health path over this
+    /// node's pool (so this node's connections to it are warm too), outside the attempt loop. Only a configured
+    /// upstream of a relay-enabled service; the path asked is always the service's own health path.
+    /// </summary>
+    private async Task WarmAsync(HttpContext context, string target)
+    {
+        var parts = target.Split('/');
+        var service = parts.Length == 2 ? services(parts[0]) : null;
+        var upstream = service is null ? -1 : Array.FindIndex(service.Upstreams, u => u.Name == parts[1]);
+        if (service is null || upstream < 0 || !service.Options.Relay || !StandbyWarmer.Applies(service.Options))
+        {
+            await Refuse(context, RelayRefusal.UnknownTarget, StatusCodes.Status404NotFound, "no such relay-enabled service and upstream here");
+            return;
+        }
+
+        if (_draining)
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return;
+        }
+
+        var ok = await StandbyWarmer.SendDirectAsync(service, upstream, context.RequestAborted);
+        context.Response.StatusCode = ok ? StatusCodes.Status204NoContent : StatusCodes.Status502BadGateway;
     }
 
     private Task Refuse(HttpContext context, RelayRefusal reason, int status, string message) =>

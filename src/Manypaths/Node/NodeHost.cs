@@ -496,6 +496,11 @@ internal sealed partial class NodeHost : IAsyncDisposable
     /// </summary>
     private async Task RetireAsync(NodeGeneration old)
     {
+        foreach (var s in old.Http.Values)
+        {
+            s.StopWarming(); // the new generation warms the same paths now
+        }
+
         foreach (var p in old.Probers)
         {
             await p.DisposeAsync();

@@ -111,7 +111,7 @@ internal sealed class ServiceRuntime : IDisposable
     public Task DrainedAsync()
     {
         Volatile.Write(ref _retiring, true);
-        _warmer?.Dispose(); // a retiring generation keeps no pools warm
+        StopWarming();
         if (Volatile.Read(ref _inFlight) == 0)
         {
             _drained.TrySetResult();
@@ -119,6 +119,9 @@ internal sealed class ServiceRuntime : IDisposable
 
         return _drained.Task;
     }
+
+    /// <summary>A retiring generation keeps no pools warm (the new one warms the same paths).</summary>
+    public void StopWarming() => _warmer?.Dispose();
 
     private int _inFlight;
     private int _ownInFlight;

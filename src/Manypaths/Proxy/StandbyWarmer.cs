@@ -10,11 +10,13 @@ namespace Manypaths.Proxy;
 /// failover moves every request at once onto a path that carried none: through a peer (whose own pool to the
 /// upstream is empty when its site has no traffic of its own) or to a backup. Each of those requests would open a
 /// connection first: one round trip more (two through a peer), which at 250 ms round trips put 400 requests over the
-/// p99 target after a blackhole. So once a second it asks <see cref="StandbyPolicy"/> whether to top up, and if so
-/// sends that many GETs of the health path at once down each standby path (<see cref="PathChooser.Standby"/>): on a
-/// relayed path they are signed like any relayed request, so the peer's pool to the upstream is warmed too. The
-/// answers are read and dropped; they touch no health, latency or request figures. Only for HTTP health checks
-/// ('health.check: http'), and off with 'warm_standby: false'.
+/// p99 target after a blackhole. So every 250 ms it tells <see cref="StandbyPolicy"/> the in-flight peak and, when a
+/// top-up is due and none is under way, sends that many GETs of the health path at once down every standby path
+/// (<see cref="PathChooser.Standby"/>), the paths side by side. A relayed path is warmed through the peer's warm
+/// endpoint (<see cref="Mesh.RelayHeaders.WarmPrefix"/>, signed): the peer GETs the health path over its own pool,
+/// so its connections to the upstream are warm too, and outside its attempt loop. Answers are read and dropped; no
+/// health, latency, connect-time or request figure sees them. Only for HTTP health checks ('health.check: http'),
+/// and off with 'warm_standby: false'.
 /// </summary>
 internal sealed partial class StandbyWarmer : IDisposable
 {
@@ -25,10 +27,12 @@ internal sealed partial class StandbyWarmer : IDisposable
     private readonly ILogger _logger;
     private readonly ITimer _timer;
     private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _tick = new();
     private int _busy;
     private int _rising;
-    /// <summary>Upstreams whose direct path was warmed while it rose from Down (once per rise).</summary>
-    private readonly HashSet<int> _warmedRising = [];
+
+    /// <summary>When each upstream's direct path was last warmed as it rose from Down (at most once a refresh).</summary>
+    private readonly Dictionary<int, long> _warmedRising = [];
 
     public StandbyWarmer(ServiceRuntime service, ILogger logger)
     {
@@ -43,46 +47,54 @@ internal sealed partial class StandbyWarmer : IDisposable
 
     private void OnTick()
     {
-        if (!Monitor.TryEnter(_warmedRising))
+        if (!_tick.TryEnter())
         {
             return; // the previous tick is still deciding (a stalled thread pool): skip this one
         }
 
         try
         {
-            WarmRising();
-            var count = _policy.Due(_service.TakeOwnPeak());
-            if (count > 0 && !_stop.IsCancellationRequested && Interlocked.Exchange(ref _busy, 1) == 0)
+            if (_stop.IsCancellationRequested)
             {
+                return;
+            }
+
+            WarmRising();
+            _policy.Observe(_service.TakeOwnPeak());
+            if (Volatile.Read(ref _busy) == 0 && _policy.TakeDue() is var count and > 0)
+            {
+                Volatile.Write(ref _busy, 1);
                 _ = WarmAsync(count);
             }
         }
         finally
         {
-            Monitor.Exit(_warmedRising);
+            _tick.Exit();
         }
     }
 
     /// <summary>
     /// A direct path coming back (Down, and its probes started to succeed) gets its pool warmed before it is Up
     /// again: its connections were closed in the outage, and every request moving back to it would otherwise open
-    /// one first (measured at 250 ms round trips: 60 requests at 500 ms after a blackhole ended).
+    /// one first (measured at 250 ms round trips: 60 requests at 500 ms after a blackhole ended). Only while the
+    /// service has had traffic lately, not for a drained upstream, at most once a refresh per upstream (a flapping
+    /// one does not get a burst per flap), and one such warm-up at a time.
     /// </summary>
     private void WarmRising()
     {
+        var count = _policy.Recent;
         foreach (var upstream in _service.Upstreams)
         {
             var rising = upstream.Health.State == Health.HealthState.Down && upstream.Health.IsChangingState;
-            if (!rising)
+            if (!rising || count == 0 || _service.Maintenance.IsDrained(_service.Name, upstream.Name)
+                || (_warmedRising.TryGetValue(upstream.Index, out var at) && _service.Time.GetElapsedTime(at) < StandbyPolicy.Refresh)
+                || Interlocked.CompareExchange(ref _rising, 1, 0) != 0)
             {
-                _warmedRising.Remove(upstream.Index);
                 continue;
             }
 
-            if (_policy.Current > 0 && !_stop.IsCancellationRequested && _warmedRising.Add(upstream.Index) && Interlocked.Exchange(ref _rising, 1) == 0)
-            {
-                _ = WarmRisingAsync(new PathChoice(new PathKey(upstream.Index, null), upstream.Options.Tier, PickReason.Healthy), _policy.Current);
-            }
+            _warmedRising[upstream.Index] = _service.Time.GetTimestamp();
+            _ = WarmRisingAsync(new PathChoice(new PathKey(upstream.Index, null), upstream.Options.Tier, PickReason.Healthy), count);
         }
     }
 
@@ -107,15 +119,8 @@ internal sealed partial class StandbyWarmer : IDisposable
         try
         {
             var hops = _service.Relay is { } relay ? relay.Options.HopLimit : 0;
-            foreach (var path in _service.Core.Chooser.Standby(hops))
-            {
-                if (path.Peer is not null && _service.Relay is null)
-                {
-                    continue;
-                }
-
-                await WarmPathAsync(path, count);
-            }
+            var paths = _service.Core.Chooser.Standby(hops).Where(p => p.Peer is null || _service.Relay is not null);
+            await Task.WhenAll(paths.Select(p => WarmPathAsync(p, count)));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -130,8 +135,8 @@ internal sealed partial class StandbyWarmer : IDisposable
     /// <summary>Sends <paramref name="count"/> health-path GETs down one path at once, so its pool holds that many connections.</summary>
     private async Task WarmPathAsync(PathChoice path, int count)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        timeout.CancelAfter(WarmTimeout);
+        using var deadline = new CancellationTokenSource(WarmTimeout, _service.Time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, deadline.Token);
         var sends = new Task<bool>[count];
         for (var i = 0; i < count; i++)
         {
@@ -152,36 +157,57 @@ internal sealed partial class StandbyWarmer : IDisposable
 
     private async Task<bool> SendAsync(PathChoice path, CancellationToken cancellationToken)
     {
-        var upstream = _service.Upstreams[path.Upstream];
-        var health = _service.Options.Health;
-        var target = path.PeerMesh is { } peer
-            ? new Uri($"{peer.GetLeftPart(UriPartial.Authority)}{Mesh.RelayHeaders.PathPrefix}{_service.Name}/{upstream.Name}{health.Path}")
-            : new Uri(upstream.Prefix + health.Path);
-        using var request = new HttpRequestMessage(HttpMethod.Get, target)
+        if (path.PeerMesh is not { } peer)
         {
-            Version = _service.Options.HttpVersion,
-            VersionPolicy = _service.ForwarderConfig.VersionPolicy ?? HttpVersionPolicy.RequestVersionOrLower,
+            return await SendDirectAsync(_service, path.Upstream, cancellationToken);
+        }
+
+        if (_service.Relay is not { } relay)
+        {
+            return false;
+        }
+
+        // Through the peer's warm endpoint, not its relay: the peer GETs the health path over its own pool, outside
+        // its attempt loop, so a warm-up touches none of its health, latency or request figures.
+        var upstream = _service.Upstreams[path.Upstream];
+        var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"{peer.GetLeftPart(UriPartial.Authority)}{Mesh.RelayHeaders.WarmPrefix}{_service.Name}/{upstream.Name}"));
+        Mesh.RelayHeaders.Sign(request, relay.Signer, relay.Self, relay.Options.HopLimit - 1, "", relay.Time);
+        return await SendAsync(_service, request, cancellationToken); // disposes the request
+    }
+
+    /// <summary>One GET of <paramref name="upstream"/>'s health path straight over the service's pool (no attempt loop).</summary>
+    public static Task<bool> SendDirectAsync(ServiceRuntime service, int upstream, CancellationToken cancellationToken)
+    {
+        var health = service.Options.Health;
+        var request = new HttpRequestMessage(HttpMethod.Get, new Uri(service.Upstreams[upstream].Prefix + health.Path))
+        {
+            Version = service.Options.HttpVersion,
+            VersionPolicy = service.ForwarderConfig.VersionPolicy ?? HttpVersionPolicy.RequestVersionOrLower,
         };
-        request.Headers.UserAgent.ParseAdd("Manypaths-standby-warmup");
-        if (path.PeerMesh is null && health.Host is { } host)
+        if (health.Host is { } host)
         {
             request.Headers.Host = host;
         }
 
-        if (path.PeerMesh is not null && _service.Relay is { } relay)
-        {
-            Mesh.RelayHeaders.Sign(request, relay.Signer, relay.Self, relay.Options.HopLimit - 1, "", relay.Time);
-        }
+        return SendAsync(service, request, cancellationToken);
+    }
 
-        try
+    private static async Task<bool> SendAsync(ServiceRuntime service, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        using (request)
         {
-            using var response = await _service.Invoker.SendOnceAsync(request, cancellationToken);
-            await response.Content.LoadIntoBufferAsync(cancellationToken); // read to the end: the connection goes back to the pool
-            return response.IsSuccessStatusCode;
-        }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
-        {
-            return false;
+            request.Headers.UserAgent.ParseAdd("Manypaths-standby-warmup");
+            request.Options.Set(UpstreamConnector.WarmupKey, true);
+            try
+            {
+                using var response = await service.Invoker.SendOnceAsync(request, cancellationToken);
+                await response.Content.LoadIntoBufferAsync(cancellationToken); // read to the end: the connection goes back to the pool
+                return response.IsSuccessStatusCode;
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
+            {
+                return false;
+            }
         }
     }
 

@@ -14,6 +14,9 @@ internal static class UpstreamConnector
     /// <summary>Which attempt a request message belongs to, for the connect it starts.</summary>
     public static readonly HttpRequestOptionsKey<Attempt> AttemptKey = new("manypaths.attempt");
 
+    /// <summary>Set on a standby warm-up: its connects (a burst of them at once) are not samples of the endpoint's usual.</summary>
+    public static readonly HttpRequestOptionsKey<bool> WarmupKey = new("manypaths.warmup");
+
     /// <param name="connectTimes">Where each endpoint's connect times go (null: not measured).</param>
     public static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Create(
         TimeSpan timeout, TimeProvider time, FaultInjector? faults = null, Func<string, LatencyWindow>? connectTimes = null) =>
@@ -48,7 +51,11 @@ internal static class UpstreamConnector
                 }
 
                 await socket.ConnectAsync(endpoint, linked.Token);
-                connectTimes?.Invoke(name).Add(time.GetElapsedTime(started));
+                if (!context.InitialRequestMessage.Options.TryGetValue(WarmupKey, out _))
+                {
+                    connectTimes?.Invoke(name).Add(time.GetElapsedTime(started));
+                }
+
                 var stream = new NetworkStream(socket, ownsSocket: true);
                 return faults is null ? stream : new FaultStream(stream, faults, endpoint.Host, endpoint.Port);
             }

@@ -10,6 +10,10 @@ internal sealed class AttemptHistory
     /// <summary>Set on a node serving a relayed request: only this upstream, only directly, once.</summary>
     public int? Pinned { get; init; }
 
+    /// <summary>Not a request: a question about where one would go (<see cref="PathChooser.Standby"/>). The chooser
+    /// answers it as it would a request, but keeps its region memory as it is.</summary>
+    public bool WhatIf { get; init; }
+
     /// <summary>How many more peers this request may go through (0: direct paths only).</summary>
     public int HopsLeft { get; init; }
 

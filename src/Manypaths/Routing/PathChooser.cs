@@ -123,7 +123,7 @@ internal sealed class PathChooser(
     /// <param name="hopsLeft">The hops a request of this node may take (0: no relayed paths).</param>
     public IReadOnlyList<PathChoice> Standby(int hopsLeft)
     {
-        var pathFails = new AttemptHistory { HopsLeft = hopsLeft };
+        var pathFails = new AttemptHistory { HopsLeft = hopsLeft, WhatIf = true };
         if (Next(pathFails, allowLeastBad: false) is not { } first)
         {
             return [];
@@ -141,7 +141,7 @@ internal sealed class PathChooser(
             }
         }
 
-        var upstreamGone = new AttemptHistory { HopsLeft = hopsLeft };
+        var upstreamGone = new AttemptHistory { HopsLeft = hopsLeft, WhatIf = true };
         upstreamGone.Add(first.Key);
         upstreamGone.MarkAnsweredDown(first.Upstream);
         if (Next(upstreamGone, allowLeastBad: false) is { } backup && !standby.Exists(s => s.Key == backup.Key))
@@ -363,7 +363,7 @@ internal sealed class PathChooser(
             }
         }
 
-        return _regions.Choose(tier, stats.Select(s => (s.Region, s.Known == 0 ? double.NaN : s.Sum / s.Known)).ToList());
+        return _regions.Choose(tier, stats.Select(s => (s.Region, s.Known == 0 ? double.NaN : s.Sum / s.Known)).ToList(), remember: !history.WhatIf);
     }
 
     /// <summary>Fewest failures first, then the ejection that ends soonest, then the lower tier.</summary>

@@ -10,7 +10,9 @@ internal sealed class RegionPreference(double switchRatio = 0.8)
     private readonly Dictionary<int, string> _chosen = [];
 
     /// <param name="latencies">Mean latency (ms, NaN when unknown) of each region that has a healthy upstream, in declaration order.</param>
-    public string Choose(int tier, IReadOnlyList<(string Region, double LatencyMs)> latencies)
+    /// <param name="remember">False: answer as a real request would be answered, but keep the memory as it is (a
+    /// question about standby paths must not move real traffic).</param>
+    public string Choose(int tier, IReadOnlyList<(string Region, double LatencyMs)> latencies, bool remember = true)
     {
         var best = latencies[0];
         foreach (var r in latencies)
@@ -35,7 +37,11 @@ internal sealed class RegionPreference(double switchRatio = 0.8)
                 }
             }
 
-            _chosen[tier] = best.Region;
+            if (remember)
+            {
+                _chosen[tier] = best.Region;
+            }
+
             return best.Region;
         }
     }

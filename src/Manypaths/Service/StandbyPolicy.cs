@@ -4,9 +4,11 @@ namespace Manypaths.Service;
 /// How many connections a service keeps ready on its standby paths, and when to top them up. The figure is twice the
 /// most requests this node had in flight for the service at once since the last top-up, at most
 /// <see cref="MaxConnections"/>: a failover moves the requests in flight at once, and new ones keep arriving while
-/// those are still out (measured at 250 ms round trips: once the peak alone, 170 requests still waited for connects). A top-up is due when that figure grew by a quarter over the last
-/// one (traffic started or rose: warm now, not a refresh later), or every <see cref="Refresh"/> while there is
-/// traffic (pooled connections idle out after 30 s). No traffic, no warming.
+/// those are still out (measured at 250 ms round trips: with the peak alone, 170 requests still waited for connects).
+/// A top-up is due when that figure grew by a quarter over the last one (traffic started or rose: warm now, not at
+/// the next refresh), or every <see cref="Refresh"/> while there is traffic (pooled connections idle out after 30 s).
+/// No traffic, no warming. Peaks are observed every tick; a top-up is taken only when the last one has finished, so
+/// a rise seen while one is under way is not lost.
 /// </summary>
 internal sealed class StandbyPolicy(TimeProvider time)
 {
@@ -17,14 +19,12 @@ internal sealed class StandbyPolicy(TimeProvider time)
     private int _warmed;
     private long _warmedAt;
 
-    /// <summary>The figure of the last top-up (0: none yet), for a path that needs warming between top-ups.</summary>
-    public int Current => _warmed;
+    /// <summary>The largest in-flight count seen since the previous tick.</summary>
+    public void Observe(int peakSinceLastTick) => _peak = Math.Max(_peak, Math.Min(2 * peakSinceLastTick, MaxConnections));
 
-    /// <summary>Called every tick with the largest in-flight count seen since the previous tick.</summary>
-    /// <returns>How many connections to make ready on each standby path now, or 0.</returns>
-    public int Due(int peakSinceLastTick)
+    /// <summary>How many connections to make ready on each standby path now (and count it as done), or 0.</summary>
+    public int TakeDue()
     {
-        _peak = Math.Max(_peak, Math.Min(2 * peakSinceLastTick, MaxConnections));
         if (_peak == 0)
         {
             return 0;
@@ -42,4 +42,8 @@ internal sealed class StandbyPolicy(TimeProvider time)
         _peak = 0;
         return count;
     }
+
+    /// <summary>The figure of the last top-up while traffic is recent (a top-up within two refreshes), else 0: for a
+    /// direct path coming back between top-ups.</summary>
+    public int Recent => _warmed > 0 && time.GetElapsedTime(_warmedAt) < 2 * Refresh ? _warmed : 0;
 }

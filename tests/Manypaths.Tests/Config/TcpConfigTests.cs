@@ -267,6 +267,7 @@ public sealed class TcpConfigTests : IDisposable
         { "forwarded", "{ via: true }" },
         { "http_version", "2" },
         { "hedge", "{ delay: auto }" },
+        { "warm_standby", "true" },
     };
 
     [Theory]

@@ -1,4 +1,5 @@
 using System.Net;
+using Manypaths.Routing;
 using Manypaths.Tests.Support;
 
 namespace Manypaths.Tests.Integration;
@@ -48,6 +49,38 @@ public sealed class StandbyWarmupTests
         Assert.Equal(10, backup.Requests);
         var opened = backup.RequestConnections.Where(id => !warmed.Contains(id)).ToList();
         Assert.True(opened.Count == 0, $"{opened.Count} of 10 failed-over requests opened a new connection to the backup");
-        Assert.Contains("manypaths_standby_warmups", await client.GetStringAsync(new Uri(node.Admin, "metrics")));
+        Assert.Contains("manypaths_standby_warmups_total{", await client.GetStringAsync(new Uri(node.Admin, "metrics")));
+    }
+
+    [Fact]
+    public async Task ThroughPeers_BothPeersPoolsAreWarmed_AndThePeersCountNothing()
+    {
+        await using var up = await TestUpstream.StartAsync("u1");
+        up.Behaviour = UpstreamBehaviour.Slow;
+        up.SlowDelay = TimeSpan.FromSeconds(2);
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}",
+            "health: { interval: 200ms, fast_interval: 50ms, timeout: 150ms, rise: 2, fall: 1 }\nhedge: off");
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+
+        // 10 requests at once through n1: its standby paths are u1 through n2 and through n3, 20 connections each.
+        var slow = Enumerable.Range(0, 10).Select(_ => client.GetAsync($"http://127.0.0.1:{cluster.ProxyPorts["n1"]}/work")).ToArray();
+        await Eventually.TrueAsync(() => up.Warmups >= 40, "40 warm-ups reach u1 through the two peers", TimeSpan.FromSeconds(15));
+        foreach (var r in await Task.WhenAll(slow))
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            r.Dispose();
+        }
+
+        Assert.Equal(10, up.Requests); // only the client's requests; warm-ups are health GETs
+        foreach (var peer in new[] { "n2", "n3" })
+        {
+            // The peer sent them over its own pool, outside its attempt loop: no latency sample, no request, no refusal.
+            var core = cluster.Nodes[peer].Generation!.Services["svc"];
+            Assert.Equal(0, core.FirstByteWindow(new PathKey(0, null)).Count);
+            var metrics = await client.GetStringAsync(new Uri(cluster.Nodes[peer].AdminUrl!, "metrics"));
+            Assert.DoesNotContain("manypaths_requests_total{", metrics);
+            Assert.DoesNotContain("manypaths_relay_refused_total{", metrics);
+            Assert.Contains("manypaths_standby_warmups_total{", await client.GetStringAsync(new Uri(cluster.Nodes["n1"].AdminUrl!, "metrics")));
+        }
     }
 }

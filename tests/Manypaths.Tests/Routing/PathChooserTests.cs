@@ -135,8 +135,8 @@ public sealed class PathChooserTests
         var down = Chooser([U("use1", state: HealthState.Down), U("euw1", tier: 1)], relay: true);
         Assert.Equal([new PathKey(0, "s3"), new PathKey(1, null)], down.Standby(hopsLeft: 1).Select(p => p.Key));
 
-        // Two upstreams of one tier: each is the other's standby.
-        Assert.Contains(Chooser([U("a"), U("b")]).Standby(hopsLeft: 0).Single().Upstream, new[] { 0, 1 });
+        // Two upstreams of one tier: the one a request would not take first is the standby.
+        Assert.Equal(new PathKey(1, null), Chooser([U("a", weight: 1_000_000), U("b")]).Standby(hopsLeft: 0).Single().Key);
     }
 
     [Fact]

@@ -10,7 +10,8 @@ public sealed class StandbyPolicyTests
     private int Tick(StandbyPolicy policy, int peak)
     {
         _time.Advance(TimeSpan.FromSeconds(1));
-        return policy.Due(peak);
+        policy.Observe(peak);
+        return policy.TakeDue();
     }
 
     [Fact]
@@ -40,6 +41,23 @@ public sealed class StandbyPolicyTests
 
         // Every 20 s (pooled connections idle out after 30 s), at the most seen since the last top-up.
         Assert.Equal([60, 80, 60], refreshes);
+    }
+
+    [Fact]
+    public void ARiseSeenWhileATopUpIsUnderWay_IsWarmedWhenItEnds_AndTheRecentFigureLapsesWithoutTraffic()
+    {
+        var policy = new StandbyPolicy(_time);
+        Assert.Equal(8, Tick(policy, 4)); // a top-up of 8 starts and takes a few seconds
+        for (var second = 0; second < 3; second++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            policy.Observe(10); // seen while it runs: not taken
+        }
+
+        Assert.Equal(20, policy.TakeDue()); // taken as soon as the warmer is free, not 20 s later
+        Assert.Equal(20, policy.Recent);
+        _time.Advance(TimeSpan.FromSeconds(41));
+        Assert.Equal(0, policy.Recent); // no top-up for two refreshes: no traffic, no warming of a returning path
     }
 
     [Fact]
