@@ -39,7 +39,7 @@ internal sealed class ServiceRuntime : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             UseCookies = false,
             EnableMultipleHttp2Connections = true,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90), // outlives Service/StandbyPolicy.Refresh: warmed connections stay
             ConnectCallback = UpstreamConnector.Create(options.Timeouts.Connect, core.Time, faults, core.ConnectWindow),
             ActivityHeadersPropagator = null,
         };

@@ -11,8 +11,8 @@ namespace Manypaths.Proxy;
 /// upstream is empty when its site has no traffic of its own) or to a backup. Each of those requests would open a
 /// connection first: one round trip more (two through a peer), which at 250 ms round trips put 400 requests over the
 /// p99 target after a blackhole. So every 250 ms it tells <see cref="StandbyPolicy"/> the in-flight peak and, when a
-/// top-up is due and none is under way, sends that many GETs of the health path at once down every standby path
-/// (<see cref="PathChooser.Standby"/>), the paths side by side. A relayed path is warmed through the peer's warm
+/// top-up is due and none is under way, sends that many GETs of the health path at once down each standby path in
+/// turn (<see cref="PathChooser.Standby"/>). A relayed path is warmed through the peer's warm
 /// endpoint (<see cref="Mesh.RelayHeaders.WarmPrefix"/>, signed): the peer GETs the health path over its own pool,
 /// so its connections to the upstream are warm too, and outside its attempt loop. Answers are read and dropped; no
 /// health, latency, connect-time or request figure sees them. Only for HTTP health checks ('health.check: http'),
@@ -119,8 +119,10 @@ internal sealed partial class StandbyWarmer : IDisposable
         try
         {
             var hops = _service.Relay is { } relay ? relay.Options.HopLimit : 0;
-            var paths = _service.Core.Chooser.Standby(hops).Where(p => p.Peer is null || _service.Relay is not null);
-            await Task.WhenAll(paths.Select(p => WarmPathAsync(p, count)));
+            foreach (var path in _service.Core.Chooser.Standby(hops).Where(p => p.Peer is null || _service.Relay is not null))
+            {
+                await WarmPathAsync(path, count); // one path at a time: a burst per path, not all of them at once
+            }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

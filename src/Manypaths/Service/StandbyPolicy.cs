@@ -6,14 +6,17 @@ namespace Manypaths.Service;
 /// <see cref="MaxConnections"/>: a failover moves the requests in flight at once, and new ones keep arriving while
 /// those are still out (measured at 250 ms round trips: with the peak alone, 170 requests still waited for connects).
 /// A top-up is due when that figure grew by a quarter over the last one (traffic started or rose: warm now, not at
-/// the next refresh), or every <see cref="Refresh"/> while there is traffic (pooled connections idle out after 30 s).
+/// the next refresh), or every <see cref="Refresh"/> while there is traffic (pooled connections idle out after 90 s;
+/// nginx closes idle keep-alive connections after 75 s). Not more often: a top-up holds the connections it warms for
+/// a round trip, and a failover in that moment finds them busy (measured: a 20 s refresh that fell on a blackhole's
+/// onset, seen in its log, had a p99 of 610 ms).
 /// No traffic, no warming. Peaks are observed every tick; a top-up is taken only when the last one has finished, so
 /// a rise seen while one is under way is not lost.
 /// </summary>
 internal sealed class StandbyPolicy(TimeProvider time)
 {
     public const int MaxConnections = 128;
-    public static readonly TimeSpan Refresh = TimeSpan.FromSeconds(20);
+    public static readonly TimeSpan Refresh = TimeSpan.FromSeconds(60);
 
     private int _peak;
     private int _warmed;

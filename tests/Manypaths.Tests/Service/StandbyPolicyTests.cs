@@ -22,25 +22,26 @@ public sealed class StandbyPolicyTests
     }
 
     [Fact]
-    public void TrafficStarting_IsWarmedAtOnce_AsItGrows_ThenRefreshedEvery20Seconds_AtThePeakSinceTheLastTopUp()
+    public void TrafficStarting_IsWarmedAtOnce_AsItGrows_ThenRefreshedEveryMinute_AtThePeakSinceTheLastTopUp()
     {
         var policy = new StandbyPolicy(_time);
         Assert.Equal(20, Tick(policy, 10)); // the first second of traffic: warm now (twice the peak), not in 20 s
         Assert.Equal(0, Tick(policy, 11)); // under a quarter more: nothing
         Assert.Equal(100, Tick(policy, 50)); // rose: topped up at once
 
-        var refreshes = new List<int>();
-        for (var second = 0; second < 60; second++)
+        var refreshes = new List<(int Second, int Count)>();
+        for (var second = 1; second <= 180; second++)
         {
-            var count = Tick(policy, second == 30 ? 40 : 30);
+            var count = Tick(policy, second == 90 ? 40 : 30);
             if (count > 0)
             {
-                refreshes.Add(count);
+                refreshes.Add((second, count));
             }
         }
 
-        // Every 20 s (pooled connections idle out after 30 s), at the most seen since the last top-up.
-        Assert.Equal([60, 80, 60], refreshes);
+        // Every minute (pooled connections idle out after 90 s), at the most seen since the last top-up; a rise of a
+        // quarter (80 over 60) at once.
+        Assert.Equal([(60, 60), (90, 80), (150, 60)], refreshes);
     }
 
     [Fact]
@@ -56,7 +57,7 @@ public sealed class StandbyPolicyTests
 
         Assert.Equal(20, policy.TakeDue()); // taken as soon as the warmer is free, not 20 s later
         Assert.Equal(20, policy.Recent);
-        _time.Advance(TimeSpan.FromSeconds(41));
+        _time.Advance(2 * StandbyPolicy.Refresh);
         Assert.Equal(0, policy.Recent); // no top-up for two refreshes: no traffic, no warming of a returning path
     }
 
