@@ -156,74 +156,48 @@ internal sealed class HistoryStore : IDisposable
     }
 
     /// <summary>Rows of one service (its "*" row, or every upstream too) from minutes (for spans up to 48 h) or hours.</summary>
-    public List<MinuteRow> Rows(string service, DateTimeOffset from, DateTimeOffset to, bool hours, bool upstreams = false)
-    {
-        using var reader = OpenReader();
-        using var c = reader.CreateCommand();
-        c.CommandText = $"SELECT * FROM {(hours ? "hours" : "minutes")} WHERE service = $service {(upstreams ? "" : "AND upstream = '*'")} AND start >= $from AND start < $to ORDER BY start, upstream";
-        c.Parameters.AddWithValue("$service", service);
-        c.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
-        c.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
-        using var r = c.ExecuteReader();
-        var rows = new List<MinuteRow>();
-        while (r.Read())
-        {
-            rows.Add(new MinuteRow(r.GetString(0), r.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)), r.GetInt64(3), r.GetInt64(4),
+    public List<MinuteRow> Rows(string service, DateTimeOffset from, DateTimeOffset to, bool hours, bool upstreams = false) =>
+        Query($"SELECT * FROM {(hours ? "hours" : "minutes")} WHERE service = $service {(upstreams ? "" : "AND upstream = '*'")} AND start >= $from AND start < $to ORDER BY start, upstream",
+            r => new MinuteRow(r.GetString(0), r.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)), r.GetInt64(3), r.GetInt64(4),
                 r.IsDBNull(5) ? null : r.GetDouble(5), r.IsDBNull(6) ? null : r.GetDouble(6), r.GetInt64(7), r.GetInt64(8), r.GetInt64(9),
-                r.GetInt32(10), r.GetInt32(11), r.GetInt32(12)));
-        }
-
-        return rows;
-    }
+                r.GetInt32(10), r.GetInt32(11), r.GetInt32(12)),
+            ("$service", service), ("$from", from.ToUnixTimeMilliseconds()), ("$to", to.ToUnixTimeMilliseconds()));
 
     /// <summary>This node's incidents as last written: the open ones and the newest <paramref name="closed"/> closed ones.</summary>
-    public List<Incident> Incidents(int closed)
-    {
-        using var reader = OpenReader();
-        using var c = reader.CreateCommand();
-        c.CommandText = "SELECT id, kind, service, title, started, ended, nodes, state FROM incidents WHERE ended IS NULL UNION ALL SELECT * FROM (SELECT id, kind, service, title, started, ended, nodes, state FROM incidents WHERE ended IS NOT NULL ORDER BY ended DESC LIMIT $closed)";
-        c.Parameters.AddWithValue("$closed", closed);
-        using var r = c.ExecuteReader();
-        var list = new List<Incident>();
-        while (r.Read())
-        {
-            list.Add(new Incident(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)),
+    public List<Incident> Incidents(int closed) =>
+        Query("SELECT id, kind, service, title, started, ended, nodes, state FROM incidents WHERE ended IS NULL UNION ALL SELECT * FROM (SELECT id, kind, service, title, started, ended, nodes, state FROM incidents WHERE ended IS NOT NULL ORDER BY ended DESC LIMIT $closed)",
+            r => new Incident(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)),
                 r.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)), r.GetString(6).Split(',', StringSplitOptions.RemoveEmptyEntries), [],
-                r.IsDBNull(7) ? null : r.GetString(7)));
-        }
-
-        return list;
-    }
+                r.IsDBNull(7) ? null : r.GetString(7)),
+            ("$closed", closed));
 
     /// <summary>The newest <paramref name="count"/> operators' notes this node took.</summary>
-    public List<IncidentNote> Notes(int count)
+    public List<IncidentNote> Notes(int count) =>
+        Query("SELECT incident_id, at, text FROM (SELECT rowid, * FROM incident_notes ORDER BY rowid DESC LIMIT $count) ORDER BY rowid",
+            r => new IncidentNote(r.GetString(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2)),
+            ("$count", count));
+
+    public List<Transition> Transitions(DateTimeOffset from, DateTimeOffset to) =>
+        Query("SELECT at, kind, subject, from_state, to_state FROM transitions WHERE at >= $from AND at < $to ORDER BY at",
+            r => new Transition(DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0)), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4)),
+            ("$from", from.ToUnixTimeMilliseconds()), ("$to", to.ToUnixTimeMilliseconds()));
+
+    /// <summary>One read on a connection of its own: every row of <paramref name="sql"/>, each made by <paramref name="row"/>.</summary>
+    private List<T> Query<T>(string sql, Func<SqliteDataReader, T> row, params (string Name, object Value)[] parameters)
     {
         using var reader = OpenReader();
         using var c = reader.CreateCommand();
-        c.CommandText = "SELECT incident_id, at, text FROM (SELECT rowid, * FROM incident_notes ORDER BY rowid DESC LIMIT $count) ORDER BY rowid";
-        c.Parameters.AddWithValue("$count", count);
-        using var r = c.ExecuteReader();
-        var list = new List<IncidentNote>();
-        while (r.Read())
+        c.CommandText = sql;
+        foreach (var (name, value) in parameters)
         {
-            list.Add(new IncidentNote(r.GetString(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2)));
+            c.Parameters.AddWithValue(name, value);
         }
 
-        return list;
-    }
-
-    public List<Transition> Transitions(DateTimeOffset from, DateTimeOffset to)
-    {
-        using var reader = OpenReader();
-        using var c = reader.CreateCommand();
-        c.CommandText = "SELECT at, kind, subject, from_state, to_state FROM transitions WHERE at >= $from AND at < $to ORDER BY at";
-        c.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
-        c.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
         using var r = c.ExecuteReader();
-        var list = new List<Transition>();
+        var list = new List<T>();
         while (r.Read())
         {
-            list.Add(new Transition(DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0)), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4)));
+            list.Add(row(r));
         }
 
         return list;

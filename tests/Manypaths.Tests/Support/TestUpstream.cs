@@ -60,8 +60,7 @@ internal sealed class TestUpstream : IAsyncDisposable
 
     public ConcurrentQueue<(string Method, string Path, string Body, Dictionary<string, string> Headers)> Seen { get; } = new();
 
-    /// <summary>The connections that carried a standby warm-up GET (User-Agent Manypaths-standby-warmup), and how many came.</summary>
-    public ConcurrentDictionary<string, bool> WarmupConnections { get; } = new();
+    /// <summary>How many standby warm-up GETs (User-Agent Manypaths-standby-warmup) came.</summary>
     public int Warmups => Volatile.Read(ref _warmups);
     private int _warmups;
 
@@ -98,7 +97,6 @@ internal sealed class TestUpstream : IAsyncDisposable
         if (c.Request.Path == "/healthz" && c.Request.Headers.UserAgent.ToString().Contains("Manypaths-standby-warmup", StringComparison.Ordinal))
         {
             Interlocked.Increment(ref _warmups);
-            WarmupConnections.TryAdd(c.Connection.Id, true);
             await c.Response.WriteAsync(HealthOk ? "ok" : "sick");
             return;
         }
