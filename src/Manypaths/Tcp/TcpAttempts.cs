@@ -55,7 +55,16 @@ internal sealed class TcpAttempts(ServiceCore core, Mesh.FaultInjector? faults, 
                 }
             }
 
-            await socket.ConnectAsync(host, port, attempt.Token);
+            // A direct connect to an address (no drill running) is watched by the epoll pump that will carry the
+            // session, so the socket never joins .NET's own socket engine; anything else connects the usual way.
+            if (peer is null && faults is not { Any: true } && System.Net.IPAddress.TryParse(host, out var address) && EpollPump.Next() is { } pump)
+            {
+                await pump.ConnectAsync(socket, new System.Net.IPEndPoint(address, port), attempt.Token);
+            }
+            else
+            {
+                await socket.ConnectAsync(host, port, attempt.Token);
+            }
             core.ConnectWindow(endpoint).Add(core.Time.GetElapsedTime(started));
             attempt.MarkConnectDone(core.Time.GetTimestamp());
             stream = new NetworkStream(socket, ownsSocket: false);

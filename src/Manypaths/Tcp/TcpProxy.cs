@@ -93,7 +93,7 @@ internal sealed partial class TcpProxy : IDisposable
             }
 
             Accepted("connected");
-            var session = new TcpSession(new NetworkStream(client, ownsSocket: false), client, upstream, path!.Value, _core.Upstreams[path.Value.Upstream].Name, _core.Options.Timeouts.Idle, _core.Time);
+            var session = new TcpSession(new NetworkStream(client, ownsSocket: false), client, upstream, path!.Value, _core.Upstreams[path.Value.Upstream].Name, _core.Options.Timeouts.Idle, _core.Time, _faults);
             Connections.Add(session);
             try
             {

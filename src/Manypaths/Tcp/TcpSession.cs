@@ -19,13 +19,20 @@ internal sealed class TcpSession
     private readonly TimeProvider _time;
     private readonly ITimer _idleCheck;
     private long _lastActivity;
+    private readonly Mesh.FaultInjector? _faults;
     private int _closed;
     private volatile bool _failed;
+    private volatile string? _closedBecause;
+    private EpollPump? _pump;
+    private PumpedPair? _pumped;
 
     /// <param name="clientSocket">The client's socket, for half-close and reset (null: a tunnel's stream on the peer side).</param>
     /// <param name="upstreamName">The upstream's name: sessions outlive a config generation (whose upstream indexes may change).</param>
-    public TcpSession(Stream client, Socket? clientSocket, UpstreamConnection upstream, Routing.PathKey path, string upstreamName, TimeSpan idle, TimeProvider time)
+    /// <param name="faults">The node's fault layer: while a drill runs, bytes go through it (the async copier).</param>
+    public TcpSession(Stream client, Socket? clientSocket, UpstreamConnection upstream, Routing.PathKey path, string upstreamName, TimeSpan idle, TimeProvider time,
+        Mesh.FaultInjector? faults = null)
     {
+        _faults = faults;
         _client = client;
         _clientSocket = clientSocket;
         _upstream = upstream;
@@ -57,7 +64,7 @@ internal sealed class TcpSession
     public string? Peer => Path.Peer;
 
     /// <summary>Why it ended early, if it did ("demoted", "idle"), for the log and metrics.</summary>
-    public string? ClosedBecause { get; private set; }
+    public string? ClosedBecause => _closedBecause;
 
     public async Task RunAsync()
     {
@@ -68,9 +75,21 @@ internal sealed class TcpSession
                 await _client.WriteAsync(_upstream.Pending);
             }
 
-            var up = CopyAsync(_client, _upstream.Stream, _upstream.Socket);
-            var down = CopyAsync(_upstream.Stream, _client, _clientSocket);
-            await Task.WhenAll(up, down);
+            // A direct pair of sockets goes on the epoll pump (no task per read); a tunnel, or any pair while a
+            // fault drill runs, on the async copier.
+            if (_clientSocket is not null && Path.Peer is null && _faults is not { Any: true } && EpollPump.Next() is { } pump)
+            {
+                if (await PumpAsync(pump))
+                {
+                    return;
+                }
+            }
+            else
+            {
+                var up = CopyAsync(_client, _upstream.Stream, _upstream.Socket);
+                var down = CopyAsync(_upstream.Stream, _client, _clientSocket);
+                await Task.WhenAll(up, down);
+            }
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -92,8 +111,79 @@ internal sealed class TcpSession
     /// <summary>Closes both connections now (a reset, so neither side mistakes it for a clean end of data).</summary>
     public void Close(string why)
     {
-        ClosedBecause ??= why;
+        Interlocked.CompareExchange(ref _closedBecause, why, null);
+        if (Volatile.Read(ref _pumped) is { } pair && !pair.Done.IsCompleted)
+        {
+            _pump!.Close(pair); // the pump lets the sockets go first; RunAsync then resets both
+            return;
+        }
+
         Abort();
+    }
+
+    /// <summary>
+    /// Pumps the pair on <paramref name="pump"/> until it leaves it. True when the session is over; false when a fault
+    /// drill began and the async copier has carried the rest to its end.
+    /// </summary>
+    private async Task<bool> PumpAsync(EpollPump pump)
+    {
+        var faults = _faults;
+        var pair = new PumpedPair(_clientSocket!, _upstream.Socket,
+            () => Volatile.Write(ref _lastActivity, _time.GetTimestamp()),
+            faults is null ? static () => false : () => faults.Any);
+        _pump = pump;
+        Volatile.Write(ref _pumped, pair);
+        pump.Add(pair);
+        switch (await pair.Done.ConfigureAwait(false))
+        {
+            case PumpEnd.Ended:
+                return true;
+            case PumpEnd.Failed:
+                _failed = true;
+                return true;
+            case PumpEnd.Closed:
+                return true;
+        }
+
+        // Handed over: what each direction had read and not written goes first, then the async copier.
+        try
+        {
+            if (ClosedBecause is not null)
+            {
+                return true;
+            }
+
+            var up = FinishHandOverAsync(pair.Up, _client, _upstream.Stream, _upstream.Socket);
+            var down = FinishHandOverAsync(pair.Down, _upstream.Stream, _client, _clientSocket);
+            await Task.WhenAll(up, down);
+            return false;
+        }
+        finally
+        {
+            pair.Up.Release();
+            pair.Down.Release();
+        }
+    }
+
+    private async Task FinishHandOverAsync(PumpedPair.Direction direction, Stream from, Stream to, Socket? toSocket)
+    {
+        if (direction.Finished)
+        {
+            return;
+        }
+
+        if (!direction.Unsent.IsEmpty)
+        {
+            await to.WriteAsync(direction.Unsent);
+        }
+
+        if (direction.SourceEnded)
+        {
+            toSocket?.Shutdown(SocketShutdown.Send);
+            return;
+        }
+
+        await CopyAsync(from, to, toSocket);
     }
 
     /// <summary>Both directions ended with a clean end of data: a normal close, so bytes still in the kernel's send
