@@ -27,6 +27,9 @@ internal sealed class EpollPump
     private readonly ConcurrentQueue<PendingConnect> _connects = new();
     private readonly List<object?> _slots = [];
     private readonly Stack<int> _free = new();
+    /// <summary>Slots let go during the current batch of events: reusable only after it (a later event of the same
+    /// batch may still name the slot, and must not reach whoever took it next).</summary>
+    private readonly List<int> _freedInBatch = [];
     private readonly HashSet<PumpedPair> _again = [];
     private int _wakePending;
     private bool _dead;
@@ -81,6 +84,7 @@ internal sealed class EpollPump
     {
         _added.Enqueue(pair);
         Wake();
+        FinishIfDead();
     }
 
     /// <summary>Lets <paramref name="pair"/> go as closed (any thread).</summary>
@@ -90,6 +94,34 @@ internal sealed class EpollPump
         {
             _closing.Enqueue(pair);
             Wake();
+            FinishIfDead();
+        }
+    }
+
+    /// <summary>A pump whose loop ended takes no more commands: whoever queued one finishes what is queued.</summary>
+    private void FinishIfDead()
+    {
+        if (!Volatile.Read(ref _dead))
+        {
+            return;
+        }
+
+        while (_added.TryDequeue(out var pair))
+        {
+            pair.Finish(PumpEnd.Failed);
+        }
+
+        while (_closing.TryDequeue(out _))
+        {
+            // finished already: by Stop, or just above
+        }
+
+        while (_connects.TryDequeue(out var connect))
+        {
+            if (connect.Slot < 0)
+            {
+                connect.Finish(SocketError.OperationAborted);
+            }
         }
     }
 
@@ -110,6 +142,12 @@ internal sealed class EpollPump
         var again = new List<PumpedPair>();
         while (true)
         {
+            foreach (var slot in _freedInBatch)
+            {
+                _free.Push(slot);
+            }
+
+            _freedInBatch.Clear();
             int n;
             fixed (Libc.EpollEvent* e = events)
             {
@@ -133,7 +171,7 @@ internal sealed class EpollPump
                 if (data == WakeData)
                 {
                     ulong count;
-                    Volatile.Write(ref _wakePending, 0);
+                    Interlocked.Exchange(ref _wakePending, 0); // before the queues are read: a later Add wakes again
                     Libc.Read(_wake, (byte*)&count, sizeof(ulong));
                     TakeCommands();
                     continue;
@@ -173,6 +211,12 @@ internal sealed class EpollPump
     private void Stop()
     {
         Volatile.Write(ref _dead, true);
+        foreach (var slot in _freedInBatch)
+        {
+            _free.Push(slot);
+        }
+
+        _freedInBatch.Clear();
         for (var i = 0; i < _slots.Count; i++)
         {
             switch (_slots[i])
@@ -187,6 +231,7 @@ internal sealed class EpollPump
         }
 
         TakeCommands();
+        FinishIfDead();
     }
 
     private void TakeCommands()
@@ -243,10 +288,12 @@ internal sealed class EpollPump
             c.RequestCancel();
             pump._connects.Enqueue(c);
             pump.Wake();
+            pump.FinishIfDead();
         }, (this, connect)))
         {
             _connects.Enqueue(connect);
             Wake();
+            FinishIfDead();
             var error = await connect.Done.ConfigureAwait(false);
             if (error == SocketError.OperationAborted)
             {
@@ -305,7 +352,7 @@ internal sealed class EpollPump
     private void Free(int slot)
     {
         _slots[slot] = null;
-        _free.Push(slot);
+        _freedInBatch.Add(slot);
     }
 
     private unsafe void Register(PumpedPair pair)

@@ -165,7 +165,12 @@ internal sealed unsafe class PumpedPair
                 if (sent < 0)
                 {
                     var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                    return errno is Libc.EAGAIN or Libc.EINTR ? Step.Blocked : Step.Failed;
+                    if (errno == Libc.EINTR)
+                    {
+                        continue; // edge-triggered: stop only at EAGAIN
+                    }
+
+                    return errno == Libc.EAGAIN ? Step.Blocked : Step.Failed;
                 }
 
                 d.Start += (int)sent;
@@ -197,7 +202,12 @@ internal sealed unsafe class PumpedPair
             if (got < 0)
             {
                 var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                return errno is Libc.EAGAIN or Libc.EINTR ? Step.Blocked : Step.Failed;
+                if (errno == Libc.EINTR)
+                {
+                    continue;
+                }
+
+                return errno == Libc.EAGAIN ? Step.Blocked : Step.Failed;
             }
 
             if (got == 0)

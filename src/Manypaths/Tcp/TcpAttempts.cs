@@ -57,7 +57,8 @@ internal sealed class TcpAttempts(ServiceCore core, Mesh.FaultInjector? faults, 
 
             // A direct connect to an address (no drill running) is watched by the epoll pump that will carry the
             // session, so the socket never joins .NET's own socket engine; anything else connects the usual way.
-            if (peer is null && faults is not { Any: true } && System.Net.IPAddress.TryParse(host, out var address) && EpollPump.Next() is { } pump)
+            EpollPump? pump = null;
+            if (peer is null && faults is not { Any: true } && System.Net.IPAddress.TryParse(host, out var address) && (pump = EpollPump.Next()) is not null)
             {
                 await pump.ConnectAsync(socket, new System.Net.IPEndPoint(address, port), attempt.Token);
             }
@@ -95,7 +96,7 @@ internal sealed class TcpAttempts(ServiceCore core, Mesh.FaultInjector? faults, 
             attempt.MarkFirstByte();
             var latency = core.Time.GetElapsedTime(started);
             Count(upstream.Name, "connected");
-            return new(AttemptResult.Success, new UpstreamConnection(stream, socket, pending), AttemptFailure.None, RequestOutcome.Success, latency, "connected");
+            return new(AttemptResult.Success, new UpstreamConnection(stream, socket, pending, pump), AttemptFailure.None, RequestOutcome.Success, latency, "connected");
         }
         catch (Exception e)
         {

@@ -77,7 +77,7 @@ internal sealed class TcpSession
 
             // A direct pair of sockets goes on the epoll pump (no task per read); a tunnel, or any pair while a
             // fault drill runs, on the async copier.
-            if (_clientSocket is not null && Path.Peer is null && _faults is not { Any: true } && EpollPump.Next() is { } pump)
+            if (_clientSocket is not null && Path.Peer is null && _faults is not { Any: true } && (_upstream.Pump ?? EpollPump.Next()) is { } pump)
             {
                 if (await PumpAsync(pump))
                 {
@@ -132,7 +132,12 @@ internal sealed class TcpSession
             () => Volatile.Write(ref _lastActivity, _time.GetTimestamp()),
             faults is null ? static () => false : () => faults.Any);
         _pump = pump;
-        Volatile.Write(ref _pumped, pair);
+        Interlocked.Exchange(ref _pumped, pair); // a fence: Close either sees the pair, or is seen below
+        if (ClosedBecause is not null)
+        {
+            pair.RequestClose(); // closed before the pump had it: it lets the pair go at once
+        }
+
         pump.Add(pair);
         switch (await pair.Done.ConfigureAwait(false))
         {
@@ -172,14 +177,23 @@ internal sealed class TcpSession
             return;
         }
 
-        if (!direction.Unsent.IsEmpty)
+        try
         {
-            await to.WriteAsync(direction.Unsent);
-        }
+            if (!direction.Unsent.IsEmpty)
+            {
+                await to.WriteAsync(direction.Unsent);
+            }
 
-        if (direction.SourceEnded)
+            if (direction.SourceEnded)
+            {
+                toSocket?.Shutdown(SocketShutdown.Send);
+                return;
+            }
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
-            toSocket?.Shutdown(SocketShutdown.Send);
+            _failed = true;
+            Abort(); // as the copier does: one side failed, the pair is over
             return;
         }
 
