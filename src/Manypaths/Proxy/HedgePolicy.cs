@@ -19,12 +19,15 @@ internal static class HedgePolicy
         }
 
         var request = context.Request;
-        if (!hedge.Methods.Contains(request.Method, StringComparer.OrdinalIgnoreCase))
+        if (!Listed(hedge.Methods, request.Method))
         {
             return false;
         }
 
-        if (context.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true || context.WebSockets.IsWebSocketRequest)
+        // A WebSocket is an upgrade (HTTP/1.1) or an extended CONNECT (HTTP/2); asked of the features directly, as
+        // context.WebSockets would build a manager object per request to answer.
+        if (context.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true
+            || context.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect == true)
         {
             return false;
         }
@@ -47,5 +50,18 @@ internal static class HedgePolicy
         }
 
         return true;
+    }
+
+    private static bool Listed(IReadOnlyList<string> methods, string method)
+    {
+        for (var i = 0; i < methods.Count; i++)
+        {
+            if (string.Equals(methods[i], method, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

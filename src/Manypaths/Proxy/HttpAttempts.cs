@@ -15,12 +15,6 @@ namespace Manypaths.Proxy;
 internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker invoker, HttpRequestMessage original, ForwardingState state, ILogger logger)
     : IAttemptRunner<HttpResponseMessage>
 {
-    /// <summary>Mesh headers a direct attempt must not carry (a clone may have copied them).</summary>
-    private static readonly string[] RelayHeaderNames =
-    [
-        Mesh.RelayHeaders.From, Mesh.RelayHeaders.Time, Mesh.RelayHeaders.Nonce, Mesh.RelayHeaders.Hops, Mesh.RelayHeaders.Chain, Mesh.RelayHeaders.Signature,
-    ];
-
     /// <summary>Forward the path exactly as the client sent it (as YARP does), and parse it faster.</summary>
     private static readonly UriCreationOptions NoCanonicalization = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
@@ -188,14 +182,13 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
         ? new Uri(upstream.Prefix + _pathAndQuery, NoCanonicalization)
         : new Uri($"{peer.GetLeftPart(UriPartial.Authority)}{Mesh.RelayHeaders.PathPrefix}{service.Name}/{upstream.Name}{_pathAndQuery}", NoCanonicalization);
 
-    /// <summary>A relayed attempt is signed for its peer; a direct one carries no mesh headers.</summary>
+    /// <summary>
+    /// A relayed attempt is signed for its peer; a direct one carries no mesh headers. Nothing to remove first: the
+    /// client's were stripped by the transformer, the first attempt is YARP's message before anything signed it, and
+    /// later ones are copies of the headers as they were then (<see cref="_headers"/>).
+    /// </summary>
     private void SetMeshHeaders(HttpRequestMessage attempt, UpstreamCore upstream, PathChoice path)
     {
-        foreach (var h in RelayHeaderNames)
-        {
-            attempt.Headers.Remove(h);
-        }
-
         if (path.Peer is null)
         {
             return;

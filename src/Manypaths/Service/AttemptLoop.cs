@@ -32,19 +32,9 @@ internal sealed partial class AttemptLoop(ServiceCore core)
 
     private const int MinSamples = 8;
 
-    public async Task<LoopResult<T>> RunAsync<T>(IAttemptRunner<T> runner, AttemptHistory history, CancellationToken cancellationToken)
-        where T : class
-    {
-        var run = new Run<T>(core, runner, history, cancellationToken);
-        try
-        {
-            return await run.ExecuteAsync();
-        }
-        finally
-        {
-            run.CancelTheRest();
-        }
-    }
+    public Task<LoopResult<T>> RunAsync<T>(IAttemptRunner<T> runner, AttemptHistory history, CancellationToken cancellationToken)
+        where T : class =>
+        new Run<T>(core, runner, history, cancellationToken).ExecuteAsync();
 
     /// <summary>The hedge delay of a path: configured, else the p95 of its recent time to first byte.</summary>
     public TimeSpan HedgeDelay(PathKey path)
@@ -163,50 +153,58 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         private int _paid;
         private int _hedges;
 
+        /// <summary>Runs the loop to its result; whatever is still running then (the losers) is cancelled.</summary>
         public async Task<LoopResult<T>> ExecuteAsync()
         {
-            if (!Start(AttemptKind.First))
+            try
             {
-                return new LoopResult<T>(null, null, NothingToTry: true, NeverReachedUpstream: true, null);
-            }
-
-            _paid = 1;
-            _cancelled = cancellationToken.UnsafeRegister(static s => ((Run<T>)s!).Wake(), this);
-            while (_running.Count > 0)
-            {
-                // One wake-up signal per turn, published before anything is checked, so no event is lost: an attempt
-                // ending, a path judged down under one, the timer, or the request's cancellation all complete it.
-                var signal = new TaskCompletionSource();
-                Volatile.Write(ref _wake, signal);
-                var (timerDue, timerAction) = NextTimer();
-                var armedAt = _time.GetTimestamp();
-                Arm(timerDue);
-                if (!Ready(timerDue))
+                if (!Start(AttemptKind.First))
                 {
-                    await signal.Task.ConfigureAwait(false);
+                    return new LoopResult<T>(null, null, NothingToTry: true, NeverReachedUpstream: true, null);
                 }
 
-                cancellationToken.ThrowIfCancellationRequested();
-                if (TakeFinished() is { } done)
+                _paid = 1;
+                _cancelled = cancellationToken.UnsafeRegister(static s => ((Run<T>)s!).Wake(), this);
+                while (_running.Count > 0)
                 {
-                    return done;
+                    // One wake-up signal per turn, published before anything is checked, so no event is lost: an attempt
+                    // ending, a path judged down under one, the timer, or the request's cancellation all complete it.
+                    var signal = new TaskCompletionSource();
+                    Volatile.Write(ref _wake, signal);
+                    var (timerDue, timerAction) = NextTimer();
+                    var armedAt = _time.GetTimestamp();
+                    Arm(timerDue);
+                    if (!Ready(timerDue))
+                    {
+                        await signal.Task.ConfigureAwait(false);
+                    }
+
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (TakeFinished() is { } done)
+                    {
+                        return done;
+                    }
+
+                    RescueStranded();
+                    if (timerDue is { } due && _time.GetElapsedTime(armedAt) >= due)
+                    {
+                        timerAction?.Invoke();
+                    }
                 }
 
-                RescueStranded();
-                if (timerDue is { } due && _time.GetElapsedTime(armedAt) >= due)
+                if (_fallback is not null)
                 {
-                    timerAction?.Invoke();
+                    var value = _fallback;
+                    _fallback = null;
+                    return new LoopResult<T>(value, _fallbackPath, false, false, null);
                 }
+
+                return new LoopResult<T>(null, null, NothingToTry: _number == 0, _neverReached, _lastError);
             }
-
-            if (_fallback is not null)
+            finally
             {
-                var value = _fallback;
-                _fallback = null;
-                return new LoopResult<T>(value, _fallbackPath, false, false, null);
+                CancelTheRest();
             }
-
-            return new LoopResult<T>(null, null, NothingToTry: _number == 0, _neverReached, _lastError);
         }
 
         private void Wake() => Volatile.Read(ref _wake)?.TrySetResult();
