@@ -48,13 +48,26 @@ internal sealed class ForwardingTransformer(ServiceRuntime service) : HttpTransf
         }
 
         // Mesh headers (relay auth, chain) never reach an upstream; the invoker adds fresh ones to relayed attempts.
-        foreach (var header in request.Headers) // not .Keys: Kestrel builds a set of them for that
+        // Looked for among the headers YARP copied (a struct enumerator; Kestrel's would be boxed per request).
+        foreach (var key in MeshHeaders(proxyRequest.Headers) ?? [])
+        {
+            proxyRequest.Headers.Remove(key);
+        }
+    }
+
+    /// <summary>The X-Manypaths-* names among <paramref name="headers"/>, or null (no allocation when there are none).</summary>
+    private static List<string>? MeshHeaders(System.Net.Http.Headers.HttpHeaders headers)
+    {
+        List<string>? found = null;
+        foreach (var header in headers.NonValidated)
         {
             if (header.Key.StartsWith("X-Manypaths-", StringComparison.OrdinalIgnoreCase))
             {
-                proxyRequest.Headers.Remove(header.Key);
+                (found ??= []).Add(header.Key);
             }
         }
+
+        return found;
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
@@ -67,19 +80,14 @@ internal sealed class ForwardingTransformer(ServiceRuntime service) : HttpTransf
         }
 
         // Only a Manypaths node may speak the mesh's headers: an upstream that sent X-Manypaths-Unreached could
-        // otherwise make an origin resend a request that did reach it.
-        List<string>? spoofed = null;
-        foreach (var header in httpContext.Response.Headers) // not .Keys: Kestrel builds a set of them for that
+        // otherwise make an origin resend a request that did reach it. The response's headers are the upstream's
+        // (HttpClient files every non-content header there), copied just now.
+        if (proxyResponse is not null)
         {
-            if (header.Key.StartsWith("X-Manypaths-", StringComparison.OrdinalIgnoreCase))
+            foreach (var key in MeshHeaders(proxyResponse.Headers) ?? [])
             {
-                (spoofed ??= []).Add(header.Key);
+                httpContext.Response.Headers.Remove(key);
             }
-        }
-
-        foreach (var key in spoofed ?? [])
-        {
-            httpContext.Response.Headers.Remove(key);
         }
 
         if (proxyResponse is not null && service.Options.Forwarded.Via)

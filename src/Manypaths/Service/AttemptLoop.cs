@@ -302,6 +302,12 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         /// <summary>The soonest timer: a hedge of the newest attempt, or a race of a slow connect.</summary>
         private (TimeSpan? Due, Action? Action) NextTimer()
         {
+            // With nowhere else to go there is no timer, and no closure is built for one on every turn.
+            return core.Chooser.HasAlternatives ? SoonestTimer() : (null, null);
+        }
+
+        private (TimeSpan? Due, Action? Action) SoonestTimer()
+        {
             TimeSpan? due = null;
             Action? action = null;
             var now = _time.GetTimestamp();
@@ -313,11 +319,6 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                 {
                     (due, action) = (left, what);
                 }
-            }
-
-            if (!core.Chooser.HasAlternatives)
-            {
-                return (null, null);
             }
 
             if (runner.MayHedge && !_hedgeDenied && _hedges + 1 < _maxConcurrent && _running.Count < _maxConcurrent && _running.TrueForAll(r => !r.Attempt.FirstByte))
