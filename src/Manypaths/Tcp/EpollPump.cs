@@ -62,15 +62,12 @@ internal sealed class EpollPump
         {
             var epoll = Libc.EpollCreate(Libc.EPOLL_CLOEXEC);
             var wake = Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-            if (epoll < 0 || wake < 0)
-            {
-                return null; // out of descriptors at start: the async copier serves
-            }
-
             var ev = new Libc.EpollEvent { Events = Libc.EPOLLIN | Libc.EPOLLET, Data = WakeData };
-            if (Libc.EpollCtl(epoll, Libc.EPOLL_CTL_ADD, wake, &ev) != 0)
+            if (epoll < 0 || wake < 0 || Libc.EpollCtl(epoll, Libc.EPOLL_CTL_ADD, wake, &ev) != 0)
             {
-                return null;
+                // Out of descriptors at start: the pumps made so far serve (their threads run already), or none
+                // and the async copier does.
+                return i == 0 ? null : pumps[..i];
             }
 
             pumps[i] = new EpollPump(epoll, wake, i);
