@@ -177,6 +177,25 @@ internal sealed class UpstreamHealth
     }
 
     /// <summary>
+    /// Whether a relayed path to this upstream, in state <paramref name="relayed"/>, came back only as peers see it:
+    /// this node's direct path went down because the upstream's own side answered (it died: a refusal, a reset), and
+    /// the relayed path turned usable after that, less than <see cref="PeerDetectionTime"/> ago. Then the upstream
+    /// has most likely just returned (restarted), and this node's own probes will see it as soon as the peers' did;
+    /// a relay buys nothing but a first connect through a peer whose pool to the returned upstream is empty (at 250 ms
+    /// round trips, 560 ms a request until this node's path came up). A relayed path that stayed usable throughout (a
+    /// firewall refusing only this node) is not held back.
+    /// </summary>
+    public bool ReturnNotYetSeenHere(HealthSnapshot relayed)
+    {
+        lock (_lock)
+        {
+            return _state == HealthState.Down && _answeredDownAt is { } downAt
+                && relayed.State is HealthState.Up or HealthState.Suspect && relayed.LastTransition is { } back && back > downAt
+                && _time.GetUtcNow() - back < PeerDetectionTime(_check);
+        }
+    }
+
+    /// <summary>
     /// How long peers probing with the same settings may take to see what this node just saw: a probe interval, then
     /// 'fall' probes each up to the timeout at the fast interval, plus a second for their heartbeats.
     /// </summary>

@@ -227,6 +227,8 @@ internal sealed class PathChooser(
     /// best peer. With <paramref name="skipDownByAnswer"/>, not an upstream whose own side just answered that it is
     /// down (<see cref="HealthSnapshot.DownByAnswer"/>): a refused connect or a closed connection says the upstream
     /// died, not the path, and peers see the same a probe later, so another upstream (a direct backup) is tried first.
+    /// Nor, on the way back, one that died so and returned only as the peers see it yet
+    /// (<see cref="UpstreamHealth.ReturnNotYetSeenHere"/>): this node's own probes are about to see it too.
     /// The same for an upstream that answered so to this very request, before its health has seen enough of it.
     /// </summary>
     private PathChoice? RelayedInBestTier(AttemptHistory history, int? onlyTier, int belowTier, HealthSnapshot[] snapshots, bool skipDownByAnswer)
@@ -236,7 +238,8 @@ internal sealed class PathChooser(
         for (var i = 0; i < upstreams.Count; i++)
         {
             var t = upstreams[i].Tier;
-            if (!InScope(i, onlyTier) || t >= belowTier || t > tier || (skipDownByAnswer && (snapshots[i].DownByAnswer || history.AnsweredDown(i))) || BestRelay(i, history) is not { } via)
+            if (!InScope(i, onlyTier) || t >= belowTier || t > tier || (skipDownByAnswer && (snapshots[i].DownByAnswer || history.AnsweredDown(i))) || BestRelay(i, history) is not { } via
+                || (skipDownByAnswer && upstreams[i].Health.ReturnNotYetSeenHere(relayHealth(i, via.Peer).Snapshot())))
             {
                 continue;
             }

@@ -184,6 +184,73 @@ public sealed class PathChooserTests
     }
 
     [Fact]
+    public void APrimaryThatDiedAndCameBack_WaitsForThisNodesOwnProbes_BeforeItsRelayedPathBeatsTheDirectBackup()
+    {
+        _relays.Add("p", "n2");
+        var ups = new[] { U("p"), U("b", tier: 1) };
+        var chooser = Chooser(ups, relay: true);
+        var relayed = RelayHealth(0, "n2");
+        for (var i = 0; i < Check.Fall; i++)
+        {
+            relayed.ReportProbe(ok: true, TimeSpan.FromMilliseconds(5), "n2 sees p up");
+        }
+
+        // The primary dies: its side resets this node's requests, and the peer soon sees it down too.
+        chooser.Report(new PathChoice(new PathKey(0, null), 0, PickReason.Healthy), RequestOutcome.Refused, TimeSpan.FromMilliseconds(1), "refused");
+        for (var i = 0; i < Check.Fall; i++)
+        {
+            relayed.ReportProbe(ok: false, TimeSpan.FromMilliseconds(5), "n2 sees p down");
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(20));
+        Assert.Equal(new PathKey(1, null), chooser.Next(History())!.Key); // down everywhere: the direct backup
+
+        // It is restarted. The peer's view comes back first; this node's own probes have not risen yet. Relaying now
+        // would only pay a first connect through the peer: the direct backup keeps the traffic.
+        for (var i = 0; i < Check.Rise; i++)
+        {
+            relayed.ReportProbe(ok: true, TimeSpan.FromMilliseconds(5), "n2 sees p up");
+        }
+
+        Assert.Equal(HealthState.Up, relayed.State);
+        Assert.Equal(new PathKey(1, null), chooser.Next(History())!.Key);
+
+        // This node's probes see it too: the primary directly.
+        for (var i = 0; i < Check.Rise; i++)
+        {
+            ups[0].Health.ReportProbe(ok: true, TimeSpan.FromMilliseconds(5), "ok");
+        }
+
+        Assert.Equal(new PathKey(0, null), chooser.Next(History())!.Key);
+    }
+
+    [Fact]
+    public void APrimaryThatCameBackOnlyForThePeers_IsRelayed_OnceThisNodesProbesHadTimeToSeeIt()
+    {
+        _relays.Add("p", "n2");
+        var ups = new[] { U("p"), U("b", tier: 1) };
+        var chooser = Chooser(ups, relay: true);
+        var relayed = RelayHealth(0, "n2");
+        chooser.Report(new PathChoice(new PathKey(0, null), 0, PickReason.Healthy), RequestOutcome.Refused, TimeSpan.FromMilliseconds(1), "refused");
+        for (var i = 0; i < Check.Fall; i++)
+        {
+            relayed.ReportProbe(ok: false, TimeSpan.FromMilliseconds(5), "n2 sees p down");
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(20));
+        for (var i = 0; i < Check.Rise; i++)
+        {
+            relayed.ReportProbe(ok: true, TimeSpan.FromMilliseconds(5), "n2 sees p up");
+        }
+
+        Assert.Equal(new PathKey(1, null), chooser.Next(History())!.Key);
+
+        // This node's path to it stays broken (its probes never rise): after the time its probes needed, the relay.
+        _time.Advance(UpstreamHealth.PeerDetectionTime(Check) + TimeSpan.FromMilliseconds(1));
+        Assert.Equal(new PathKey(0, "n2"), chooser.Next(History())!.Key);
+    }
+
+    [Fact]
     public void APrimaryThatRefused_IsStillReachedThroughAPeer_WhenNoDirectPathIsLeft()
     {
         _relays.Add("p", "n2");
