@@ -11,6 +11,8 @@ namespace Manypaths.Cli;
 /// </summary>
 internal static partial class RunCommand
 {
+    private static PosixSignalRegistration[]? s_signals;
+
     public static async Task<int> RunAsync(string configPath, string node, LogLevel level)
     {
         var result = ConfigLoader.LoadFile(configPath);
@@ -45,19 +47,24 @@ internal static partial class RunCommand
         }
 
         var stop = new TaskCompletionSource();
-        using var now = new CancellationTokenSource();
+        // Not disposed, like the registrations below: a signal's handler runs on its own thread and may still be under
+        // way as the node exits (a late SIGTERM crashed it with ObjectDisposedException), and a bare source holds
+        // nothing to free.
+        var now = new CancellationTokenSource();
+        var again = 0;
         void OnSignal(PosixSignalContext ctx)
         {
             ctx.Cancel = true;
-            if (!stop.TrySetResult())
+            if (!stop.TrySetResult() && Interlocked.Exchange(ref again, 1) == 0)
             {
-                Log.StoppingNow(logger, ctx.Signal.ToString());
+                Log.StoppingNow(logger, ctx.Signal.ToString()); // once: an impatient script may send hundreds
                 now.Cancel();
             }
         }
 
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        // Kept for the life of the process: a SIGTERM after they were gone would end it with the runtime's default (exit
+        // 143, as if it had not stopped cleanly) while it finishes stopping.
+        s_signals = [PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal), PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal)];
         var watcher = new ConfigWatcher(configPath, reason => host.ReloadAsync(configPath, reason, CancellationToken.None), time);
         SystemdNotify.Send("READY=1");
         await stop.Task;

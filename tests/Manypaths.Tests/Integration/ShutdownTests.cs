@@ -18,24 +18,10 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         up.Behaviour = UpstreamBehaviour.Slow;
         up.SlowDelay = TimeSpan.FromSeconds(5);
         up.SlowOnlyWhen = r => r.Path == "/slow";
-        var (port, admin) = (Demo.FreePort.Next(), Demo.FreePort.Next());
-        var dir = Directory.CreateTempSubdirectory("manypaths-stop-");
-        await File.WriteAllTextAsync(Path.Combine(dir.FullName, "admin.token"), "t");
-        var path = Path.Combine(dir.FullName, "manypaths.yaml");
-        await File.WriteAllTextAsync(path, $"""
-            cluster: {"{"} name: stop, admin_token_file: admin.token, shutdown_grace: 10s {"}"}
-            nodes:
-              n1: {"{"} admin: http://127.0.0.1:{admin} {"}"}
-            services:
-              svc:
-                listen: 127.0.0.1:{port}
-                upstreams: [ {"{"} name: a, url: {up.Url} {"}"} ]
-            """);
-        using var node = NodeProcess.Start(path, "n1");
+        var (dir, port, node) = await StartNodeAsync(up, "shutdown_grace: 10s");
         try
         {
             using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-            await Eventually.TrueAsync(async () => await Answers(client, $"http://127.0.0.1:{port}/"), "the node serves", TimeSpan.FromSeconds(30));
 
             var clock = Stopwatch.StartNew();
             var slow = client.GetAsync($"http://127.0.0.1:{port}/slow");
@@ -62,9 +48,50 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         }
         finally
         {
+            node.Dispose();
             dir.Delete(recursive: true);
         }
     }
+
+    /// <summary>
+    /// SIGTERM again and again while the node drains and exits, as impatient scripts and service managers send it: the
+    /// second one stops it now, and no later one crashes it. A signal's handler runs on its own thread; one that came
+    /// as the node was exiting threw ObjectDisposedException from a disposed source, and the runtime aborted (seen in
+    /// a netns test's teardown).
+    /// </summary>
+    [Fact]
+    public async Task SigtermAgainAndAgain_WhileTheNodeStops_StopsItWithoutACrash()
+    {
+        await using var up = await TestUpstream.StartAsync("a");
+        var (dir, _, node) = await StartNodeAsync(up, "");
+        try
+        {
+            // Signals until it is gone (bounded: 15 s, and a short pause every 100 so the node gets the CPU).
+            var clock = Stopwatch.StartNew();
+            var sent = 0;
+            while (!node.HasExited && clock.Elapsed < TimeSpan.FromSeconds(15) && Kill(node.Id, 15) == 0)
+            {
+                if (++sent % 100 == 0)
+                {
+                    await Task.Yield();
+                }
+            }
+
+            var exit = await node.WaitForExitAsync(TimeSpan.FromSeconds(15));
+            Assert.DoesNotContain("Unhandled exception", node.Output, StringComparison.Ordinal);
+            Assert.True(exit == 0, $"exit code {exit} after {sent} SIGTERMs:\n{node.Output}");
+            Assert.True(node.Logged("SIGTERM again while draining: stopping now"), node.Output);
+            output.WriteLine($"[report] {sent} SIGTERMs while the node stopped: exit 0 after {clock.ElapsedMilliseconds} ms, no crash");
+        }
+        finally
+        {
+            node.Dispose();
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     [Fact]
     public async Task StoppingNode_TellsItsPeersAtOnce_SoTheyStopRelayingThroughIt()
@@ -128,6 +155,38 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.OK, finished.StatusCode); // the one it had, it finished
         Assert.Equal(1, up.Requests);
         await stopping;
+    }
+
+    /// <summary>One node in front of <paramref name="up"/> (a temp directory for its files), serving once this returns.</summary>
+    private static async Task<(DirectoryInfo Dir, int Port, NodeProcess Node)> StartNodeAsync(TestUpstream up, string clusterExtra)
+    {
+        var (port, admin) = (Demo.FreePort.Next(), Demo.FreePort.Next());
+        var dir = Directory.CreateTempSubdirectory("manypaths-stop-");
+        await File.WriteAllTextAsync(Path.Combine(dir.FullName, "admin.token"), "t");
+        var path = Path.Combine(dir.FullName, "manypaths.yaml");
+        var extra = clusterExtra.Length > 0 ? ", " + clusterExtra : "";
+        await File.WriteAllTextAsync(path, $"""
+            cluster: {"{"} name: stop, admin_token_file: admin.token{extra} {"}"}
+            nodes:
+              n1: {"{"} admin: http://127.0.0.1:{admin} {"}"}
+            services:
+              svc:
+                listen: 127.0.0.1:{port}
+                upstreams: [ {"{"} name: a, url: {up.Url} {"}"} ]
+            """);
+        var node = NodeProcess.Start(path, "n1");
+        try
+        {
+            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            await Eventually.TrueAsync(async () => await Answers(client, $"http://127.0.0.1:{port}/"), "the node serves", TimeSpan.FromSeconds(30));
+            return (dir, port, node);
+        }
+        catch
+        {
+            node.Dispose(); // killed by PID
+            dir.Delete(recursive: true);
+            throw;
+        }
     }
 
     private static async Task<bool> Answers(HttpClient client, string url)
