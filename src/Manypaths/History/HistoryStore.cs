@@ -52,7 +52,32 @@ internal sealed class HistoryStore : IDisposable
               p50_ms REAL, p99_ms REAL, direct INTEGER NOT NULL, relayed INTEGER NOT NULL, backup INTEGER NOT NULL, up_s INTEGER NOT NULL, down_s INTEGER NOT NULL,
               maintenance_s INTEGER NOT NULL, PRIMARY KEY (service, upstream, start));
             """);
+        AddMissingColumns();
     }
+
+    /// <summary>
+    /// Columns added after a table was first created: a file written by an earlier version gets them (empty), so an
+    /// upgrade keeps its history instead of turning history off ("no such column").
+    /// </summary>
+    private void AddMissingColumns()
+    {
+        foreach (var (table, column, type) in AddedColumns)
+        {
+            using var probe = _db.CreateCommand();
+            probe.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = $column";
+            probe.Parameters.AddWithValue("$column", column);
+            if (Convert.ToInt64(probe.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+            {
+                Execute($"ALTER TABLE {table} ADD COLUMN {column} {type}");
+            }
+        }
+    }
+
+    /// <summary>Every column added to a table after its first version (constants: they are spliced into SQL).</summary>
+    private static readonly (string Table, string Column, string Type)[] AddedColumns =
+    [
+        ("incidents", "state", "TEXT"),
+    ];
 
     public string Path { get; }
 

@@ -61,6 +61,33 @@ public sealed class HistoryStoreTests : IDisposable
         Assert.Equal("looking", Assert.Single(store.Notes(10)).Text);
     }
 
+    /// <summary>
+    /// A history file from before incidents had a state (the first release of the store): opening it must not turn
+    /// history off with "no such column: state", and what it held is still there.
+    /// </summary>
+    [Fact]
+    public void AFileFromAnEarlierVersion_IsUpgradedInPlace_AndKeepsItsHistory()
+    {
+        var path = Path.Combine(_dir.FullName, "old.db");
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            db.Open();
+            using var c = db.CreateCommand();
+            c.CommandText = """
+                CREATE TABLE incidents (id TEXT PRIMARY KEY, kind TEXT NOT NULL, service TEXT NOT NULL, title TEXT NOT NULL,
+                  started INTEGER NOT NULL, ended INTEGER, nodes TEXT NOT NULL);
+                INSERT INTO incidents VALUES ('down-web-1', 'down', 'web', 'web is down', 1764676800000, NULL, 'n1');
+                """;
+            c.ExecuteNonQuery();
+        }
+
+        using var store = new HistoryStore(path);
+        Assert.Equal("down-web-1", Assert.Single(store.Incidents(10)).Id);
+        store.Write([], [], [new Incident("down-api-2", "down", "api", "api is down", Hour, null, ["n1"], [], State: "investigating")], []);
+        Assert.Equal("investigating", store.Incidents(10).Single(i => i.Id == "down-api-2").State);
+        Assert.Equal("ok", store.IntegrityCheck());
+    }
+
     [Fact]
     public void ARestoredOpenIncident_StaysOpenOnlyWhileItsConditionHolds()
     {
