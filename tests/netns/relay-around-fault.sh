@@ -39,4 +39,8 @@ ok=$(grep -c '^200 *$' "$WORK/codes" || true)
 relayed=$(ip netns exec "$NS_S1" curl -s --max-time 2 http://127.0.0.1:7500/metrics | awk '/^manypaths_relayed_requests_total/{s+=$2} END{print s+0}')
 echo "netns $MODE: $ok/$N requests succeeded from s1; $relayed went through a peer"
 sort "$WORK/codes" | uniq -c | sed 's/^/  status /'
-[ "$ok" = "$N" ]
+if [ "$ok" != "$N" ]; then
+  # Why: what s1 judged about its paths and peers while the requests ran.
+  echo "s1's warnings:"; grep -E 'warn|fail' "$WORK/s1.log" | grep -v 'History is off' | cut -c1-300 | tail -40
+  exit 1
+fi

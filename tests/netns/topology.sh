@@ -49,7 +49,8 @@ netns_up() {
 
 netns_start() {
   local ns=$1 log=$2; shift 2
-  ip netns exec "$ns" "$@" >"$log" 2>&1 &
+  # A node's history goes beside its log in the test's directory, not into ~/.local/state.
+  STATE_DIRECTORY="${WORK:+$WORK/state-$(basename "$log" .log)}" ip netns exec "$ns" "$@" >"$log" 2>&1 &
   NS_STARTED_PID=$!
   NS_PIDS+=("$NS_STARTED_PID")
 }
