@@ -152,6 +152,18 @@ internal sealed class PathChooser(
         return standby;
     }
 
+    /// <summary>
+    /// Whether a request could go some usable way other than <paramref name="key"/> right now (another upstream, or
+    /// another path to the same one), as <see cref="Next"/> would pick it, least-bad guesses not counted. Ejecting the
+    /// last usable path rescues nobody: it only turns requests that may still be answered into failures.
+    /// </summary>
+    public bool HasUsableBesides(PathKey key, int hopsLeft)
+    {
+        var other = new AttemptHistory { HopsLeft = hopsLeft, WhatIf = true };
+        other.Add(key);
+        return Next(other, allowLeastBad: false) is not null;
+    }
+
     /// <summary>May this path be chosen: usable, and for a strict chooser also checked (not Unknown).</summary>
     private bool Fit(HealthSnapshot s) => strict ? s.State is HealthState.Up or HealthState.Suspect : s.Usable;
 

@@ -86,10 +86,20 @@ internal sealed partial class AttemptLoop(ServiceCore core)
     /// while <see cref="SilentWaiters"/> requests or more waited on it past that usual time (not counting a connect).
     /// Then it is ejected at once (<see cref="RequestOutcome.Silent"/>), which rescues every request waiting on it, a
     /// hedge's round trip sooner than winning hedges could show it (at 250 ms, that is 300 ms or more).
-    /// A path with no usual time yet, no answer time, or already down is not judged.
+    /// A path with no usual time yet, no answer time, or already down is not judged; nor the last usable path (ejecting
+    /// it would fail the requests it may still answer, and every request after them for the ejection); nor any path
+    /// when this node itself was stalled (<paramref name="lateBy"/>, how late the timer that asks ran, is past half
+    /// of <see cref="MinSilence"/>: a GC pause or a starved CPU leaves answers unread, which is not their path's fault).
     /// </summary>
-    public bool JudgeSilence(PathChoice path)
+    /// <param name="hopsLeft">The hops the asking request may take (whether relayed paths count as somewhere else).</param>
+    public bool JudgeSilence(PathChoice path, int hopsLeft, TimeSpan lateBy = default)
     {
+        if (lateBy > MinSilence / 2)
+        {
+            core.CountSilenceNotJudged("node_stalled");
+            return false;
+        }
+
         var window = core.FirstByteWindow(path.Key);
         if (window.Count < MinSamples || window.LastAt is not { } last || core.Chooser.HealthOf(path.Key).State == HealthState.Down)
         {
@@ -111,6 +121,12 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         var silentFor = core.Time.GetElapsedTime(Math.Max(last, oldest + usualTicks), now);
         if (silentFor < quiet)
         {
+            return false;
+        }
+
+        if (!core.Chooser.HasUsableBesides(path.Key, hopsLeft))
+        {
+            core.CountSilenceNotJudged("last_usable_path");
             return false;
         }
 
@@ -149,6 +165,8 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         private Exception? _lastError;
         private bool _neverReached = true;
         private bool _hedgeDenied;
+        /// <summary>How late the timer whose action runs now fired (this node's own stall, if large).</summary>
+        private TimeSpan _timerLateBy;
         private int _number;
         private int _paid;
         private int _hedges;
@@ -186,8 +204,9 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     }
 
                     RescueStranded();
-                    if (timerDue is { } due && _time.GetElapsedTime(armedAt) >= due)
+                    if (timerDue is { } due && _time.GetElapsedTime(armedAt) is var elapsed && elapsed >= due)
                     {
+                        _timerLateBy = elapsed - due;
                         timerAction?.Invoke();
                     }
                 }
@@ -350,7 +369,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
             var judged = false;
             foreach (var (attempt, _) in _running)
             {
-                judged |= !attempt.FirstByte && !attempt.Abandoned && core.Loop.JudgeSilence(attempt.Path);
+                judged |= !attempt.FirstByte && !attempt.Abandoned && core.Loop.JudgeSilence(attempt.Path, history.HopsLeft, _timerLateBy);
             }
 
             if (judged)

@@ -164,6 +164,9 @@ internal sealed class ServiceCore : IDisposable
 
     public void CountRescue() => Metrics.Rescues.Add(1, _serviceTag);
 
+    public void CountSilenceNotJudged(string reason) =>
+        Metrics.SilenceNotJudged.Add(1, _serviceTag, new KeyValuePair<string, object?>("reason", reason));
+
     public void CountRetry(string reason) => Metrics.Retries.Add(1, _serviceTag, new KeyValuePair<string, object?>("reason", reason));
 
     public void Dispose()

@@ -19,6 +19,7 @@ internal sealed class ManypathsMetrics : IDisposable
         Hedges = _meter.CreateCounter<long>("manypaths_hedges", description: "Hedged attempts, by result (started, won, denied by the hedge budget).");
         Races = _meter.CreateCounter<long>("manypaths_connect_races", description: "Attempts started beside a connect slower than its endpoint's usual.");
         Rescues = _meter.CreateCounter<long>("manypaths_rescues", description: "Waiting attempts started again elsewhere because their path was judged down.");
+        SilenceNotJudged = _meter.CreateCounter<long>("manypaths_silence_not_judged", description: "Paths that looked silent under waiting requests but were not ejected, by reason (last_usable_path, node_stalled).");
         StandbyWarmups = _meter.CreateCounter<long>("manypaths_standby_warmups", description: "Health-path GETs sent down standby paths to keep their connection pools warm, by path and result.");
         SorryPages = _meter.CreateCounter<long>("manypaths_sorry_responses", description: "Sorry page or redirect answers, by reason.");
         StateChanges = _meter.CreateCounter<long>("manypaths_upstream_state_changes", description: "Upstream health state changes, by new state.");
@@ -46,6 +47,7 @@ internal sealed class ManypathsMetrics : IDisposable
     public Counter<long> Hedges { get; }
     public Counter<long> Races { get; }
     public Counter<long> Rescues { get; }
+    public Counter<long> SilenceNotJudged { get; }
     public Counter<long> StandbyWarmups { get; }
     public Counter<long> SorryPages { get; }
     public Counter<long> StateChanges { get; }

@@ -353,6 +353,75 @@ public sealed class AttemptLoopTests : IDisposable
         Assert.Equal(tokens, core.Hedges.Tokens, 3);
     }
 
+    /// <summary>
+    /// The netns relay test's failure in CI: the direct path blackholed, requests relayed, and under a loaded machine
+    /// the relayed paths paused long enough to look silent. Ejecting the last usable one turned 114 of 1,000 requests
+    /// into 503s. A silent path with nowhere else to go keeps its requests (they may still be answered), and a node
+    /// that was itself stalled (its timer late) judges no path.
+    /// </summary>
+    [Fact]
+    public async Task TheLastUsablePath_IsNotEjectedForSilence_NorAnyPathWhileThisNodeWasStalled()
+    {
+        Peer("n2");
+        using var core = Core(hedge: new HedgeOptions { MaxAttempts = 1 }, onlyOneUpstream: true);
+        var direct = new PathKey(0, null);
+        var choice = new PathChoice(direct, 0, PickReason.Healthy);
+        for (var i = 0; i < 20; i++)
+        {
+            core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(10), _time.GetTimestamp());
+        }
+
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        var three = Enumerable.Range(0, 3).Select(_ => new ScriptedRunner()).ToArray();
+        var loops = three.Select(r => core.Loop.RunAsync(r, History(), CancellationToken.None)).ToList();
+        foreach (var r in three)
+        {
+            await Started(r, 1);
+        }
+
+        _time.Advance(TimeSpan.FromMilliseconds(150)); // silent: three waiting past their usual time, no answer
+
+        // This node's timer ran 80 ms late: the answers may be sitting unread in its own sockets.
+        Assert.False(core.Loop.JudgeSilence(choice, History().HopsLeft, lateBy: TimeSpan.FromMilliseconds(80)), "a stalled node judges nothing");
+
+        // The only other path (through n2) is down: the direct path is the last usable one.
+        core.RelayHealth(0, "n2").ReportRequest(RequestOutcome.ConnectFailed, TimeSpan.Zero, "refused");
+        Assert.Equal(HealthState.Down, core.RelayHealth(0, "n2").State);
+        Assert.False(core.Loop.JudgeSilence(choice, History().HopsLeft), "the last usable path");
+        Assert.Equal(HealthState.Up, core.Upstreams[0].Health.State);
+
+        // Its answers come after all.
+        foreach (var r in three)
+        {
+            r.Finish(1, AttemptResult.Success, RequestOutcome.Success, "late");
+        }
+
+        Assert.All(await Task.WhenAll(loops), result => Assert.Equal("late", result.Value));
+
+        // With n2 usable again, the same silence ejects the direct path.
+        _time.Advance(TimeSpan.FromSeconds(30));
+        core.RelayHealth(0, "n2").ReportProbe(true, TimeSpan.FromMilliseconds(10), "ok");
+        core.RelayHealth(0, "n2").ReportProbe(true, TimeSpan.FromMilliseconds(10), "ok");
+        Assert.True(core.RelayHealth(0, "n2").Snapshot().Usable);
+        var again = Enumerable.Range(0, 3).Select(_ => new ScriptedRunner()).ToArray();
+        var more = again.Select(r => core.Loop.RunAsync(r, History(), CancellationToken.None)).ToList();
+        foreach (var r in again)
+        {
+            await Started(r, 1);
+            Assert.Equal(direct, r.Get(1).Path.Key);
+        }
+
+        _time.Advance(TimeSpan.FromMilliseconds(150));
+        Assert.True(core.Loop.JudgeSilence(choice, History().HopsLeft));
+        foreach (var r in again)
+        {
+            await Started(r, 2);
+            r.Finish(2, AttemptResult.Success, RequestOutcome.Success, "rescued");
+        }
+
+        Assert.All(await Task.WhenAll(more), result => Assert.Equal("rescued", result.Value));
+    }
+
     [Fact]
     public async Task TwoWaitingRequests_OrAnAnswerAMomentAgo_AreNotSilence()
     {
@@ -374,7 +443,7 @@ public sealed class AttemptLoopTests : IDisposable
         }
 
         _time.Advance(TimeSpan.FromMilliseconds(150));
-        Assert.False(core.Loop.JudgeSilence(choice), "two waiting requests are not enough");
+        Assert.False(core.Loop.JudgeSilence(choice, History().HopsLeft), "two waiting requests are not enough");
 
         // A third waits too, but the path answered 50 ms ago: it is slow, not dark.
         core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(60), _time.GetTimestamp() - (long)(0.05 * _time.TimestampFrequency));
@@ -382,12 +451,12 @@ public sealed class AttemptLoopTests : IDisposable
         loops.Add(core.Loop.RunAsync(third, History(), CancellationToken.None));
         await Started(third, 1);
         _time.Advance(TimeSpan.FromMilliseconds(20));
-        Assert.False(core.Loop.JudgeSilence(choice), "an answer 70 ms ago");
+        Assert.False(core.Loop.JudgeSilence(choice, History().HopsLeft), "an answer 70 ms ago");
         Assert.Equal(HealthState.Up, core.Upstreams[0].Health.State);
 
         // Nothing more for 30 ms: 100 ms of silence with three waiting past their usual time.
         _time.Advance(TimeSpan.FromMilliseconds(30));
-        Assert.True(core.Loop.JudgeSilence(choice));
+        Assert.True(core.Loop.JudgeSilence(choice, History().HopsLeft));
         Assert.Equal(HealthState.Down, core.Upstreams[0].Health.State);
         foreach (var r in two.Append(third))
         {
