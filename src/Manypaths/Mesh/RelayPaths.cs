@@ -23,6 +23,7 @@ internal sealed class RelayPaths(MeshNode mesh, IReadOnlyDictionary<string, Uri>
             var latency = (double.IsNaN(link.RttMs) ? 1 : link.RttMs) + (view?.LatencyMs ?? 0);
             var loss = view is { } v ? 1 - ((1 - link.Loss) * Math.Clamp(v.SuccessRate, 0, 1)) : 1;
             string? why = null;
+            var alive = link.State == LinkState.Up && !link.Draining && link.Loss <= MaxLoss;
             if (link.State != LinkState.Up)
             {
                 why = $"link to {peer} is {link.State.ToString().ToLowerInvariant()}";
@@ -45,7 +46,7 @@ internal sealed class RelayPaths(MeshNode mesh, IReadOnlyDictionary<string, Uri>
             }
 
             candidates.Add(new RelayCandidate(peer, url, why is null, latency, loss,
-                why ?? $"link rtt {link.RttMs:0.0} ms, loss {link.Loss:P0}; {peer} sees {upstream} {view!.Value.State.ToString().ToLowerInvariant()}"));
+                why ?? $"link rtt {link.RttMs:0.0} ms, loss {link.Loss:P0}; {peer} sees {upstream} {view!.Value.State.ToString().ToLowerInvariant()}", alive));
         }
 
         return candidates;

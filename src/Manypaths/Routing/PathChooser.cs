@@ -381,25 +381,57 @@ internal sealed class PathChooser(
         return _regions.Choose(tier, stats.Select(s => (s.Region, s.Known == 0 ? double.NaN : s.Sum / s.Known)).ToList(), remember: !history.WhatIf);
     }
 
-    /// <summary>Fewest failures first, then the ejection that ends soonest, then the lower tier.</summary>
+    /// <summary>
+    /// Every path looks down: the one with the best record gets this request once (health data can be wrong). Fewest
+    /// failures in a row first, then the ejection that ends soonest, then the lower tier; a direct path wins a tie.
+    /// Relayed paths through a live peer count too, though the peer's view of the upstream is down: when the upstream
+    /// only paused (its probes timed out everywhere) and this node's own path is dark, the peer's path that was serving
+    /// a moment ago is the one that can still get an answer (the peer sends a relayed request to the upstream it names,
+    /// whatever its view). Measured in the netns relay test with the upstream stopped 0.4 s five times: 32 of 1,000
+    /// requests got 503 when the least-bad guess was only the dark direct path.
+    /// </summary>
     private PathChoice? LeastBad(HealthSnapshot[] snapshots, AttemptHistory history, int? onlyTier)
     {
-        var best = -1;
+        PathChoice? best = null;
+        (int, long, int) bestBadness = default;
+        var relayAllowed = relays is not null && history.HopsLeft > 0;
         for (var i = 0; i < upstreams.Count; i++)
         {
-            if (!InScope(i, onlyTier) || history.Tried(new PathKey(i, null)))
+            if (!InScope(i, onlyTier))
             {
                 continue;
             }
 
-            if (best < 0 || Badness(i).CompareTo(Badness(best)) < 0)
+            if (!history.Tried(new PathKey(i, null)))
             {
-                best = i;
+                Consider(new PathKey(i, null), snapshots[i], null);
+            }
+
+            if (!relayAllowed)
+            {
+                continue;
+            }
+
+            foreach (var c in relays!.For(service, upstreams[i].Name))
+            {
+                var key = new PathKey(i, c.Peer);
+                if ((c.Usable || c.PeerAlive) && !history.Tried(key))
+                {
+                    Consider(key, relayHealth(i, c.Peer).Snapshot(), c.PeerMesh);
+                }
             }
         }
 
-        return best < 0 ? null : new PathChoice(new PathKey(best, null), upstreams[best].Tier, PickReason.LeastBad);
+        return best;
 
-        (int, long, int) Badness(int i) => (snapshots[i].ConsecutiveFailures, snapshots[i].EjectedUntil?.UtcTicks ?? 0, upstreams[i].Tier);
+        void Consider(PathKey key, HealthSnapshot health, Uri? peerMesh)
+        {
+            var badness = (health.ConsecutiveFailures, health.EjectedUntil?.UtcTicks ?? 0, upstreams[key.Upstream].Tier);
+            if (best is null || badness.CompareTo(bestBadness) < 0)
+            {
+                best = new PathChoice(key, upstreams[key.Upstream].Tier, PickReason.LeastBad, peerMesh);
+                bestBadness = badness;
+            }
+        }
     }
 }

@@ -512,7 +512,13 @@ internal sealed partial class AttemptLoop(ServiceCore core)
 
                     break;
                 case AttemptResult.Unreached:
-                    // The relay never reached the upstream either: as free as a refused connect here.
+                    // The relay never reached the upstream either: as free as a refused connect here (a least-bad
+                    // guess that went so does not use up the request's one guess either).
+                    if (attempt.Path.Reason == PickReason.LeastBad)
+                    {
+                        history.LeastBadUsed = false;
+                    }
+
                     if (runner.MayRetry(AttemptFailure.NeverSent))
                     {
                         Replace(attempt);

@@ -4,7 +4,8 @@ namespace Manypaths.Tests.Mesh;
 
 /// <summary>
 /// The relay mesh across real Linux network namespaces (root, ip netns, veth, nftables): three sites and one
-/// upstream; site s1's direct link loses 10% of packets, or is blackholed; every request from s1 must succeed.
+/// upstream; site s1's direct link loses 10% of packets, or is blackholed (and in 'pause' the upstream also stops for
+/// 0.4 s three times, longer than every node's probe timeout); every request from s1 must succeed.
 /// And the heartbeats measure a lossy link to a peer truthfully.
 /// CI machines run as root with these tools (scripts/test installs them), so this never skips.
 /// </summary>
@@ -14,6 +15,7 @@ public sealed class NetnsRelayTests
     [Theory]
     [InlineData("loss")]
     [InlineData("blackhole")]
+    [InlineData("pause")] // blackholed, and the upstream paused 0.4 s three times: every path looks down for a moment
     public async Task SiteWithABrokenDirectLink_StillServesEveryRequest_ThroughItsPeers(string mode)
     {
         var script = Path.Combine(Tool.RepoRoot, "tests", "netns", "relay-around-fault.sh");
