@@ -110,6 +110,17 @@ internal sealed class UpstreamHealth
             {
                 _probeOk = 0;
                 _probeFail++;
+                if (_state == HealthState.Down && _ejectedUntil is { } until && _answeredDownAt is null)
+                {
+                    // A path ejected for its own fault (silent, timing out) that still fails is not back: it returns
+                    // only after a whole ejection length without a failed probe. A flapping link (2 s down, 2 s up)
+                    // would otherwise take traffic in an up phase and strand every request in flight at the next
+                    // down (about 60 at 200/s and 250 ms round trips, each onset). An upstream that answered that it
+                    // is gone (refused, reset) is not held so: when it restarts it is back at once.
+                    var quiet = now + _passive.Eject;
+                    _ejectedUntil = quiet > until ? quiet : until;
+                }
+
                 t = _state switch
                 {
                     HealthState.Unknown => Move(HealthState.Down, $"probe failed: {detail}", now),

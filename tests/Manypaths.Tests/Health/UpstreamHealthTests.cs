@@ -138,6 +138,49 @@ public sealed class UpstreamHealthTests
         Assert.Equal(HealthState.Up, h.State);
     }
 
+    /// <summary>
+    /// A flapping link (2 s down, 2 s up): a path ejected for its own silence that still fails probes during the
+    /// ejection is back only after a whole ejection length with no failed probe, so it does not take traffic in an up
+    /// phase and strand the requests in flight at the next down. One that was refused (its upstream died) is not held:
+    /// a restarted upstream is back as soon as its ejection ends.
+    /// </summary>
+    [Fact]
+    public void APathEjectedForItsOwnFault_ThatStillFails_ReturnsOnlyAfterAWholeEjectionWithoutAFailure()
+    {
+        var flapping = Create(rise: 2);
+        flapping.ReportProbe(true, TimeSpan.Zero, "ok");
+        flapping.ReportRequest(RequestOutcome.Silent, TimeSpan.FromMilliseconds(130), "no answer"); // out for 5 s
+        var refused = Create(rise: 2);
+        refused.ReportProbe(true, TimeSpan.Zero, "ok");
+        refused.ReportRequest(RequestOutcome.Refused, TimeSpan.Zero, "refused"); // out for 5 s
+
+        // 2 s down, 2 s up, probed every second: failures at 1, 2; successes at 3, 4; a failure at 5.
+        foreach (var ok in new[] { false, false, true, true, false })
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            flapping.ReportProbe(ok, TimeSpan.Zero, ok ? "ok" : "timeout");
+            refused.ReportProbe(ok, TimeSpan.Zero, ok ? "ok" : "refused");
+        }
+
+        // 6 s and 7 s: up. The refused one rises; the flapping one failed 1 s ago and stays out until 10 s.
+        for (var i = 0; i < 2; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            flapping.ReportProbe(true, TimeSpan.Zero, "ok");
+            refused.ReportProbe(true, TimeSpan.Zero, "ok");
+        }
+
+        Assert.Equal(HealthState.Up, refused.State);
+        Assert.Equal(HealthState.Down, flapping.State);
+        Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(3), flapping.Snapshot().EjectedUntil);
+
+        // Quiet until 10 s: then rise brings it back.
+        _time.Advance(TimeSpan.FromSeconds(3));
+        flapping.ReportProbe(true, TimeSpan.Zero, "ok");
+        flapping.ReportProbe(true, TimeSpan.Zero, "ok");
+        Assert.Equal(HealthState.Up, flapping.State);
+    }
+
     [Fact]
     public void RepeatedEjections_DoubleTheBackoff_UpToTheMaximum()
     {
