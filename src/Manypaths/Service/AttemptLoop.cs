@@ -94,12 +94,6 @@ internal sealed partial class AttemptLoop(ServiceCore core)
     /// <param name="hopsLeft">The hops the asking request may take (whether relayed paths count as somewhere else).</param>
     public bool JudgeSilence(PathChoice path, int hopsLeft, TimeSpan lateBy = default)
     {
-        if (lateBy > MinSilence / 2)
-        {
-            core.CountSilenceNotJudged("node_stalled");
-            return false;
-        }
-
         var window = core.FirstByteWindow(path.Key);
         if (window.Count < MinSamples || window.LastAt is not { } last || core.Chooser.HealthOf(path.Key).State == HealthState.Down)
         {
@@ -121,6 +115,13 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         var silentFor = core.Time.GetElapsedTime(Math.Max(last, oldest + usualTicks), now);
         if (silentFor < quiet)
         {
+            return false;
+        }
+
+        // Only a path that looked silent is counted as not judged.
+        if (lateBy > MinSilence / 2)
+        {
+            core.CountSilenceNotJudged("node_stalled");
             return false;
         }
 
