@@ -14,6 +14,9 @@ internal static class RelayHeaders
     /// <summary>A peer's standby warm-up: /_mesh/warm/{service}/{upstream}. This node GETs that upstream's health path
     /// over its own pool, outside the attempt loop (no health, latency or request figure), and answers 204 or 502.</summary>
     public const string WarmPrefix = "/_mesh/warm/";
+
+    /// <summary>On a warm answer: how many of the GETs asked for succeeded.</summary>
+    public const string Warmed = "X-Manypaths-Warmed";
     public const string From = "X-Manypaths-From";
     public const string Time = "X-Manypaths-Time";
     public const string Nonce = "X-Manypaths-Nonce";

@@ -140,9 +140,12 @@ internal sealed partial class RelayServer(
     }
 
     /// <summary>
-    /// A peer keeps its standby path through this node warm: one GET of the named upstream's health path over this
-    /// node's pool (so this node's connections to it are warm too), outside the attempt loop. Only a configured
-    /// upstream of a relay-enabled service; the path asked is always the service's own health path.
+    /// A peer keeps its standby path through this node warm: GETs of the named upstream's health path over this
+    /// node's pool (so this node's connections to it are warm too), outside the attempt loop: one, or as many at once
+    /// as the query's <c>n</c> asks (at most <see cref="StandbyPolicy.MaxConnections"/>; the peer asks so when its
+    /// own link to this node is busy with live requests), answered with how many succeeded
+    /// (<see cref="RelayHeaders.Warmed"/>). Only a configured upstream of a relay-enabled service; the path asked is
+    /// always the service's own health path.
     /// </summary>
     private async Task WarmAsync(HttpContext context, string target)
     {
@@ -161,8 +164,17 @@ internal sealed partial class RelayServer(
             return;
         }
 
-        var ok = await StandbyWarmer.SendDirectAsync(service, upstream, context.RequestAborted);
-        context.Response.StatusCode = ok ? StatusCodes.Status204NoContent : StatusCodes.Status502BadGateway;
+        var n = int.TryParse(context.Request.Query["n"], NumberStyles.None, CultureInfo.InvariantCulture, out var asked)
+            ? Math.Clamp(asked, 1, Service.StandbyPolicy.MaxConnections) : 1;
+        var sends = new Task<bool>[n];
+        for (var i = 0; i < n; i++)
+        {
+            sends[i] = StandbyWarmer.SendDirectAsync(service, upstream, context.RequestAborted);
+        }
+
+        var ok = (await Task.WhenAll(sends)).Count(x => x);
+        context.Response.Headers[RelayHeaders.Warmed] = ok.ToString(CultureInfo.InvariantCulture);
+        context.Response.StatusCode = ok > 0 ? StatusCodes.Status204NoContent : StatusCodes.Status502BadGateway;
     }
 
     private Task Refuse(HttpContext context, RelayRefusal reason, int status, string message) =>

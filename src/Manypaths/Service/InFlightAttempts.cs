@@ -67,6 +67,18 @@ internal sealed class InFlightAttempts
         return (overdue, oldest);
     }
 
+    /// <summary>How many attempts wait on paths through <paramref name="peer"/> now.</summary>
+    public int Through(string peer)
+    {
+        var n = 0;
+        foreach (var (key, set) in _byPath)
+        {
+            n += key.Peer == peer ? set.Count : 0;
+        }
+
+        return n;
+    }
+
     /// <summary>Every path through <paramref name="peer"/>.</summary>
     public int PeerDown(string peer) => _byPath.Keys.Where(k => k.Peer == peer).Sum(PathDown);
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using Manypaths.Mesh;
 using Manypaths.Routing;
 using Manypaths.Tests.Support;
 
@@ -82,5 +83,46 @@ public sealed class StandbyWarmupTests
             Assert.DoesNotContain("manypaths_relay_refused_total{", metrics);
             Assert.Contains("manypaths_standby_warmups_total{", await client.GetStringAsync(new Uri(cluster.Nodes["n1"].AdminUrl!, "metrics")));
         }
+    }
+
+    /// <summary>
+    /// A node whose link to a peer is busy with live requests asks the peer to warm its own leg in one request (a burst
+    /// over the busy link would take the connections those requests need): the peer sends that many health GETs at
+    /// once, at most 256, and says how many succeeded. Signed like every mesh request.
+    /// </summary>
+    [Fact]
+    public async Task ThePeersWarmEndpoint_SendsAsManyHealthGetsAsAsked_UpToTheCap_AndOnlyWhenSigned()
+    {
+        await using var up = await TestUpstream.StartAsync("u1");
+        await using var cluster = await MeshCluster.StartAsync($"- {{ name: u1, url: {up.Url} }}", "health: { interval: 1h, fast_interval: 1h, timeout: 10s }");
+        var port = cluster.MeshPorts["n2"];
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        HttpRequestMessage Warm(string query)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}{RelayHeaders.WarmPrefix}svc/u1{query}");
+            RelayHeaders.Sign(request, new PeerSigner([MeshCluster.Secret]), "n1", 0, "", TimeProvider.System);
+            return request;
+        }
+
+        using (var unsigned = await client.GetAsync($"http://127.0.0.1:{port}{RelayHeaders.WarmPrefix}svc/u1?n=5"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, unsigned.StatusCode);
+        }
+
+        var before = up.Warmups;
+        using (var five = await client.SendAsync(Warm("?n=5")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, five.StatusCode);
+            Assert.Equal("5", five.Headers.GetValues(RelayHeaders.Warmed).Single());
+        }
+
+        Assert.Equal(before + 5, up.Warmups);
+        using (var huge = await client.SendAsync(Warm("?n=100000")))
+        {
+            Assert.Equal("256", huge.Headers.GetValues(RelayHeaders.Warmed).Single());
+        }
+
+        Assert.Equal(before + 5 + 256, up.Warmups);
+        Assert.Equal(0, up.Requests); // health GETs only: nothing reached the upstream as a request
     }
 }

@@ -25,9 +25,9 @@ public sealed class StandbyPolicyTests
     public void TrafficStarting_IsWarmedAtOnce_AsItGrows_ThenRefreshedEveryMinute_AtThePeakSinceTheLastTopUp()
     {
         var policy = new StandbyPolicy(_time);
-        Assert.Equal(20, Tick(policy, 10)); // the first second of traffic: warm now (twice the peak), not in 20 s
+        Assert.Equal(30, Tick(policy, 10)); // the first second of traffic: warm now (three times the peak), not in 20 s
         Assert.Equal(0, Tick(policy, 11)); // under a quarter more: nothing
-        Assert.Equal(100, Tick(policy, 50)); // rose: topped up at once
+        Assert.Equal(150, Tick(policy, 50)); // rose: topped up at once
 
         var refreshes = new List<(int Second, int Count)>();
         for (var second = 1; second <= 180; second++)
@@ -40,32 +40,32 @@ public sealed class StandbyPolicyTests
         }
 
         // Every minute (pooled connections idle out after 90 s), at the most seen since the last top-up; a rise of a
-        // quarter (80 over 60) at once.
-        Assert.Equal([(60, 60), (90, 80), (150, 60)], refreshes);
+        // quarter (120 over 90) at once.
+        Assert.Equal([(60, 90), (90, 120), (150, 90)], refreshes);
     }
 
     [Fact]
     public void ARiseSeenWhileATopUpIsUnderWay_IsWarmedWhenItEnds_AndTheRecentFigureLapsesWithoutTraffic()
     {
         var policy = new StandbyPolicy(_time);
-        Assert.Equal(8, Tick(policy, 4)); // a top-up of 8 starts and takes a few seconds
+        Assert.Equal(12, Tick(policy, 4)); // a top-up of 12 starts and takes a few seconds
         for (var second = 0; second < 3; second++)
         {
             _time.Advance(TimeSpan.FromSeconds(1));
             policy.Observe(10); // seen while it runs: not taken
         }
 
-        Assert.Equal(20, policy.TakeDue()); // taken as soon as the warmer is free, not 20 s later
-        Assert.Equal(20, policy.Recent);
+        Assert.Equal(30, policy.TakeDue()); // taken as soon as the warmer is free, not 20 s later
+        Assert.Equal(30, policy.Recent);
         _time.Advance(2 * StandbyPolicy.Refresh);
         Assert.Equal(0, policy.Recent); // no top-up for two refreshes: no traffic, no warming of a returning path
     }
 
     [Fact]
-    public void AHugePeak_IsCappedAt128Connections()
+    public void AHugePeak_IsCappedAt256Connections()
     {
         var policy = new StandbyPolicy(_time);
         Assert.Equal(StandbyPolicy.MaxConnections, Tick(policy, 10_000));
-        Assert.Equal(128, StandbyPolicy.MaxConnections);
+        Assert.Equal(256, StandbyPolicy.MaxConnections);
     }
 }
