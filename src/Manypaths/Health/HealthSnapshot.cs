@@ -1,6 +1,8 @@
 namespace Manypaths.Health;
 
 /// <summary>An immutable view of one upstream's health, for selection and status.</summary>
+/// <param name="Quiet">Nothing came back on the path lately while requests waited (<see cref="UpstreamHealth.MarkQuiet"/>):
+/// new requests prefer another path of the same rank. Not a state: the path stays usable.</param>
 public readonly record struct HealthSnapshot(
     HealthState State,
     double LatencyMs,
@@ -9,7 +11,8 @@ public readonly record struct HealthSnapshot(
     DateTimeOffset? LastTransition,
     string Reason,
     DateTimeOffset? EjectedUntil,
-    bool UpstreamAnswered = false)
+    bool UpstreamAnswered = false,
+    bool Quiet = false)
 {
     /// <summary>
     /// Down because the upstream's side answered (a refused connect, a reset or closed connection), not because the

@@ -24,6 +24,8 @@ internal sealed class UpstreamHealth
     private DateTimeOffset? _answeredDownAt;
     private Ewma _latency = new(0.3);
     private Ewma _success = new(0.1);
+    private DateTimeOffset _lastPathFailure;
+    private long _quietUntil;
 
     public UpstreamHealth(HealthCheckOptions check, PassiveHealthOptions passive, TimeProvider time)
     {
@@ -60,13 +62,45 @@ internal sealed class UpstreamHealth
         }
     }
 
+    /// <summary>
+    /// Loss this path showed is forgotten once its last failure is this old with none since: a path that carries only
+    /// probes (a backup, a path whose traffic went through a peer) gets a sample every 2 s, and the success average
+    /// alone then remembered a 2 s / 2 s flap for 40 s, sending traffic through a peer (+60 ms at 250 ms round trips)
+    /// long after the path healed.
+    /// </summary>
+    public static readonly TimeSpan LossMemory = TimeSpan.FromSeconds(10);
+
     public HealthSnapshot Snapshot()
     {
         lock (_lock)
         {
-            return new HealthSnapshot(_state, _latency.Value, double.IsNaN(_success.Value) ? 1 : _success.Value,
+            var success = double.IsNaN(_success.Value) ? 1 : _success.Value;
+            if (success < 1 && _time.GetUtcNow() - _lastPathFailure > LossMemory)
+            {
+                success = 1;
+            }
+
+            return new HealthSnapshot(_state, _latency.Value, success,
                 Math.Max(_probeFail, _passiveFailures), _lastTransition, _reason, _ejectedUntil,
-                _state == HealthState.Down && _answeredDownAt is { } at && _time.GetUtcNow() - at < PeerDetectionTime(_check));
+                _state == HealthState.Down && _answeredDownAt is { } at && _time.GetUtcNow() - at < PeerDetectionTime(_check),
+                _quietUntil != 0 && _time.GetTimestamp() < _quietUntil);
+        }
+    }
+
+    /// <summary>
+    /// Nothing came back on this path for a short while though requests wait on it past their usual time: new requests
+    /// go another way of the same rank, if there is one, for <paramref name="length"/> or until an answer comes. Not a
+    /// health verdict (no ejection, no rescue): the silence judgement makes that a little later, or an answer ends it.
+    /// </summary>
+    /// <returns>Whether the path was not quiet before.</returns>
+    public bool MarkQuiet(TimeSpan length)
+    {
+        lock (_lock)
+        {
+            var now = _time.GetTimestamp();
+            var was = _quietUntil != 0 && now < _quietUntil;
+            _quietUntil = now + (long)(length.TotalSeconds * _time.TimestampFrequency);
+            return !was;
         }
     }
 
@@ -79,6 +113,7 @@ internal sealed class UpstreamHealth
         {
             var now = _time.GetUtcNow();
             _success.Add(ok ? 1 : 0);
+            _lastPathFailure = ok ? _lastPathFailure : now;
             if (ok)
             {
                 _latency.Add(latency.TotalMilliseconds);
@@ -149,7 +184,24 @@ internal sealed class UpstreamHealth
                 _answeredDownAt ??= now; // out already (silent, say), and now the upstream's side says it is gone
             }
 
-            _success.Add(outcome == RequestOutcome.Success ? 1 : 0);
+            // The success average describes the path: an answer from the upstream's side (a refusal, a reset, a bad
+            // status) is no loss on the way to it, and a peer's path to the same upstream would get the same answer
+            // (one reset made a direct path 10% lossy, and new requests went through a peer to a killed primary).
+            if (outcome is RequestOutcome.Success)
+            {
+                _success.Add(1);
+            }
+            else if (outcome is not (RequestOutcome.Refused or RequestOutcome.Broken or RequestOutcome.BadStatus))
+            {
+                _success.Add(0);
+                _lastPathFailure = now;
+            }
+
+            if (outcome is not (RequestOutcome.Timeout or RequestOutcome.Outpaced or RequestOutcome.Silent or RequestOutcome.ConnectFailed))
+            {
+                _quietUntil = 0; // an answer came back on it
+            }
+
             switch (outcome)
             {
                 case RequestOutcome.Success:

@@ -94,8 +94,11 @@ internal sealed class PathChooser(
         if (directTier != int.MaxValue)
         {
             var i = PickInTier(snapshots, history, directTier);
-            if (relayAllowed && BestRelay(i, history) is { } better && ClearlyBetter(better, snapshots[i], policy))
+            if (relayAllowed && BestRelay(i, history, out var relayQuiet) is { } better
+                && ((snapshots[i].Quiet && !relayQuiet) || ClearlyBetter(better, snapshots[i], policy)))
             {
+                // A quiet direct path (nothing came back on it lately while requests waited) sends new requests
+                // through a peer until an answer comes or it is judged: a relayed round trip more, not a rescue later.
                 return new PathChoice(new PathKey(i, better.Peer), directTier, PickReason.Relayed, better.PeerMesh);
             }
 
@@ -218,20 +221,32 @@ internal sealed class PathChooser(
 
     private bool InScope(int i, int? onlyTier) => !drained(i) && (onlyTier is null || upstreams[i].Tier == onlyTier);
 
-    /// <summary>The cheapest usable relayed path to upstream <paramref name="i"/> not tried yet by this request.</summary>
-    private RelayCandidate? BestRelay(int i, AttemptHistory history)
+    /// <summary>The cheapest usable relayed path to upstream <paramref name="i"/> not tried yet by this request; a quiet
+    /// one only when every such path is quiet.</summary>
+    private RelayCandidate? BestRelay(int i, AttemptHistory history) => BestRelay(i, history, out _);
+
+    private RelayCandidate? BestRelay(int i, AttemptHistory history, out bool quiet)
     {
-        RelayCandidate? best = null;
+        RelayCandidate? best = null, bestQuiet = null;
         foreach (var c in relays!.For(service, upstreams[i].Name))
         {
-            if (c.Usable && !history.Tried(new PathKey(i, c.Peer)) && Fit(relayHealth(i, c.Peer).Snapshot())
-                && (best is null || c.LatencyMs < best.LatencyMs))
+            if (!c.Usable || history.Tried(new PathKey(i, c.Peer)) || relayHealth(i, c.Peer).Snapshot() is var health && !Fit(health))
+            {
+                continue;
+            }
+
+            if (health.Quiet)
+            {
+                bestQuiet = bestQuiet is null || c.LatencyMs < bestQuiet.LatencyMs ? c : bestQuiet;
+            }
+            else if (best is null || c.LatencyMs < best.LatencyMs)
             {
                 best = c;
             }
         }
 
-        return best;
+        quiet = best is null && bestQuiet is not null;
+        return best ?? bestQuiet;
     }
 
     /// <summary>
@@ -286,15 +301,16 @@ internal sealed class PathChooser(
         return new PathChoice(new PathKey(chosen, peer.Peer), tier, PickReason.Relayed, peer.PeerMesh);
     }
 
-    /// <summary>Within a tier: own region, else the lowest-latency one; Up before Suspect; then weighted random.</summary>
+    /// <summary>Within a tier: own region, else the lowest-latency one; Up before Suspect before quiet; then weighted
+    /// random.</summary>
     /// <remarks>On every request's path: plain loops, no delegates or LINQ (they were a tenth of what a request allocated).</remarks>
     private int PickInTier(HealthSnapshot[] snapshots, AttemptHistory history, int tier)
     {
         var region = ChooseRegion(snapshots, history, tier);
-        var anyUp = false;
-        for (var i = 0; i < upstreams.Count && !anyUp; i++)
+        var bestClass = int.MaxValue;
+        for (var i = 0; i < upstreams.Count; i++)
         {
-            anyUp = InGroup(i) && snapshots[i].State != HealthState.Suspect;
+            bestClass = InGroup(i) ? Math.Min(bestClass, Class(i)) : bestClass;
         }
 
         var total = 0;
@@ -323,7 +339,8 @@ internal sealed class PathChooser(
         return last;
 
         bool InGroup(int i) => Candidate(snapshots, history, tier, i) && (upstreams[i].Region ?? "") == region;
-        bool Eligible(int i) => InGroup(i) && (!anyUp || snapshots[i].State != HealthState.Suspect);
+        int Class(int i) => snapshots[i].Quiet ? 2 : snapshots[i].State == HealthState.Suspect ? 1 : 0;
+        bool Eligible(int i) => InGroup(i) && Class(i) == bestClass;
     }
 
     private bool Candidate(HealthSnapshot[] snapshots, AttemptHistory history, int tier, int i) =>

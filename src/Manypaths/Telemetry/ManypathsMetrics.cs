@@ -20,6 +20,7 @@ internal sealed class ManypathsMetrics : IDisposable
         Races = _meter.CreateCounter<long>("manypaths_connect_races", description: "Attempts started beside a connect slower than its endpoint's usual.");
         Rescues = _meter.CreateCounter<long>("manypaths_rescues", description: "Waiting attempts started again elsewhere because their path was judged down.");
         SilenceNotJudged = _meter.CreateCounter<long>("manypaths_silence_not_judged", description: "Paths that looked silent under waiting requests but were not ejected, by reason (last_usable_path, node_stalled).");
+        PathsQuiet = _meter.CreateCounter<long>("manypaths_paths_quiet", description: "Times a path went quiet under waiting requests (nothing came back for a short while), so new requests went another way of the same rank until an answer came or it was judged.");
         StandbyWarmups = _meter.CreateCounter<long>("manypaths_standby_warmups", description: "Health-path GETs sent down standby paths to keep their connection pools warm, by path and result.");
         SorryPages = _meter.CreateCounter<long>("manypaths_sorry_responses", description: "Sorry page or redirect answers, by reason.");
         StateChanges = _meter.CreateCounter<long>("manypaths_upstream_state_changes", description: "Upstream health state changes, by new state.");
@@ -48,6 +49,7 @@ internal sealed class ManypathsMetrics : IDisposable
     public Counter<long> Races { get; }
     public Counter<long> Rescues { get; }
     public Counter<long> SilenceNotJudged { get; }
+    public Counter<long> PathsQuiet { get; }
     public Counter<long> StandbyWarmups { get; }
     public Counter<long> SorryPages { get; }
     public Counter<long> StateChanges { get; }

@@ -211,4 +211,38 @@ public sealed class UpstreamHealthTests
         Assert.Equal([HealthState.Up, HealthState.Down], seen.Select(t => t.To));
         Assert.Contains("connection refused", seen[1].Reason, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// The success rate says how lossy the way to the upstream is (a relay is "clearly better" by it): an answer from
+    /// the upstream's side is no loss on the way, and loss is forgotten once the path has gone a while without a
+    /// failure, however few samples a path that carries only probes gets.
+    /// </summary>
+    [Fact]
+    public void TheSuccessRate_CountsOnlyLossOnTheWay_AndForgetsItAfterTenSecondsWithoutAFailure()
+    {
+        var h = Create(failures: 10);
+        h.ReportProbe(true, TimeSpan.FromMilliseconds(5), "ok");
+        h.ReportRequest(RequestOutcome.Broken, TimeSpan.Zero, "connection reset by peer");
+        h.ReportRequest(RequestOutcome.BadStatus, TimeSpan.Zero, "status 503");
+        Assert.Equal(1, h.Snapshot().SuccessRate);
+
+        for (var i = 0; i < 5; i++)
+        {
+            h.ReportProbe(i % 2 == 0, TimeSpan.FromMilliseconds(5), i % 2 == 0 ? "ok" : "timeout"); // a flapping link
+            _time.Advance(TimeSpan.FromSeconds(2));
+        }
+
+        Assert.True(h.Snapshot().SuccessRate < 0.9, $"a flap is loss: {h.Snapshot().SuccessRate}");
+        for (var i = 0; i < 2; i++) // the last failure was 4 s ago
+        {
+            h.ReportProbe(true, TimeSpan.FromMilliseconds(5), "ok");
+            _time.Advance(TimeSpan.FromSeconds(2));
+        }
+
+        Assert.True(h.Snapshot().SuccessRate < 0.95, "8 s after the last failure it is still remembered");
+        _time.Advance(TimeSpan.FromSeconds(2.5));
+        Assert.Equal(1, h.Snapshot().SuccessRate);
+        h.ReportRequest(RequestOutcome.Timeout, TimeSpan.FromSeconds(1), "no answer");
+        Assert.True(h.Snapshot().SuccessRate < 1, "a new failure brings it back");
+    }
 }

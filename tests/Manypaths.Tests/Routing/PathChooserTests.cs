@@ -331,6 +331,40 @@ public sealed class PathChooserTests
     }
 
     [Fact]
+    public void AQuietPath_SendsNewRequestsAnotherWayOfItsRank_ThroughAPeer_OrToAnotherUpstreamOfTheTier_ButNeverToAWorseTier()
+    {
+        // Quiet direct path to the only primary: new requests go through the peer that is not quiet itself.
+        _relays.Add("a", "n2");
+        _relays.Add("a", "n3", latency: 5);
+        var a = U("a");
+        var chooser = Chooser([a, U("backup", tier: 1)], relay: true);
+        Assert.Equal(new PathKey(0, null), chooser.Next(History())!.Key);
+        a.Health.MarkQuiet(TimeSpan.FromMilliseconds(100));
+        RelayHealth(0, "n3").MarkQuiet(TimeSpan.FromMilliseconds(100)); // the cheaper peer's path is quiet too
+        Assert.Equal((new PathKey(0, "n2"), PickReason.Relayed), (chooser.Next(History())!.Key, chooser.Next(History())!.Reason));
+
+        // Every relayed path quiet too: the direct path still serves (quiet is not down), and no backup is used.
+        RelayHealth(0, "n2").MarkQuiet(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(new PathKey(0, null), chooser.Next(History())!.Key);
+
+        // An answer ends it; so does time without a new mark.
+        a.Health.ReportRequest(RequestOutcome.Success, TimeSpan.FromMilliseconds(20), "ok");
+        Assert.False(a.Health.Snapshot().Quiet);
+        RelayHealth(0, "n3").ReportRequest(RequestOutcome.Timeout, TimeSpan.FromSeconds(1), "still waiting");
+        Assert.True(RelayHealth(0, "n3").Snapshot().Quiet, "only an answer ends it");
+        _time.Advance(TimeSpan.FromMilliseconds(101));
+        Assert.False(RelayHealth(0, "n3").Snapshot().Quiet);
+
+        // Two upstreams in the tier, no relay: the quiet one gets nothing while the other is usable.
+        var p1 = U("p1");
+        var tier = Chooser([p1, U("p2"), U("backup", tier: 1)]);
+        p1.Health.MarkQuiet(TimeSpan.FromMilliseconds(100));
+        Assert.All(Enumerable.Range(0, 30), _ => Assert.Equal(1, tier.Next(History())!.Upstream));
+        var onlyPrimary = Chooser([p1, U("backup", tier: 1)]);
+        Assert.Equal(0, onlyPrimary.Next(History())!.Upstream);
+    }
+
+    [Fact]
     public void Pinned_ARelayedRequestGetsItsUpstreamDirectly_Once_HealthyOrNot()
     {
         _relays.Add("a", "n2");

@@ -111,6 +111,28 @@ public sealed class AttemptLoopTests : IDisposable
 
     private static AttemptHistory History() => new() { HopsLeft = 1 };
 
+    /// <summary>The direct path's usual time is 10 ms (answers until now); 100 ms later <paramref name="count"/> requests
+    /// start on it and wait.</summary>
+    private async Task<(ScriptedRunner[] Runners, List<Task<LoopResult<string>>> Loops)> WaitingOnDirect(ServiceCore core, int count)
+    {
+        var direct = new PathKey(0, null);
+        for (var i = 0; i < 20; i++)
+        {
+            core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(10), _time.GetTimestamp());
+        }
+
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        var runners = Enumerable.Range(0, count).Select(_ => new ScriptedRunner()).ToArray();
+        var loops = runners.Select(r => core.Loop.RunAsync(r, History(), CancellationToken.None)).ToList();
+        foreach (var r in runners)
+        {
+            await Started(r, 1);
+            Assert.Equal(direct, r.Get(1).Path.Key);
+        }
+
+        return (runners, loops);
+    }
+
     [Fact]
     public async Task AnUnreachedAnswer_IsAFreeAttempt_InAHedgeToo_AndPenalisesThatRelayPath()
     {
@@ -366,18 +388,7 @@ public sealed class AttemptLoopTests : IDisposable
         using var core = Core(hedge: new HedgeOptions { MaxAttempts = 1 }, onlyOneUpstream: true);
         var direct = new PathKey(0, null);
         var choice = new PathChoice(direct, 0, PickReason.Healthy);
-        for (var i = 0; i < 20; i++)
-        {
-            core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(10), _time.GetTimestamp());
-        }
-
-        _time.Advance(TimeSpan.FromMilliseconds(100));
-        var three = Enumerable.Range(0, 3).Select(_ => new ScriptedRunner()).ToArray();
-        var loops = three.Select(r => core.Loop.RunAsync(r, History(), CancellationToken.None)).ToList();
-        foreach (var r in three)
-        {
-            await Started(r, 1);
-        }
+        var (three, loops) = await WaitingOnDirect(core, 3);
 
         _time.Advance(TimeSpan.FromMilliseconds(150)); // silent: three waiting past their usual time, no answer
 
@@ -420,6 +431,50 @@ public sealed class AttemptLoopTests : IDisposable
         }
 
         Assert.All(await Task.WhenAll(more), result => Assert.Equal("rescued", result.Value));
+    }
+
+    /// <summary>
+    /// Between a path going dark and its judgement (half its usual time, at least 100 ms) new requests would still be
+    /// sent onto it and wait for the rescue. Once it is quiet for a short while under waiting requests, new requests go
+    /// through a peer instead; the path is not ejected for that, and its first answer brings requests back.
+    /// </summary>
+    [Fact]
+    public async Task APathQuietUnderWaitingRequests_GetsNoNewOnes_UntilItAnswers_AndIsNotEjectedForThat()
+    {
+        Peer("n2");
+        using var core = Core(hedge: new HedgeOptions { MaxAttempts = 1 });
+        var direct = new PathKey(0, null);
+        var choice = new PathChoice(direct, 0, PickReason.Healthy);
+        var (three, loops) = await WaitingOnDirect(core, 3);
+
+        _time.Advance(TimeSpan.FromMilliseconds(10 + 15)); // due 15 ms ago: not quiet yet
+        Assert.False(core.Loop.JudgeSilence(choice, History().HopsLeft));
+        Assert.False(core.Upstreams[0].Health.Snapshot().Quiet);
+
+        _time.Advance(TimeSpan.FromMilliseconds(10)); // 25 ms without an answer while three wait past their usual time
+        Assert.False(core.Loop.JudgeSilence(choice, History().HopsLeft), "not judged yet");
+        Assert.Equal(HealthState.Up, core.Upstreams[0].Health.State);
+        Assert.True(core.Upstreams[0].Health.Snapshot().Quiet);
+        var next = new ScriptedRunner();
+        loops.Add(core.Loop.RunAsync(next, History(), CancellationToken.None));
+        await Started(next, 1);
+        Assert.Equal(new PathKey(0, "n2"), next.Get(1).Path.Key);
+        next.Finish(1, AttemptResult.Success, RequestOutcome.Success, "through n2");
+
+        // The path answers after all: quiet no more, and new requests take it again.
+        foreach (var r in three)
+        {
+            r.Finish(1, AttemptResult.Success, RequestOutcome.Success, "late");
+        }
+
+        await Task.WhenAll(loops);
+        Assert.False(core.Upstreams[0].Health.Snapshot().Quiet);
+        var after = new ScriptedRunner();
+        var last = core.Loop.RunAsync(after, History(), CancellationToken.None);
+        await Started(after, 1);
+        Assert.Equal(direct, after.Get(1).Path.Key);
+        after.Finish(1, AttemptResult.Success, RequestOutcome.Success, "direct");
+        Assert.Equal("direct", (await last).Value);
     }
 
     [Fact]
