@@ -15,10 +15,6 @@ public enum FaultKind
 
     /// <summary>Every connect and every read on the link waits this long first (Delay), as on a slow path.</summary>
     Delay,
-
-    /// <summary>Every new connect waits this long first (Delay); open connections are untouched: a far upstream, whose
-    /// refusal of a connect takes a round trip.</summary>
-    SlowConnect,
 }
 
 public sealed record Fault(FaultKind Kind, int Percent = 100, TimeSpan Delay = default);

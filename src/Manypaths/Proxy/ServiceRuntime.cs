@@ -40,8 +40,7 @@ internal sealed class ServiceRuntime : IDisposable
             UseCookies = false,
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90), // outlives Service/StandbyPolicy.Refresh: warmed connections stay
-            ConnectCallback = UpstreamConnector.Create(options.Timeouts.Connect, core.Time, faults, core.ConnectWindow,
-                options.HttpVersion.Major < 2 ? core.ClosedUnderRequest : null),
+            ConnectCallback = UpstreamConnector.Create(options.Timeouts.Connect, core.Time, faults, core.ConnectWindow),
             ActivityHeadersPropagator = null,
         };
         Invoker = new PathInvoker(this, _handler, loggers.CreateLogger("Manypaths.Proxy"));

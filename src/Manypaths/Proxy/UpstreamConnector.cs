@@ -17,31 +17,15 @@ internal static class UpstreamConnector
     /// <summary>Set on a standby warm-up: its connects (a burst of them at once) are not samples of the endpoint's usual.</summary>
     public static readonly HttpRequestOptionsKey<bool> WarmupKey = new("manypaths.warmup");
 
-    /// <summary>
-    /// A request's connection is dialled as the request starts. One dialled for it later than this, or a second one,
-    /// means the pooled connection it was sent on was closed under it before any answer and SocketsHttpHandler sends
-    /// it again on a new one (it does so for a request on a reused connection): the upstream closed it.
-    /// </summary>
-    public static readonly TimeSpan LateDial = TimeSpan.FromMilliseconds(50);
-
     /// <param name="connectTimes">Where each endpoint's connect times go (null: not measured).</param>
-    /// <param name="closedUnderRequest">Told when an attempt's connection was closed under it before any answer (a
-    /// late or second dial for it, see <see cref="LateDial"/>); null: not watched (HTTP/2, where a request may wait
-    /// for a stream and be dialled for late).</param>
     public static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Create(
-        TimeSpan timeout, TimeProvider time, FaultInjector? faults = null, Func<string, LatencyWindow>? connectTimes = null,
-        Action<Attempt>? closedUnderRequest = null) =>
+        TimeSpan timeout, TimeProvider time, FaultInjector? faults = null, Func<string, LatencyWindow>? connectTimes = null) =>
         async (context, cancellationToken) =>
         {
             var endpoint = context.DnsEndPoint;
             var name = $"{endpoint.Host}:{endpoint.Port}";
             var started = time.GetTimestamp();
             context.InitialRequestMessage.Options.TryGetValue(AttemptKey, out var attempt);
-            if (attempt is not null && closedUnderRequest is not null && (attempt.ConnectStarted != 0 || time.GetElapsedTime(attempt.Started, started) >= LateDial))
-            {
-                closedUnderRequest(attempt);
-            }
-
             attempt?.MarkConnectStarted(name, started);
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             using var timeoutCts = new CancellationTokenSource(timeout, time);
@@ -55,7 +39,7 @@ internal static class UpstreamConnector
                         throw new SocketException((int)SocketError.ConnectionRefused);
                     }
 
-                    if (fault.Kind is FaultKind.Delay or FaultKind.SlowConnect)
+                    if (fault.Kind == FaultKind.Delay)
                     {
                         await Task.Delay(fault.Delay, time, linked.Token);
                     }

@@ -167,23 +167,6 @@ internal sealed class ServiceCore : IDisposable
     public void CountSilenceNotJudged(string reason) =>
         Metrics.SilenceNotJudged.Add(1, _serviceTag, new KeyValuePair<string, object?>("reason", reason));
 
-    /// <summary>
-    /// The upstream closed the connection a direct attempt waited on before any answer (a killed or stopping process
-    /// closes every connection at once): an answer from its side, reported at once as a reset would be, so that
-    /// 'passive.failures' of them eject the upstream (as answered: its relayed paths wait behind a direct backup) and
-    /// its waiting requests are rescued. Without this, the handler's own retry on a new connection hid it until that
-    /// connect was refused: a round trip later (at 250 ms round trips, 100 requests over the p99 target at a kill).
-    /// </summary>
-    public void ClosedUnderRequest(Attempt attempt)
-    {
-        // Only on a path that has answered before: its pool had connections to close. At a cold start every first
-        // request dials, and one delayed past LateDial (JIT, a GC pause) is no sign of anything.
-        if (attempt.Path.Peer is null && !attempt.FirstByte && !attempt.Abandoned && FirstByteWindow(attempt.Path.Key).Count > 0)
-        {
-            Chooser.Report(attempt.Path, RequestOutcome.Broken, Time.GetElapsedTime(attempt.Started), "the upstream closed the connection before answering");
-        }
-    }
-
     public void CountQuiet() => Metrics.PathsQuiet.Add(1, _serviceTag);
 
     public void CountRetry(string reason) => Metrics.Retries.Add(1, _serviceTag, new KeyValuePair<string, object?>("reason", reason));
