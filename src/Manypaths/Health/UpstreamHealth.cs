@@ -99,7 +99,7 @@ internal sealed class UpstreamHealth
         {
             var now = _time.GetTimestamp();
             var was = _quietUntil != 0 && now < _quietUntil;
-            _quietUntil = now + (long)(length.TotalSeconds * _time.TimestampFrequency);
+            _quietUntil = now + Service.Timestamps.Ticks(_time, length);
             return !was;
         }
     }

@@ -157,17 +157,17 @@ internal sealed partial class StandbyWarmer : IDisposable
             // warm-ups over it would take the idle ones those requests need (measured at 60 ms between sites: each
             // request arriving during a burst opened a connection, +60 ms, 13 over the p99 target in one warm-up).
             // The peer warms its own leg with all of them, asked in one request.
-            ok = await SendThroughAsync(path, count, timeout.Token);
+            ok = await SendAsync(path, count, timeout.Token);
         }
         else
         {
-            var sends = new Task<bool>[count];
+            var sends = new Task<int>[count];
             for (var i = 0; i < count; i++)
             {
                 sends[i] = SendAsync(path, 1, timeout.Token);
             }
 
-            ok = (await Task.WhenAll(sends)).Count(x => x);
+            ok = (await Task.WhenAll(sends)).Sum();
         }
 
         _service.Metrics.StandbyWarmups.Add(ok, new KeyValuePair<string, object?>("service", _service.Name),
@@ -181,40 +181,15 @@ internal sealed partial class StandbyWarmer : IDisposable
         Log.Warmed(_logger, _service.Name, _service.Upstreams[path.Upstream].Name, path.Peer ?? "direct", ok, count);
     }
 
-    private async Task<bool> SendAsync(PathChoice path, int perRequest, CancellationToken cancellationToken)
+    /// <returns>How many of the <paramref name="count"/> GETs succeeded (a peer sends them all at once over its pool).</returns>
+    private async Task<int> SendAsync(PathChoice path, int count, CancellationToken cancellationToken)
     {
         if (path.PeerMesh is null)
         {
-            return await SendDirectAsync(_service, path.Upstream, cancellationToken);
+            return await SendDirectAsync(_service, path.Upstream, cancellationToken) ? 1 : 0;
         }
 
-        return WarmRequest(path, perRequest) is { } request && await SendAsync(_service, request, cancellationToken); // disposes the request
-    }
-
-    /// <summary>One request to the peer, which sends <paramref name="count"/> GETs at once over its own pool.</summary>
-    private async Task<int> SendThroughAsync(PathChoice path, int count, CancellationToken cancellationToken)
-    {
-        if (WarmRequest(path, count) is not { } request)
-        {
-            return 0;
-        }
-
-        using (request)
-        {
-            request.Options.Set(UpstreamConnector.WarmupKey, true);
-            try
-            {
-                using var response = await _service.Invoker.SendOnceAsync(request, cancellationToken);
-                await response.Content.LoadIntoBufferAsync(cancellationToken);
-                return response.Headers.TryGetValues(Mesh.RelayHeaders.Warmed, out var values)
-                    && int.TryParse(values.FirstOrDefault(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ok)
-                    ? Math.Min(ok, count) : 0;
-            }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
-            {
-                return 0;
-            }
-        }
+        return WarmRequest(path, count) is { } request ? await SendAsync(_service, request, count, cancellationToken) : 0; // disposes the request
     }
 
     /// <summary>
@@ -236,7 +211,7 @@ internal sealed partial class StandbyWarmer : IDisposable
     }
 
     /// <summary>One GET of <paramref name="upstream"/>'s health path straight over the service's pool (no attempt loop).</summary>
-    public static Task<bool> SendDirectAsync(ServiceRuntime service, int upstream, CancellationToken cancellationToken)
+    public static async Task<bool> SendDirectAsync(ServiceRuntime service, int upstream, CancellationToken cancellationToken)
     {
         var health = service.Options.Health;
         var request = new HttpRequestMessage(HttpMethod.Get, new Uri(service.Upstreams[upstream].Prefix + health.Path))
@@ -249,10 +224,12 @@ internal sealed partial class StandbyWarmer : IDisposable
             request.Headers.Host = host;
         }
 
-        return SendAsync(service, request, cancellationToken);
+        return await SendAsync(service, request, 1, cancellationToken) == 1;
     }
 
-    private static async Task<bool> SendAsync(ServiceRuntime service, HttpRequestMessage request, CancellationToken cancellationToken)
+    /// <returns>How many of the <paramref name="asked"/> GETs succeeded: the answer's status for one, the peer's
+    /// <see cref="Mesh.RelayHeaders.Warmed"/> for more.</returns>
+    private static async Task<int> SendAsync(ServiceRuntime service, HttpRequestMessage request, int asked, CancellationToken cancellationToken)
     {
         using (request)
         {
@@ -262,11 +239,19 @@ internal sealed partial class StandbyWarmer : IDisposable
             {
                 using var response = await service.Invoker.SendOnceAsync(request, cancellationToken);
                 await response.Content.LoadIntoBufferAsync(cancellationToken); // read to the end: the connection goes back to the pool
-                return response.IsSuccessStatusCode;
+                if (!response.IsSuccessStatusCode)
+                {
+                    return 0;
+                }
+
+                return asked == 1 ? 1
+                    : response.Headers.TryGetValues(Mesh.RelayHeaders.Warmed, out var values)
+                      && int.TryParse(values.FirstOrDefault(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ok)
+                        ? Math.Min(ok, asked) : 0;
             }
             catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
             {
-                return false;
+                return 0;
             }
         }
     }

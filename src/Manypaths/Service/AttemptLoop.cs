@@ -126,9 +126,10 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         // Silent since the last answer, or since an answer was first due (a path that was idle, or just came back,
         // has no recent answers and is not silent for that).
         var silentFor = core.Time.GetElapsedTime(Math.Max(last, oldest + usualTicks), now);
+        var stalled = lateBy > MinSilence / 2;
         if (silentFor < quiet)
         {
-            if (silentFor >= QuietAfter(usual) && lateBy <= MinSilence / 2 && core.Chooser.HealthOf(path.Key).MarkQuiet(quiet))
+            if (silentFor >= QuietAfter(usual) && !stalled && core.Chooser.HealthOf(path.Key).MarkQuiet(quiet))
             {
                 core.CountQuiet();
             }
@@ -137,7 +138,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         }
 
         // Only a path that looked silent is counted as not judged.
-        if (lateBy > MinSilence / 2)
+        if (stalled)
         {
             core.CountSilenceNotJudged("node_stalled");
             return false;
