@@ -178,7 +178,8 @@ internal sealed class UpstreamHealth
         HealthTransition? t = null;
         lock (_lock)
         {
-            var now = _time.GetUtcNow();
+            // A success on an Up path (nearly every request) changes no state and needs no time.
+            var now = outcome == RequestOutcome.Success && _state == HealthState.Up ? default : _time.GetUtcNow();
             if (_state == HealthState.Down && outcome is RequestOutcome.Refused or RequestOutcome.Broken)
             {
                 _answeredDownAt ??= now; // out already (silent, say), and now the upstream's side says it is gone

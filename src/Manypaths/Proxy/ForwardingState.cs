@@ -6,8 +6,6 @@ namespace Manypaths.Proxy;
 /// <summary>What one client request carries through its attempts: its body, what it may do, what it tried.</summary>
 internal sealed class ForwardingState(ServiceRuntime service, string method, byte[]? bufferedBody)
 {
-    public static readonly HttpRequestOptionsKey<ForwardingState> Key = new("manypaths.forwarding");
-
     public ServiceRuntime Service { get; } = service;
     public string Method { get; } = method;
     public bool Idempotent { get; } = RetryPolicy.IsIdempotent(method);
@@ -39,6 +37,9 @@ internal sealed class ForwardingState(ServiceRuntime service, string method, byt
 
     /// <summary>'timeouts.request': runs until the response starts, then is disarmed (idle takes over).</summary>
     public Deadline RequestDeadline { get; set; }
+
+    /// <summary>The upstream whose prefix YARP built the outgoing URI from (-1: a placeholder prefix).</summary>
+    public int YarpUpstream { get; init; } = -1;
 
     /// <summary>The relay chain this request arrived with (empty at the origin).</summary>
     public string Chain { get; init; } = "";

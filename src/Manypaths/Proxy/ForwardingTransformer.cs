@@ -3,7 +3,7 @@ using Yarp.ReverseProxy.Forwarder;
 
 namespace Manypaths.Proxy;
 
-/// <summary>Standard proxy headers (X-Forwarded-*, Via, Host) and the hand-over of per-request state to the invoker.</summary>
+/// <summary>Standard proxy headers (X-Forwarded-*, Via, Host); mesh headers never pass in either direction.</summary>
 internal sealed class ForwardingTransformer(ServiceRuntime service) : HttpTransformer
 {
     private readonly string _via = $"1.1 manypaths-{service.Node.Name}";
@@ -11,10 +11,6 @@ internal sealed class ForwardingTransformer(ServiceRuntime service) : HttpTransf
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
-        var state = httpContext.Features.Get<ForwardingState>()
-            ?? throw new InvalidOperationException("Forwarding state missing from the request features.");
-        proxyRequest.Options.Set(ForwardingState.Key, state);
-
         var forwarded = service.Options.Forwarded;
         var request = httpContext.Request;
         proxyRequest.Headers.Host = forwarded.PreserveHost ? request.Host.Value : null;

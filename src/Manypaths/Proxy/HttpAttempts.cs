@@ -7,25 +7,62 @@ using Microsoft.Extensions.Logging;
 namespace Manypaths.Proxy;
 
 /// <summary>
-/// The HTTP side of the attempt loop for one client request: runs an attempt on a path (the request rewritten to
-/// the upstream, or signed for a peer), says what the request allows (hedging: idempotent and bodiless; retrying:
-/// per RFC 9110 idempotency and a replayable body; giving a waiting attempt up: when it may be sent again or its
-/// gate proves it never was), and classifies what came back.
+/// One client request's side of YARP and of the attempt loop. YARP hands it the outgoing request once (it is the
+/// request's own <see cref="HttpMessageInvoker"/>, over the service's pool, so nothing has to be looked up per request),
+/// and the service core's attempt loop runs its attempts (first try, retries, hedges, connect races, rescues) through
+/// it, each on the path the chooser picked: the request rewritten to the upstream, or signed for a peer. It says what
+/// the request allows (hedging: idempotent and bodiless; retrying: per RFC 9110 idempotency and a replayable body;
+/// giving a waiting attempt up: when it may be sent again or its gate proves it never was), and classifies what came
+/// back. See docs/design/service-core.md and docs/design/failover-proxy.md.
 /// </summary>
-internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker invoker, HttpRequestMessage original, ForwardingState state, ILogger logger)
-    : IAttemptRunner<HttpResponseMessage>
+internal sealed partial class HttpAttempts(ServiceRuntime service, ForwardingState state)
+    : HttpMessageInvoker(service.Handler, disposeHandler: false), IAttemptRunner<HttpResponseMessage>
 {
     /// <summary>Forward the path exactly as the client sent it (as YARP does), and parse it faster.</summary>
     private static readonly UriCreationOptions NoCanonicalization = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
-    private readonly string _pathAndQuery = original.RequestUri!.PathAndQuery;
+    /// <summary>"status 200" and the like, made once per code (every answer's detail).</summary>
+    private static readonly string?[] StatusTexts = new string?[600];
+
+    private readonly ILogger _logger = service.ProxyLogger;
+
+    /// <summary>YARP's message: the first attempt's, and what later ones are copied from.</summary>
+    private HttpRequestMessage _original = null!;
+
+    /// <summary>Read from YARP's URI before the first attempt may replace it (see <see cref="PathAndQuery"/>).</summary>
+    private string? _pathAndQuery;
 
     /// <summary>YARP's streaming body, when the request has one too large (or of unknown length) to buffer.</summary>
-    private readonly HttpContent? _streaming = state.BufferedBody is null ? original.Content : null;
+    private HttpContent? _streaming;
 
     /// <summary>The client's headers, read once before the first attempt goes out (copies are made from these, never
     /// from YARP's message while a handler may be reading it).</summary>
-    private readonly KeyValuePair<string, HeaderStringValues>[] _headers = Snapshot(original.Headers);
+    private KeyValuePair<string, HeaderStringValues>[] _headers = [];
+
+    public override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        _original = request;
+        _streaming = state.BufferedBody is null ? request.Content : null;
+        _headers = Snapshot(request.Headers);
+        var result = await service.Core.Loop.RunAsync(this, state.History, cancellationToken);
+        if (result.Value is { } response)
+        {
+            state.NeverReachedUpstream = false;
+            state.ServedBy = service.Upstreams[result.ServedBy!.Upstream];
+            state.ServedPath = result.ServedBy;
+            return response;
+        }
+
+        state.NothingToTry = result.NothingToTry;
+        state.NeverReachedUpstream = result.NeverReachedUpstream;
+        throw result.LastError is null
+            ? new NoUpstreamException(service.Name)
+            : new HttpRequestException($"Every attempt for service '{service.Name}' failed: {FailureText.Of(result.LastError)}", result.LastError);
+    }
+
+    /// <summary>The request's path and query as YARP built them. YARP's URI is intact until the first attempt's target
+    /// replaces it, and that attempt reads this first unless it keeps YARP's URI as it is.</summary>
+    private string PathAndQuery => _pathAndQuery ??= _original.RequestUri!.PathAndQuery;
 
     public bool MayHedge => state.Hedgeable;
 
@@ -58,12 +95,17 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
     {
         var upstream = service.Upstreams[attempt.Path.Upstream];
         var first = attempt.Number == 1;
-        var message = Prepare(first, TargetFor(upstream, attempt.Path), attempt);
+        if (first && attempt.Path.Peer is null && attempt.Path.Upstream != service.LikelyDirect)
+        {
+            service.LikelyDirect = attempt.Path.Upstream;
+        }
+
+        var message = Prepare(first, TargetFor(upstream, attempt.Path, first), attempt);
         using var firstByte = attempt.StartDeadline(service.Options.Timeouts.FirstByte, service.Time);
-        var started = service.Time.GetTimestamp();
+        var started = attempt.Started; // the loop stamped it just now
         try
         {
-            var response = await invoker.SendOnceAsync(message, attempt.Token);
+            var response = await base.SendAsync(message, attempt.Token);
             firstByte.Disarm();
             attempt.MarkFirstByte();
             var latency = service.Time.GetElapsedTime(started);
@@ -80,11 +122,11 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
             if (service.RetryStatus.Contains(status))
             {
                 Count(upstream, "status_" + status);
-                return new(AttemptResult.RetryableStatus, response, AttemptFailure.RetryableStatus, health, latency, $"status {status}");
+                return new(AttemptResult.RetryableStatus, response, AttemptFailure.RetryableStatus, health, latency, StatusText(status));
             }
 
             Count(upstream, "response");
-            return new(AttemptResult.Success, response, AttemptFailure.None, health, latency, $"status {status}");
+            return new(AttemptResult.Success, response, AttemptFailure.None, health, latency, StatusText(status));
         }
         catch (Exception e)
         {
@@ -103,9 +145,9 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
 
             var failure = Classify(e, firstByteTimedOut: attempt.Token.IsCancellationRequested); // not on purpose: the deadline
             Count(upstream, failure.ToString().ToLowerInvariant());
-            if (logger.IsEnabled(LogLevel.Debug))
+            if (_logger.IsEnabled(LogLevel.Debug))
             {
-                Log.AttemptFailed(logger, service.Name, upstream.Name, attempt.Path.Peer ?? "direct", failure, FailureText.Of(e));
+                Log.AttemptFailed(_logger, service.Name, upstream.Name, attempt.Path.Peer ?? "direct", failure, FailureText.Of(e));
             }
 
             var health = failure switch
@@ -133,16 +175,16 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
     /// </summary>
     private HttpRequestMessage Prepare(bool first, Uri target, Attempt attempt)
     {
-        var message = first ? original : Copy(target);
+        var message = first ? _original : Copy(target);
         message.RequestUri = target;
         HttpContent? body = state.BufferedBody is { } buffered ? new ByteArrayContent(buffered) : _streaming;
         if (body is not null && state.BufferedBody is not null)
         {
-            CopyContentHeaders(original.Content, body.Headers);
+            CopyContentHeaders(_original.Content, body.Headers);
         }
 
         message.Content = state.Gate is { } gate && (body is not null || !state.Idempotent) ? new GatedContent(body, gate, attempt.Number) : body;
-        message.Options.Set(UpstreamConnector.AttemptKey, attempt);
+        attempt.Request = message;
         SetMeshHeaders(message, service.Upstreams[attempt.Path.Upstream], attempt.Path);
         return message;
     }
@@ -163,24 +205,43 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, PathInvoker i
 
     private HttpRequestMessage Copy(Uri target)
     {
-        var copy = new HttpRequestMessage(original.Method, target)
+        var copy = new HttpRequestMessage(_original.Method, target)
         {
             // YARP already chose the version (ours from config, or 1.1 for an upgrade such as WebSockets).
-            Version = original.Version,
-            VersionPolicy = original.VersionPolicy,
+            Version = _original.Version,
+            VersionPolicy = _original.VersionPolicy,
         };
         foreach (var (key, values) in _headers)
         {
             copy.Headers.TryAddWithoutValidation(key, values);
         }
 
-        copy.Options.Set(ForwardingState.Key, state);
         return copy;
     }
 
-    private Uri TargetFor(UpstreamCore upstream, PathChoice path) => path.PeerMesh is not { } peer
-        ? new Uri(upstream.Prefix + _pathAndQuery, NoCanonicalization)
-        : new Uri($"{peer.GetLeftPart(UriPartial.Authority)}{Mesh.RelayHeaders.PathPrefix}{service.Name}/{upstream.Name}{_pathAndQuery}", NoCanonicalization);
+    /// <summary>
+    /// Where an attempt goes. A first attempt straight to the upstream whose prefix YARP was given
+    /// (<see cref="ForwardingState.YarpUpstream"/>) keeps YARP's URI: it is that prefix and the request's path already.
+    /// </summary>
+    private Uri TargetFor(UpstreamCore upstream, PathChoice path, bool first)
+    {
+        if (path.PeerMesh is { } peer)
+        {
+            return new Uri($"{peer.GetLeftPart(UriPartial.Authority)}{Mesh.RelayHeaders.PathPrefix}{service.Name}/{upstream.Name}{PathAndQuery}", NoCanonicalization);
+        }
+
+        return first && path.Upstream == state.YarpUpstream ? _original.RequestUri! : new Uri(upstream.Prefix + PathAndQuery, NoCanonicalization);
+    }
+
+    private static string StatusText(int status)
+    {
+        if ((uint)status >= (uint)StatusTexts.Length)
+        {
+            return $"status {status}";
+        }
+
+        return StatusTexts[status] ??= $"status {status}";
+    }
 
     /// <summary>
     /// A relayed attempt is signed for its peer; a direct one carries no mesh headers. Nothing to remove first: the

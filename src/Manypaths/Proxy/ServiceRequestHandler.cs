@@ -12,7 +12,7 @@ internal sealed record RelayArrival(int Upstream, string Chain, int HopsLeft);
 /// <summary>Serves one client request for one service: maintenance, body buffering, YARP, sorry page.</summary>
 internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, ILogger logger)
 {
-    /// <summary>YARP needs a prefix; the invoker replaces it with the chosen upstream on every attempt.</summary>
+    /// <summary>YARP needs a prefix; an attempt that goes elsewhere replaces it with the chosen upstream's.</summary>
     private const string Placeholder = "http://manypaths.upstream/";
 
     /// <param name="arrival">Set when a peer relayed this request here: serve it on the pinned upstream only.</param>
@@ -47,6 +47,10 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
             var method = context.Request.Method;
             var idempotent = RetryPolicy.IsIdempotent(method);
             var streams = body is null && HasBody(context);
+            // The upstream the first attempt will most likely go to directly: YARP's URI is then the one it needs. Not
+            // with an empty path (YARP would keep a prefix's path as it is, where ours appends "/").
+            var likely = arrival?.Upstream ?? service.LikelyDirect;
+            var yarpUpstream = likely >= 0 && likely < service.Upstreams.Length && context.Request.Path.HasValue ? likely : -1;
             var state = new ForwardingState(service, method, body)
             {
                 History = new Routing.AttemptHistory
@@ -55,6 +59,7 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
                     HopsLeft = arrival?.HopsLeft ?? (service.Relay?.Options.HopLimit ?? 0),
                 },
                 Chain = arrival?.Chain ?? "",
+                YarpUpstream = yarpUpstream,
                 RequestDeadline = deadline,
                 Hedgeable = arrival is null && HedgePolicy.Allows(service.Options.Hedge, context, streams || body is not null),
                 // One attempt alone may send it: not idempotent (a POST is never sent twice), or a body read once.
@@ -62,7 +67,8 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
             };
             context.Features.Set(state);
 
-            var error = await forwarder.SendAsync(context, Placeholder, service.Invoker, service.ForwarderConfig, service.Transformer, whole.Token);
+            var prefix = yarpUpstream >= 0 ? service.Upstreams[yarpUpstream].Prefix : Placeholder;
+            var error = await forwarder.SendAsync(context, prefix, new HttpAttempts(service, state), service.ForwarderConfig, service.Transformer, whole.Token);
             if (error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.UpgradeRequestCanceled
                 && context.RequestAborted.IsCancellationRequested)
             {

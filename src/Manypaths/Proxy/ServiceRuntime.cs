@@ -40,10 +40,11 @@ internal sealed class ServiceRuntime : IDisposable
             UseCookies = false,
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90), // outlives Service/StandbyPolicy.Refresh: warmed connections stay
-            ConnectCallback = UpstreamConnector.Create(options.Timeouts.Connect, core.Time, faults, core.ConnectWindow),
+            ConnectCallback = UpstreamConnector.Create(options.Timeouts.Connect, core.Time, faults, core.ConnectWindow, core.InFlight.Find),
             ActivityHeadersPropagator = null,
         };
-        Invoker = new PathInvoker(this, _handler, loggers.CreateLogger("Manypaths.Proxy"));
+        ProxyLogger = loggers.CreateLogger("Manypaths.Proxy");
+        Pool = new HttpMessageInvoker(_handler, disposeHandler: false);
         Transformer = new ForwardingTransformer(this);
         _warmer = StandbyWarmer.Applies(options) && core.Chooser.HasAlternatives ? new StandbyWarmer(this, loggers.CreateLogger("Manypaths.Proxy")) : null;
     }
@@ -56,7 +57,21 @@ internal sealed class ServiceRuntime : IDisposable
     public ManypathsMetrics Metrics => Core.Metrics;
     public TimeProvider Time => Core.Time;
     public UpstreamCore[] Upstreams => Core.Upstreams;
-    public PathInvoker Invoker { get; }
+    /// <summary>The service's upstream connection pool (our connect callback picks the socket). A request's attempts
+    /// go through their own <see cref="HttpAttempts"/> over the same handler; warm-ups go straight here.</summary>
+    public HttpMessageInvoker Pool { get; }
+
+    /// <summary>The pool's handler, for the per-request invokers (<see cref="HttpAttempts"/>).</summary>
+    public HttpMessageHandler Handler => _handler;
+
+    public ILogger ProxyLogger { get; }
+
+    /// <summary>
+    /// The upstream the last request's first attempt went to directly (-1: none yet). Its prefix is what YARP builds
+    /// the outgoing URI from, so a first attempt that goes there again reuses that URI instead of building a second.
+    /// A plain field: a stale read only costs that request one more URI.
+    /// </summary>
+    public int LikelyDirect { get; set; } = -1;
     public ForwardingTransformer Transformer { get; }
     public StatusSet PassiveBadStatus { get; }
     public StatusSet RetryStatus { get; }
@@ -133,7 +148,7 @@ internal sealed class ServiceRuntime : IDisposable
     public void Dispose()
     {
         _warmer?.Dispose();
-        Invoker.Dispose();
+        Pool.Dispose();
         _handler.Dispose();
     }
 }

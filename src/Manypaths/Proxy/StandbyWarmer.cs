@@ -237,7 +237,7 @@ internal sealed partial class StandbyWarmer : IDisposable
             request.Options.Set(UpstreamConnector.WarmupKey, true);
             try
             {
-                using var response = await service.Invoker.SendOnceAsync(request, cancellationToken);
+                using var response = await service.Pool.SendAsync(request, cancellationToken);
                 await response.Content.LoadIntoBufferAsync(cancellationToken); // read to the end: the connection goes back to the pool
                 if (!response.IsSuccessStatusCode)
                 {

@@ -11,21 +11,21 @@ namespace Manypaths.Proxy;
 /// </summary>
 internal static class UpstreamConnector
 {
-    /// <summary>Which attempt a request message belongs to, for the connect it starts.</summary>
-    public static readonly HttpRequestOptionsKey<Attempt> AttemptKey = new("manypaths.attempt");
-
     /// <summary>Set on a standby warm-up: its connects (a burst of them at once) are not samples of the endpoint's usual.</summary>
     public static readonly HttpRequestOptionsKey<bool> WarmupKey = new("manypaths.warmup");
 
     /// <param name="connectTimes">Where each endpoint's connect times go (null: not measured).</param>
+    /// <param name="attemptOf">The attempt a request message belongs to (<see cref="Attempt.Request"/>), told when
+    /// its connect starts and ends (null: none are).</param>
     public static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Create(
-        TimeSpan timeout, TimeProvider time, FaultInjector? faults = null, Func<string, LatencyWindow>? connectTimes = null) =>
+        TimeSpan timeout, TimeProvider time, FaultInjector? faults = null, Func<string, LatencyWindow>? connectTimes = null,
+        Func<HttpRequestMessage, Attempt?>? attemptOf = null) =>
         async (context, cancellationToken) =>
         {
             var endpoint = context.DnsEndPoint;
             var name = $"{endpoint.Host}:{endpoint.Port}";
             var started = time.GetTimestamp();
-            context.InitialRequestMessage.Options.TryGetValue(AttemptKey, out var attempt);
+            var attempt = attemptOf?.Invoke(context.InitialRequestMessage);
             attempt?.MarkConnectStarted(name, started);
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             using var timeoutCts = new CancellationTokenSource(timeout, time);

@@ -26,23 +26,27 @@ internal enum AttemptKind
 /// </summary>
 internal sealed class Attempt : IDisposable
 {
-    private readonly CancellationTokenSource _cancel;
+    private readonly CancellationTokenSource _cancel = new();
     private readonly CancellationToken _loop;
+    private readonly Action? _onRescue;
     private int _cancelled;
-    private readonly TaskCompletionSource _rescue = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _rescue;
     private long _connectStarted;
     private long _connectDone;
     private int _connectPending;
     private int _firstByte;
 
-    public Attempt(int number, AttemptKind kind, PathChoice path, long started, CancellationToken loop)
+    /// <param name="loop">The request's token. Not linked: the loop cancels every attempt when the request ends (no
+    /// registration per attempt on the request's token).</param>
+    /// <param name="onRescue">Called (on the thread pool) when <see cref="RequestRescue"/> is first called.</param>
+    public Attempt(int number, AttemptKind kind, PathChoice path, long started, CancellationToken loop, Action? onRescue = null)
     {
         Number = number;
         Kind = kind;
         Path = path;
         Started = started;
         _loop = loop;
-        _cancel = CancellationTokenSource.CreateLinkedTokenSource(loop);
+        _onRescue = onRescue;
     }
 
     /// <summary>1 for the first attempt of a request, then 2, 3...</summary>
@@ -55,7 +59,7 @@ internal sealed class Attempt : IDisposable
     /// <summary>When it started (a TimeProvider timestamp).</summary>
     public long Started { get; }
 
-    /// <summary>Cancelled by the loop, by the request's end, or by the deadline the runner set (<see cref="StartDeadline"/>).</summary>
+    /// <summary>Cancelled by the loop (also when the request ends), or by the deadline the runner set (<see cref="StartDeadline"/>).</summary>
     public CancellationToken Token => _cancel.Token;
 
     /// <summary>The loop or the request cancelled it (not a deadline of the runner's).</summary>
@@ -74,8 +78,12 @@ internal sealed class Attempt : IDisposable
 
     public bool FirstByte => Volatile.Read(ref _firstByte) == 1;
 
-    /// <summary>Completes when the attempt's path is judged down while the attempt still waits.</summary>
-    public Task Rescue => _rescue.Task;
+    /// <summary>Set when the attempt's path was judged down while the attempt still waited.</summary>
+    public bool RescueRequested => Volatile.Read(ref _rescue) == 1;
+
+    /// <summary>The front end's message for this attempt (HTTP: its HttpRequestMessage), so a connect it starts can
+    /// find the attempt that asked for it.</summary>
+    public object? Request { get; set; }
 
     /// <summary>Set by the loop: a race was already started beside it.</summary>
     public bool Raced { get; set; }
@@ -104,7 +112,15 @@ internal sealed class Attempt : IDisposable
 
     public void MarkFirstByte() => Volatile.Write(ref _firstByte, 1);
 
-    public void RequestRescue() => _rescue.TrySetResult();
+    /// <summary>Its path was judged down: the loop is woken on the thread pool, never inside the caller (a health
+    /// transition, under its locks).</summary>
+    public void RequestRescue()
+    {
+        if (Interlocked.Exchange(ref _rescue, 1) == 0 && _onRescue is { } wake)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static w => w(), wake, preferLocal: false);
+        }
+    }
 
     /// <summary>Gives the attempt up: cancels it (its connection is closed) and ignores whatever it returns.</summary>
     public void Abandon()

@@ -210,7 +210,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     var signal = new TaskCompletionSource();
                     Volatile.Write(ref _wake, signal);
                     var (timerDue, timerAction) = NextTimer();
-                    var armedAt = _time.GetTimestamp();
+                    var armedAt = timerDue is null ? 0 : _time.GetTimestamp();
                     Arm(timerDue);
                     if (!Ready(timerDue))
                     {
@@ -276,7 +276,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
 
             foreach (var (attempt, task) in _running)
             {
-                if (task.IsCompleted || (attempt.Rescue.IsCompleted && !attempt.FirstByte && !attempt.RescueConsidered && !attempt.Abandoned))
+                if (task.IsCompleted || (attempt.RescueRequested && !attempt.FirstByte && !attempt.RescueConsidered && !attempt.Abandoned))
                 {
                     return true;
                 }
@@ -322,7 +322,8 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         {
             history.Add(choice.Key);
             history.LeastBadUsed |= choice.Reason == PickReason.LeastBad;
-            var attempt = new Attempt(++_number, kind, choice, _time.GetTimestamp(), cancellationToken);
+            var wake = _wakeAction ??= Wake;
+            var attempt = new Attempt(++_number, kind, choice, _time.GetTimestamp(), cancellationToken, wake);
             if (core.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
             {
                 Log.Started(core.Logger, core.Name, attempt.Number, kind, core.Upstreams[choice.Upstream].Name, choice.Peer ?? "direct", choice.Reason);
@@ -331,9 +332,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
             core.InFlight.Register(attempt);
             var task = runner.RunAsync(attempt);
             _running.Add((attempt, task));
-            var wake = _wakeAction ??= Wake;
             task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(wake);
-            attempt.Rescue.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(wake);
             core.Count(kind);
             return true;
         }
@@ -430,7 +429,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
             for (int i = 0, n = _running.Count; i < n; i++) // attempts launched here are not looked at
             {
                 var attempt = _running[i].Attempt;
-                if (!attempt.Rescue.IsCompleted || attempt.RescueConsidered || attempt.FirstByte || attempt.Abandoned)
+                if (!attempt.RescueRequested || attempt.RescueConsidered || attempt.FirstByte || attempt.Abandoned)
                 {
                     continue;
                 }
@@ -605,6 +604,11 @@ internal sealed partial class AttemptLoop(ServiceCore core)
             if (winner.Kind == AttemptKind.Hedge)
             {
                 core.CountHedge("won");
+            }
+
+            if (_running.Count == 0)
+            {
+                return; // it ran alone
             }
 
             var now = _time.GetTimestamp();

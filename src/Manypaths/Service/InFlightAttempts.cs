@@ -22,6 +22,26 @@ internal sealed class InFlightAttempts
         }
     }
 
+    /// <summary>
+    /// The attempt whose front-end message is <paramref name="request"/> (<see cref="Attempt.Request"/>), if it is
+    /// still under way. A scan: asked only when a connection is dialled, which costs far more than the scan.
+    /// </summary>
+    public Attempt? Find(object request)
+    {
+        foreach (var (_, set) in _byPath)
+        {
+            foreach (var (attempt, _) in set)
+            {
+                if (ReferenceEquals(attempt.Request, request))
+                {
+                    return attempt;
+                }
+            }
+        }
+
+        return null;
+    }
+
     /// <returns>How many waiting attempts were told.</returns>
     public int PathDown(PathKey path)
     {
