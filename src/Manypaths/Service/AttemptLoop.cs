@@ -179,7 +179,6 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         /// <summary>Bumped at every re-arm, so the shared timer's wake-ups for an earlier due time are ignored.</summary>
         private int _timerVersion;
         private CancellationTokenRegistration _cancelled;
-        private List<(Attempt Attempt, Task<AttemptOutcome<T>> Task)>? _finished;
         private T? _fallback;
         private PathChoice? _fallbackPath;
         private Exception? _lastError;
@@ -448,23 +447,18 @@ internal sealed partial class AttemptLoop(ServiceCore core)
 
         private LoopResult<T>? TakeFinished()
         {
-            _finished?.Clear();
-            foreach (var entry in _running)
+            // The attempts running as this turn began, in start order; ones launched while these are handled are
+            // looked at next turn. No list of the finished ones: each is taken out where it stands.
+            for (int i = 0, left = _running.Count; left > 0; left--)
             {
-                if (entry.Task.IsCompleted)
+                var entry = _running[i];
+                if (!entry.Task.IsCompleted)
                 {
-                    (_finished ??= new List<(Attempt, Task<AttemptOutcome<T>>)>(2)).Add(entry);
+                    i++;
+                    continue;
                 }
-            }
 
-            if (_finished is not { Count: > 0 })
-            {
-                return null;
-            }
-
-            foreach (var entry in _finished)
-            {
-                _running.Remove(entry);
+                _running.RemoveAt(i);
                 var (attempt, task) = entry;
                 core.InFlight.Unregister(attempt);
                 var outcome = task.GetAwaiter().GetResult(); // completed: runners report failures as outcomes
