@@ -35,8 +35,14 @@ internal sealed class ForwardingState(ServiceRuntime service, string method, byt
     /// <summary>The path that answered (direct or through which peer, and its tier), for the history's path mix.</summary>
     public Routing.PathChoice? ServedPath { get; set; }
 
-    /// <summary>'timeouts.request': runs until the response starts, then is disarmed (idle takes over).</summary>
-    public Deadline RequestDeadline { get; set; }
+    /// <summary>
+    /// 'timeouts.request' as a timestamp: no attempt waits for its first byte past it, and none starts after it. It
+    /// ends where the response starts ('timeouts.idle', YARP's activity timeout, governs from there).
+    /// </summary>
+    public long DeadlineAt { get; init; } = long.MaxValue;
+
+    /// <summary>Every attempt ended and the request deadline had passed: the client gets a 504.</summary>
+    public bool TimedOut { get; set; }
 
     /// <summary>The upstream whose prefix YARP built the outgoing URI from (-1: a placeholder prefix).</summary>
     public int YarpUpstream { get; init; } = -1;

@@ -69,12 +69,6 @@ internal sealed class ForwardingTransformer(ServiceRuntime service) : HttpTransf
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
         var copy = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
-        if (proxyResponse is not null)
-        {
-            // The response has started: from here 'timeouts.idle' (YARP's activity timeout) governs, not 'request'.
-            httpContext.Features.Get<ForwardingState>()?.RequestDeadline.Disarm();
-        }
-
         // Only a Manypaths node may speak the mesh's headers: an upstream that sent X-Manypaths-Unreached could
         // otherwise make an origin resend a request that did reach it. The response's headers are the upstream's
         // (HttpClient files every non-content header there), copied just now.

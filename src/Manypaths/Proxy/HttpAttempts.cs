@@ -55,6 +55,7 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, ForwardingSta
 
         state.NothingToTry = result.NothingToTry;
         state.NeverReachedUpstream = result.NeverReachedUpstream;
+        state.TimedOut |= Expired;
         throw result.LastError is null
             ? new NoUpstreamException(service.Name)
             : new HttpRequestException($"Every attempt for service '{service.Name}' failed: {FailureText.Of(result.LastError)}", result.LastError);
@@ -75,10 +76,18 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, ForwardingSta
     /// <summary>The body can be sent again: buffered, absent, or streaming and not read by any attempt yet.</summary>
     private bool Replayable => _streaming is null || state.Gate is not { Claimed: true };
 
-    public bool MayRetry(AttemptFailure failure) => RetryPolicy.MayRetry(failure, state.Idempotent, Replayable);
+    public bool MayRetry(AttemptFailure failure) => RetryPolicy.MayRetry(failure, state.Idempotent, Replayable) && !Expired;
+
+    /// <summary>The request's deadline ('timeouts.request') has passed: no attempt starts any more.</summary>
+    private bool Expired => state.DeadlineAt != long.MaxValue && service.Time.GetTimestamp() >= state.DeadlineAt;
 
     public bool TryAbandon(Attempt attempt)
     {
+        if (Expired)
+        {
+            return false; // started elsewhere it could not wait at all
+        }
+
         if (state.Idempotent && _streaming is null)
         {
             return true; // may be sent twice: the waiting copy is cancelled, its connection closed
@@ -100,9 +109,26 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, ForwardingSta
             service.LikelyDirect = attempt.Path.Upstream;
         }
 
-        var message = Prepare(first, TargetFor(upstream, attempt.Path, first), attempt);
-        using var firstByte = attempt.StartDeadline(service.Options.Timeouts.FirstByte, service.Time);
         var started = attempt.Started; // the loop stamped it just now
+        var wait = service.Options.Timeouts.FirstByte;
+        var requestDeadline = false; // the request's deadline, not first_byte, ends this wait
+        if (state.DeadlineAt != long.MaxValue)
+        {
+            // The request's own deadline ends every wait for a first byte (a hedge or retry gets what is left of it).
+            var left = service.Time.GetElapsedTime(started, state.DeadlineAt);
+            if (left <= TimeSpan.Zero)
+            {
+                state.TimedOut = true;
+                Count(upstream, "timeout");
+                return new(AttemptResult.Failed, null, AttemptFailure.Timeout, null, TimeSpan.Zero, "the request's deadline had passed");
+            }
+
+            requestDeadline = left < wait;
+            wait = requestDeadline ? left : wait;
+        }
+
+        var message = Prepare(first, TargetFor(upstream, attempt.Path, first), attempt);
+        using var firstByte = attempt.StartDeadline(wait, service.Time);
         try
         {
             var response = await base.SendAsync(message, attempt.Token);
@@ -131,8 +157,10 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, ForwardingSta
         catch (Exception e)
         {
             var latency = service.Time.GetElapsedTime(started);
-            if (attempt.CancelledOnPurpose)
+            // The request's deadline is the request's, not a fault of the path (first_byte is): as if cancelled.
+            if (attempt.CancelledOnPurpose || (requestDeadline && attempt.Token.IsCancellationRequested))
             {
+                state.TimedOut |= !attempt.CancelledOnPurpose; // the timer may run a hair before the clock says so
                 Count(upstream, "cancelled");
                 return new(AttemptResult.Cancelled, null, AttemptFailure.None, null, latency, "cancelled", e);
             }

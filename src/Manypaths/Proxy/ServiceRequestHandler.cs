@@ -42,8 +42,6 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
         {
             service.Core.RecordRequest();
             var body = await TryBufferBodyAsync(context, service.Options.MaxReplayBody);
-            using var whole = new CancellationTokenSource();
-            using var deadline = Deadline.Start(whole, service.Options.Timeouts.Request, service.Time);
             var method = context.Request.Method;
             var idempotent = RetryPolicy.IsIdempotent(method);
             var streams = body is null && HasBody(context);
@@ -60,15 +58,17 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
                 },
                 Chain = arrival?.Chain ?? "",
                 YarpUpstream = yarpUpstream,
-                RequestDeadline = deadline,
+                // 'timeouts.request' runs until the response starts: that is, while attempts wait for a first byte.
+                // No timer of its own: each attempt's first-byte deadline ends by then (HttpAttempts).
+                // It starts once a buffered body was read (as long as that took).
+                DeadlineAt = (body is null ? started : service.Time.GetTimestamp()) + Service.Timestamps.Ticks(service.Time, service.Options.Timeouts.Request),
                 Hedgeable = arrival is null && HedgePolicy.Allows(service.Options.Hedge, context, streams || body is not null),
                 // One attempt alone may send it: not idempotent (a POST is never sent twice), or a body read once.
                 Gate = !idempotent || streams ? new Service.SendGate() : null,
             };
-            context.Features.Set(state);
 
             var prefix = yarpUpstream >= 0 ? service.Upstreams[yarpUpstream].Prefix : Placeholder;
-            var error = await forwarder.SendAsync(context, prefix, new HttpAttempts(service, state), service.ForwarderConfig, service.Transformer, whole.Token);
+            var error = await forwarder.SendAsync(context, prefix, new HttpAttempts(service, state), service.ForwarderConfig, service.Transformer, CancellationToken.None);
             if (error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.UpgradeRequestCanceled
                 && context.RequestAborted.IsCancellationRequested)
             {
@@ -80,7 +80,7 @@ internal sealed partial class ServiceRequestHandler(IHttpForwarder forwarder, IL
 
             if (error != ForwarderError.None && !context.Response.HasStarted)
             {
-                if (whole.IsCancellationRequested || error == ForwarderError.RequestTimedOut)
+                if (state.TimedOut || error == ForwarderError.RequestTimedOut)
                 {
                     context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
                 }

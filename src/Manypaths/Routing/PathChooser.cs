@@ -33,6 +33,9 @@ internal sealed class PathChooser(
     private readonly Random _random = random ?? Random.Shared;
     private readonly RegionPreference _regions = new();
 
+    /// <summary>Each upstream's direct path, chosen as healthy: made once (nearly every request gets one of these).</summary>
+    private readonly PathChoice[] _direct = upstreams.Select((u, i) => new PathChoice(new PathKey(i, null), u.Tier, PickReason.Healthy)).ToArray();
+
     public IReadOnlyList<ChooserUpstream> Upstreams => upstreams;
 
     public bool RelayEnabled => relays is not null;
@@ -48,7 +51,7 @@ internal sealed class PathChooser(
         if (history.Pinned is { } pinned)
         {
             var key = new PathKey(pinned, null);
-            return history.Tried(key) || pinned >= upstreams.Count ? null : new PathChoice(key, upstreams[pinned].Tier, PickReason.Healthy);
+            return history.Tried(key) || pinned >= upstreams.Count ? null : _direct[pinned];
         }
 
         // Pooled: this runs for every attempt (only indexes below upstreams.Count are read).
@@ -102,7 +105,7 @@ internal sealed class PathChooser(
                 return new PathChoice(new PathKey(i, better.Peer), directTier, PickReason.Relayed, better.PeerMesh);
             }
 
-            return new PathChoice(new PathKey(i, null), directTier, PickReason.Healthy);
+            return _direct[i]; // of tier directTier
         }
 
         // No direct path left: an upstream whose side answered "down" may still be reachable through a peer that
