@@ -118,7 +118,6 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, ForwardingSta
             var left = service.Time.GetElapsedTime(started, state.DeadlineAt);
             if (left <= TimeSpan.Zero)
             {
-                state.TimedOut = true;
                 Count(upstream, "timeout");
                 return new(AttemptResult.Failed, null, AttemptFailure.Timeout, null, TimeSpan.Zero, "the request's deadline had passed");
             }

@@ -46,7 +46,7 @@ internal sealed class ServiceRuntime : IDisposable
         ProxyLogger = loggers.CreateLogger("Manypaths.Proxy");
         Pool = new HttpMessageInvoker(_handler, disposeHandler: false);
         Transformer = new ForwardingTransformer(this);
-        _warmer = StandbyWarmer.Applies(options) && core.Chooser.HasAlternatives ? new StandbyWarmer(this, loggers.CreateLogger("Manypaths.Proxy")) : null;
+        _warmer = StandbyWarmer.Applies(options) && core.Chooser.HasAlternatives ? new StandbyWarmer(this, ProxyLogger) : null;
     }
 
     public ServiceCore Core { get; }
