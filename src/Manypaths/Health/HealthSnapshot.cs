@@ -3,6 +3,8 @@ namespace Manypaths.Health;
 /// <summary>An immutable view of one upstream's health, for selection and status.</summary>
 /// <param name="Quiet">Nothing came back on the path lately while requests waited (<see cref="UpstreamHealth.MarkQuiet"/>):
 /// new requests prefer another path of the same rank. Not a state: the path stays usable.</param>
+/// <param name="Warming">A standby warm-up holds the path's pooled connections for a round trip
+/// (<see cref="UpstreamHealth.BeginWarming"/>): new requests prefer another path of the same rank meanwhile.</param>
 public readonly record struct HealthSnapshot(
     HealthState State,
     double LatencyMs,
@@ -12,7 +14,8 @@ public readonly record struct HealthSnapshot(
     string Reason,
     DateTimeOffset? EjectedUntil,
     bool UpstreamAnswered = false,
-    bool Quiet = false)
+    bool Quiet = false,
+    bool Warming = false)
 {
     /// <summary>
     /// Down because the upstream's side answered (a refused connect, a reset or closed connection), not because the

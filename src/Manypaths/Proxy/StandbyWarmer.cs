@@ -150,24 +150,35 @@ internal sealed partial class StandbyWarmer : IDisposable
     {
         using var deadline = new CancellationTokenSource(WarmTimeout, _service.Time);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, deadline.Token);
+        // The burst holds this path's idle connections (here, or the peer's to the upstream) for a round trip: a
+        // failover meanwhile prefers another path of the same rank (PathChooser), which has them free.
+        var health = _service.Core.Chooser.HealthOf(path.Key);
+        health.BeginWarming();
         int ok;
-        if (path.Peer is { } peer && _service.Relay is not null && _service.Core.InFlight.Through(peer) > 0)
+        try
         {
-            // The link to this peer carries live requests now, so its connections here are warm by them; a burst of
-            // warm-ups over it would take the idle ones those requests need (measured at 60 ms between sites: each
-            // request arriving during a burst opened a connection, +60 ms, 13 over the p99 target in one warm-up).
-            // The peer warms its own leg with all of them, asked in one request.
-            ok = await SendAsync(path, count, timeout.Token);
-        }
-        else
-        {
-            var sends = new Task<int>[count];
-            for (var i = 0; i < count; i++)
+            if (path.Peer is { } peer && _service.Relay is not null && _service.Core.InFlight.Through(peer) > 0)
             {
-                sends[i] = SendAsync(path, 1, timeout.Token);
+                // The link to this peer carries live requests now, so its connections here are warm by them; a burst of
+                // warm-ups over it would take the idle ones those requests need (measured at 60 ms between sites: each
+                // request arriving during a burst opened a connection, +60 ms, 13 over the p99 target in one warm-up).
+                // The peer warms its own leg with all of them, asked in one request.
+                ok = await SendAsync(path, count, timeout.Token);
             }
+            else
+            {
+                var sends = new Task<int>[count];
+                for (var i = 0; i < count; i++)
+                {
+                    sends[i] = SendAsync(path, 1, timeout.Token);
+                }
 
-            ok = (await Task.WhenAll(sends)).Sum();
+                ok = (await Task.WhenAll(sends)).Sum();
+            }
+        }
+        finally
+        {
+            health.EndWarming();
         }
 
         _service.Metrics.StandbyWarmups.Add(ok, new KeyValuePair<string, object?>("service", _service.Name),

@@ -365,6 +365,39 @@ public sealed class PathChooserTests
     }
 
     [Fact]
+    public void APathUnderAWarmup_GetsNewRequestsOnlyWhenNoOtherPathOfItsRankIsFree()
+    {
+        // The primary's direct path is down: requests go through the cheaper peer, unless a standby warm-up holds its
+        // connections; then through the other peer, and back once the warm-up ends.
+        _relays.Add("a", "n2", latency: 5);
+        _relays.Add("a", "n3", latency: 9);
+        var chooser = Chooser([U("a", state: HealthState.Down), U("backup", tier: 1)], relay: true);
+        Assert.Equal(new PathKey(0, "n2"), chooser.Next(History())!.Key);
+        RelayHealth(0, "n2").BeginWarming();
+        Assert.Equal(new PathKey(0, "n3"), chooser.Next(History())!.Key);
+
+        // Both warming: the cheaper again (a warm-up is a round trip's wait, never a reason to fall to a backup).
+        RelayHealth(0, "n3").BeginWarming();
+        Assert.Equal(new PathKey(0, "n2"), chooser.Next(History())!.Key);
+
+        // A quiet path is worse than one being warmed.
+        RelayHealth(0, "n2").MarkQuiet(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(new PathKey(0, "n3"), chooser.Next(History())!.Key);
+        RelayHealth(0, "n3").EndWarming();
+        RelayHealth(0, "n2").EndWarming();
+        _time.Advance(TimeSpan.FromMilliseconds(101));
+        Assert.Equal(new PathKey(0, "n2"), chooser.Next(History())!.Key);
+
+        // Two upstreams of a tier: the one being warmed gets nothing while the other is up.
+        var p1 = U("p1");
+        var tier = Chooser([p1, U("p2"), U("backup", tier: 1)]);
+        p1.Health.BeginWarming();
+        Assert.All(Enumerable.Range(0, 30), _ => Assert.Equal(1, tier.Next(History())!.Upstream));
+        p1.Health.EndWarming();
+        Assert.Contains(0, Enumerable.Range(0, 60).Select(_ => tier.Next(History())!.Upstream));
+    }
+
+    [Fact]
     public void Pinned_ARelayedRequestGetsItsUpstreamDirectly_Once_HealthyOrNot()
     {
         _relays.Add("a", "n2");
