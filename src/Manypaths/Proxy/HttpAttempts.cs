@@ -156,6 +156,12 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, ForwardingSta
         catch (Exception e)
         {
             var latency = service.Time.GetElapsedTime(started);
+            if (attempt.LostConnectRace)
+            {
+                Count(upstream, "lost_race");
+                return new(AttemptResult.LostRace, null, AttemptFailure.NeverSent, null, latency, "the other attempt of its connect race connected first", e);
+            }
+
             // The request's deadline is the request's, not a fault of the path (first_byte is): as if cancelled.
             if (attempt.CancelledOnPurpose || (requestDeadline && attempt.Token.IsCancellationRequested))
             {

@@ -53,8 +53,13 @@ internal static class UpstreamConnector
                 await socket.ConnectAsync(endpoint, linked.Token);
                 if (!context.InitialRequestMessage.Options.TryGetValue(WarmupKey, out _))
                 {
-                    connectTimes?.Invoke(name).Add(time.GetElapsedTime(started));
+                    connectTimes?.Invoke(name).Add(time.GetElapsedTime(started), time.GetTimestamp()); // when: see AttemptLoop's Race
                 }
+
+                // In a connect race, an attempt that connects second is cancelled here, before its request can take
+                // this connection; the connection goes to the pool all the same.
+                attempt?.Connected(time.GetTimestamp());
+                attempt = null;
 
                 var stream = new NetworkStream(socket, ownsSocket: true);
                 return faults is null ? stream : new FaultStream(stream, faults, endpoint.Host, endpoint.Port);
@@ -72,7 +77,7 @@ internal static class UpstreamConnector
             }
             finally
             {
-                attempt?.MarkConnectDone(time.GetTimestamp());
+                attempt?.MarkConnectFailed(time.GetTimestamp()); // null once connected
             }
         };
 }

@@ -28,25 +28,29 @@ internal sealed class Attempt : IDisposable
 {
     private readonly CancellationTokenSource _cancel = new();
     private readonly CancellationToken _loop;
-    private readonly Action? _onRescue;
+    private readonly Action? _wake;
     private int _cancelled;
     private int _rescue;
     private long _connectStarted;
     private long _connectDone;
     private int _connectPending;
     private int _firstByte;
+    private ConnectRace? _race;
+    private int _lostRace;
+    private int _connectFailed;
 
     /// <param name="loop">The request's token. Not linked: the loop cancels every attempt when the request ends (no
     /// registration per attempt on the request's token).</param>
-    /// <param name="onRescue">Called (on the thread pool) when <see cref="RequestRescue"/> is first called.</param>
-    public Attempt(int number, AttemptKind kind, PathChoice path, long started, CancellationToken loop, Action? onRescue = null)
+    /// <param name="wake">Wakes the loop (called on the thread pool): when <see cref="RequestRescue"/> is first called,
+    /// and when a connect starts (the loop then arms its race timer).</param>
+    public Attempt(int number, AttemptKind kind, PathChoice path, long started, CancellationToken loop, Action? wake = null)
     {
         Number = number;
         Kind = kind;
         Path = path;
         Started = started;
         _loop = loop;
-        _onRescue = onRescue;
+        _wake = wake;
     }
 
     /// <summary>1 for the first attempt of a request, then 2, 3...</summary>
@@ -99,13 +103,63 @@ internal sealed class Attempt : IDisposable
         ConnectEndpoint = endpoint;
         Volatile.Write(ref _connectStarted, timestamp);
         Volatile.Write(ref _connectPending, 1);
+        if (_wake is { } wake)
+        {
+            // The loop may have armed no timer (hedging off, or its hedge already out): a slow connect is raced only
+            // if the loop learns that it is connecting. A connect is rare beside pooled requests.
+            ThreadPool.UnsafeQueueUserWorkItem(static w => w(), wake, preferLocal: false);
+        }
     }
 
+    /// <summary>Its connect ended, whether or not it succeeded (see <see cref="Connected"/> for a success).</summary>
     public void MarkConnectDone(long timestamp)
     {
         Volatile.Write(ref _connectDone, timestamp);
         Volatile.Write(ref _connectPending, 0);
     }
+
+    /// <summary>Its own connect failed (or was cancelled): it sent nothing on it.</summary>
+    public void MarkConnectFailed(long timestamp)
+    {
+        Volatile.Write(ref _connectFailed, 1);
+        MarkConnectDone(timestamp);
+    }
+
+    public bool ConnectFailed => Volatile.Read(ref _connectFailed) == 1;
+
+    /// <summary>
+    /// Its own connect succeeded. In a connect race the first connection wins: when the other attempt had one
+    /// first, this one is cancelled here, before its request can take the new connection, and false is returned.
+    /// </summary>
+    public bool Connected(long timestamp)
+    {
+        Volatile.Write(ref _connectDone, timestamp);
+        // A full fence, then the race is read: the loop joins the race, then reads ConnectPending (JoinRace), so
+        // either it sees this connect done and starts no race, or this sees the race and takes part in it.
+        Interlocked.Exchange(ref _connectPending, 0);
+        if (Volatile.Read(ref _race) is { } race && !race.TryWin(this))
+        {
+            Volatile.Write(ref _lostRace, 1);
+            Cancel();
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Joins its request's connect race (the loop: for a slow attempt, and for one started beside it before it runs).
+    /// For a slow attempt, true when its connect is still pending and a race is worth starting.
+    /// </summary>
+    public bool JoinRace(ConnectRace race)
+    {
+        race.Join(this);
+        Interlocked.Exchange(ref _race, race);
+        return ConnectPending;
+    }
+
+    /// <summary>Its connect succeeded after the other attempt of its connect race had connected: it sent nothing.</summary>
+    public bool LostConnectRace => Volatile.Read(ref _lostRace) == 1;
 
     /// <summary>Since when it has waited for an answer: its start, or the end of the connect it had to make.</summary>
     public long WaitingSince => Math.Max(Started, Volatile.Read(ref _connectDone));
@@ -116,7 +170,7 @@ internal sealed class Attempt : IDisposable
     /// transition, under its locks).</summary>
     public void RequestRescue()
     {
-        if (Interlocked.Exchange(ref _rescue, 1) == 0 && _onRescue is { } wake)
+        if (Interlocked.Exchange(ref _rescue, 1) == 0 && _wake is { } wake)
         {
             ThreadPool.UnsafeQueueUserWorkItem(static w => w(), wake, preferLocal: false);
         }

@@ -189,6 +189,8 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         private int _number;
         private int _paid;
         private int _hedges;
+        /// <summary>The request's connect race, from its first slow connect on.</summary>
+        private ConnectRace? _race;
 
         /// <summary>Runs the loop to its result; whatever is still running then (the losers) is cancelled.</summary>
         public async Task<LoopResult<T>> ExecuteAsync()
@@ -312,12 +314,12 @@ internal sealed partial class AttemptLoop(ServiceCore core)
             }
         }
 
-        private bool Start(AttemptKind kind, int? onlyTier = null) => Choose(kind, onlyTier) is { } choice && Launch(kind, choice);
+        private bool Start(AttemptKind kind, int? onlyTier = null, ConnectRace? race = null) => Choose(kind, onlyTier) is { } choice && Launch(kind, choice, race);
 
         private PathChoice? Choose(AttemptKind kind, int? onlyTier = null) =>
             core.Chooser.Next(history, onlyTier, allowLeastBad: kind is AttemptKind.First or AttemptKind.Retry);
 
-        private bool Launch(AttemptKind kind, PathChoice choice)
+        private bool Launch(AttemptKind kind, PathChoice choice, ConnectRace? race = null)
         {
             history.Add(choice.Key);
             history.LeastBadUsed |= choice.Reason == PickReason.LeastBad;
@@ -328,8 +330,14 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                 Log.Started(core.Logger, core.Name, attempt.Number, kind, core.Upstreams[choice.Upstream].Name, choice.Peer ?? "direct", choice.Reason);
             }
 
+            if (race is not null)
+            {
+                attempt.JoinRace(race); // before it runs: its connect may end inside RunAsync
+            }
+
             core.InFlight.Register(attempt);
             var task = runner.RunAsync(attempt);
+            race?.Runs(attempt, task);
             _running.Add((attempt, task));
             task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(wake);
             core.Count(kind);
@@ -416,9 +424,24 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         private void Race(Attempt slow)
         {
             slow.Raced = true;
+            // A connect to the same endpoint succeeded since this one started: the endpoint answers connects, and this
+            // one waits its turn among them (a burst of new requests), not for a lost SYN. SocketsHttpHandler may also
+            // have served the request on a connection that came free meanwhile, and a race would send it twice.
+            if (slow.ConnectEndpoint is { } endpoint && core.ConnectWindow(endpoint).LastAt is { } connected && connected > slow.ConnectStarted)
+            {
+                return;
+            }
+
             if (slow.ConnectPending && !slow.FirstByte && _running.Exists(r => r.Attempt == slow))
             {
-                Start(AttemptKind.Race, onlyTier: slow.Path.Tier);
+                // The first of the two to connect wins (Attempt.Connected); one that connected just now starts none.
+                var race = _race ??= new ConnectRace();
+                var joined = slow.JoinRace(race);
+                race.Runs(slow, _running.Find(r => r.Attempt == slow).Task);
+                if (joined)
+                {
+                    Start(AttemptKind.Race, onlyTier: slow.Path.Tier, race);
+                }
             }
         }
 
@@ -584,7 +607,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
             var kind = _running.Count == 0 ? AttemptKind.Retry : failed.Kind is AttemptKind.Hedge or AttemptKind.Race ? failed.Kind : AttemptKind.Retry;
             if (_running.Count == 0 || kind != AttemptKind.Retry)
             {
-                Start(kind, kind == AttemptKind.Race ? failed.Path.Tier : null);
+                Start(kind, kind == AttemptKind.Race ? failed.Path.Tier : null, kind == AttemptKind.Race ? _race : null);
             }
         }
 

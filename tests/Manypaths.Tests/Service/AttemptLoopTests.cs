@@ -322,6 +322,91 @@ public sealed class AttemptLoopTests : IDisposable
         await Eventually.TrueAsync(() => runner.Cancelled.Contains(1), "the slow connect is closed");
     }
 
+    [Theory]
+    [InlineData(2, 1)] // the connect started beside it connects first: the slow one is cancelled as it connects
+    [InlineData(1, 2)] // the slow connect ends first after all: the one beside it is cancelled as it connects
+    public async Task ARacedConnect_TheFirstConnectionWins_AndTheOtherAttemptIsCancelledBeforeItSends(int first, int second)
+    {
+        Peer("n2");
+        using var core = Core(hedge: null);
+        var runner = new ScriptedRunner { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", 0) };
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        _time.Advance(AttemptLoop.ColdRaceDelay);
+        await Started(runner, 2);
+
+        Assert.True(runner.Get(first).Connected(_time.GetTimestamp()));
+        Assert.False(runner.Get(second).Connected(_time.GetTimestamp()));
+        Assert.True(runner.Get(second).LostConnectRace);
+        Assert.Contains(second, runner.Cancelled); // cancelled inside Connected: before its request could take the connection
+        Assert.DoesNotContain(first, runner.Cancelled);
+
+        runner.Finish(first, AttemptResult.Success, RequestOutcome.Success, "winner");
+        Assert.Equal("winner", (await loop).Value);
+        Assert.Equal(2, runner.Started.Count);
+    }
+
+    [Fact]
+    public async Task AConnectWaitingBehindOthersToTheSameEndpointThatSucceeded_IsNotRaced()
+    {
+        Peer("n2");
+        using var core = Core(hedge: null);
+        var direct = new PathKey(0, null);
+        for (var i = 0; i < 20; i++)
+        {
+            core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(400), _time.GetTimestamp()); // the hedge comes after the race time
+        }
+
+        var runner = new ScriptedRunner { OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", _time.GetTimestamp()) };
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        core.ConnectWindow("10.250.0.1:80").Add(TimeSpan.FromMilliseconds(1), _time.GetTimestamp()); // a burst: another connect got through
+        _time.Advance(AttemptLoop.ColdRaceDelay);
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+        await Started(runner, 2);
+        Assert.NotEqual(AttemptKind.Race, runner.Get(2).Kind); // the first extra attempt is the hedge, at 400 ms
+        runner.Finish(1, AttemptResult.Success, RequestOutcome.Success, "queued");
+        Assert.Equal("queued", (await loop).Value);
+    }
+
+    [Fact]
+    public async Task ARaceThatTookAPooledConnection_WinsOverTheSlowConnect_WhichIsCancelledAsItConnects()
+    {
+        Peer("n2");
+        using var core = Core(hedge: null);
+        // Only the first attempt connects: the race beside it finds an idle pooled connection and sends at once.
+        var runner = new ScriptedRunner { MayHedge = false, OnStart = a => { if (a.Number == 1) a.MarkConnectStarted("10.250.0.1:80", 0); } };
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        _time.Advance(AttemptLoop.ColdRaceDelay);
+        await Started(runner, 2);
+
+        Assert.False(runner.Get(1).Connected(_time.GetTimestamp()));
+        Assert.Contains(1, runner.Cancelled);
+        runner.Finish(2, AttemptResult.Success, RequestOutcome.Success, "pooled");
+        Assert.Equal("pooled", (await loop).Value);
+    }
+
+    [Fact]
+    public async Task ARaceWhoseConnectFailed_LeavesTheSlowConnectToWin()
+    {
+        Peer("n2");
+        using var core = Core(hedge: null);
+        var runner = new ScriptedRunner { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", 0) };
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        _time.Advance(AttemptLoop.ColdRaceDelay);
+        await Started(runner, 2);
+
+        runner.Get(2).MarkConnectFailed(_time.GetTimestamp()); // its outcome is still on its way to the loop
+        Assert.True(runner.Get(1).Connected(_time.GetTimestamp()));
+        Assert.DoesNotContain(1, runner.Cancelled);
+        runner.Finish(2, AttemptResult.Failed, RequestOutcome.ConnectFailed, failure: AttemptFailure.NeverSent);
+        runner.Finish(1, AttemptResult.Success, RequestOutcome.Success, "slow");
+        Assert.Equal("slow", (await loop).Value);
+    }
+
     [Fact]
     public async Task APathGoneSilentUnderWaitingRequests_IsEjectedAtAHedgeTime_AndTheyAreRescued_WithoutAHedgeToken()
     {
