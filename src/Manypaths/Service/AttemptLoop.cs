@@ -538,7 +538,9 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     }
 
                     (_fallback, _fallbackPath) = (outcome.Value, attempt.Path);
-                    if (runner.MayRetry(AttemptFailure.RetryableStatus) && _paid < _maxPaid && _running.Count == 0 && core.Chooser.Next(history, allowLeastBad: false) is not null
+                    // Every path down meanwhile (an upstream that paused past its probe timeout is down in every view at
+                    // once): the least-bad path once per request, as for a first attempt, rather than this answer now.
+                    if (runner.MayRetry(AttemptFailure.RetryableStatus) && _paid < _maxPaid && _running.Count == 0 && core.Chooser.Next(history) is not null
                         && core.WithdrawRetry())
                     {
                         _paid++;
@@ -586,7 +588,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     {
                         break; // another attempt is still going; it decides
                     }
-                    else if (_paid < _maxPaid && core.Chooser.Next(history, allowLeastBad: false) is not null && core.WithdrawRetry())
+                    else if (_paid < _maxPaid && core.Chooser.Next(history) is not null && core.WithdrawRetry()) // least bad too
                     {
                         _paid++;
                         core.CountRetry(outcome.Failure.ToString().ToLowerInvariant());

@@ -111,6 +111,16 @@ public sealed class AttemptLoopTests : IDisposable
 
     private static AttemptHistory History() => new() { HopsLeft = 1 };
 
+    /// <summary>Starts a request whose first connect stays pending past the cold race delay: attempt 2 is its race.</summary>
+    private async Task<Task<LoopResult<string>>> RacedAsync(ServiceCore core, ScriptedRunner runner)
+    {
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        _time.Advance(AttemptLoop.ColdRaceDelay);
+        await Started(runner, 2);
+        return loop;
+    }
+
     /// <summary>The direct path's usual time is 10 ms (answers until now); 100 ms later <paramref name="count"/> requests
     /// start on it and wait.</summary>
     private async Task<(ScriptedRunner[] Runners, List<Task<LoopResult<string>>> Loops)> WaitingOnDirect(ServiceCore core, int count)
@@ -330,10 +340,7 @@ public sealed class AttemptLoopTests : IDisposable
         Peer("n2");
         using var core = Core(hedge: null);
         var runner = new ScriptedRunner { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", 0) };
-        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
-        await Started(runner, 1);
-        _time.Advance(AttemptLoop.ColdRaceDelay);
-        await Started(runner, 2);
+        var loop = await RacedAsync(core, runner);
 
         Assert.True(runner.Get(first).Connected(_time.GetTimestamp()));
         Assert.False(runner.Get(second).Connected(_time.GetTimestamp()));
@@ -377,10 +384,7 @@ public sealed class AttemptLoopTests : IDisposable
         using var core = Core(hedge: null);
         // Only the first attempt connects: the race beside it finds an idle pooled connection and sends at once.
         var runner = new ScriptedRunner { MayHedge = false, OnStart = a => { if (a.Number == 1) a.MarkConnectStarted("10.250.0.1:80", 0); } };
-        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
-        await Started(runner, 1);
-        _time.Advance(AttemptLoop.ColdRaceDelay);
-        await Started(runner, 2);
+        var loop = await RacedAsync(core, runner);
 
         Assert.False(runner.Get(1).Connected(_time.GetTimestamp()));
         Assert.Contains(1, runner.Cancelled);
@@ -394,10 +398,7 @@ public sealed class AttemptLoopTests : IDisposable
         Peer("n2");
         using var core = Core(hedge: null);
         var runner = new ScriptedRunner { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", 0) };
-        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
-        await Started(runner, 1);
-        _time.Advance(AttemptLoop.ColdRaceDelay);
-        await Started(runner, 2);
+        var loop = await RacedAsync(core, runner);
 
         runner.Get(2).MarkConnectFailed(_time.GetTimestamp()); // its outcome is still on its way to the loop
         Assert.True(runner.Get(1).Connected(_time.GetTimestamp()));
