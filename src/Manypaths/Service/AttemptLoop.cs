@@ -191,6 +191,8 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         private int _hedges;
         /// <summary>The request's connect race, from its first slow connect on.</summary>
         private ConnectRace? _race;
+        /// <summary>A failure whose retry was left to an attempt still running (a connect race's loser hands it back).</summary>
+        private AttemptFailure? _deferred;
 
         /// <summary>Runs the loop to its result; whatever is still running then (the losers) is cancelled.</summary>
         public async Task<LoopResult<T>> ExecuteAsync()
@@ -586,16 +588,30 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     }
                     else if (_running.Count > 0)
                     {
-                        break; // another attempt is still going; it decides
+                        _deferred = outcome.Failure; // another attempt is still going; it decides
                     }
-                    else if (_paid < _maxPaid && core.Chooser.Next(history) is not null && core.WithdrawRetry()) // least bad too
+                    else
                     {
-                        _paid++;
-                        core.CountRetry(outcome.Failure.ToString().ToLowerInvariant());
-                        Start(AttemptKind.Retry);
+                        Retry(outcome.Failure);
                     }
 
                     break;
+                case AttemptResult.LostRace when _running.Count == 0 && _deferred is { } failure:
+                    // It lost its connect race to an attempt that failed since: it was the one left to decide.
+                    _deferred = null;
+                    Retry(failure);
+                    break;
+            }
+        }
+
+        /// <summary>A paid retry after <paramref name="failure"/>, if the budget and a path (the least bad too) allow.</summary>
+        private void Retry(AttemptFailure failure)
+        {
+            if (_paid < _maxPaid && core.Chooser.Next(history) is not null && core.WithdrawRetry())
+            {
+                _paid++;
+                core.CountRetry(failure.ToString().ToLowerInvariant());
+                Start(AttemptKind.Retry);
             }
         }
 

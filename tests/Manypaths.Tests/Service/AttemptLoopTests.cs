@@ -49,7 +49,9 @@ public sealed class AttemptLoopTests : IDisposable
             attempt.Token.Register(() =>
             {
                 Cancelled.Enqueue(attempt.Number);
-                done.TrySetResult(new(AttemptResult.Cancelled, null, AttemptFailure.None, null, TimeSpan.Zero, "cancelled"));
+                done.TrySetResult(attempt.LostConnectRace
+                    ? new(AttemptResult.LostRace, null, AttemptFailure.NeverSent, null, TimeSpan.Zero, "lost its connect race")
+                    : new(AttemptResult.Cancelled, null, AttemptFailure.None, null, TimeSpan.Zero, "cancelled"));
             });
             OnStart?.Invoke(attempt);
             Started.Enqueue(attempt);
@@ -375,6 +377,23 @@ public sealed class AttemptLoopTests : IDisposable
         Assert.NotEqual(AttemptKind.Race, runner.Get(2).Kind); // the first extra attempt is the hedge, at 400 ms
         runner.Finish(1, AttemptResult.Success, RequestOutcome.Success, "queued");
         Assert.Equal("queued", (await loop).Value);
+    }
+
+    [Fact]
+    public async Task ARaceWinnerThatFailsAfterConnecting_StillGetsItsRetry_WhenTheLoserIsCancelled()
+    {
+        Peer("n2");
+        using var core = Core(hedge: null);
+        var runner = new ScriptedRunner { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", 0) };
+        var loop = await RacedAsync(core, runner);
+        Assert.True(runner.Get(2).Connected(_time.GetTimestamp()));
+        runner.Finish(2, AttemptResult.Failed, RequestOutcome.Broken, failure: AttemptFailure.Broken); // defers to attempt 1
+        await Eventually.TrueAsync(() => core.RelayHealth(0, "n2").Snapshot().ConsecutiveFailures == 1, "the loop took the winner's failure");
+        Assert.False(runner.Get(1).Connected(_time.GetTimestamp())); // the loser is cancelled: it was left to decide
+        await Started(runner, 3);
+        Assert.Equal(AttemptKind.Retry, runner.Get(3).Kind);
+        runner.Finish(3, AttemptResult.Success, RequestOutcome.Success, "retried");
+        Assert.Equal("retried", (await loop).Value);
     }
 
     [Fact]
