@@ -51,14 +51,15 @@ internal static class UpstreamConnector
                 }
 
                 await socket.ConnectAsync(endpoint, linked.Token);
+                var connected = time.GetTimestamp();
                 if (!context.InitialRequestMessage.Options.TryGetValue(WarmupKey, out _))
                 {
-                    connectTimes?.Invoke(name).Add(time.GetElapsedTime(started), time.GetTimestamp()); // when: see AttemptLoop's Race
+                    connectTimes?.Invoke(name).Add(time.GetElapsedTime(started, connected), connected); // when: see AttemptLoop's Race
                 }
 
                 // In a connect race, an attempt that connects second is cancelled here, before its request can take
                 // this connection; the connection goes to the pool all the same.
-                attempt?.Connected(time.GetTimestamp());
+                attempt?.Connected(connected);
                 attempt = null;
 
                 var stream = new NetworkStream(socket, ownsSocket: true);

@@ -113,6 +113,10 @@ public sealed class AttemptLoopTests : IDisposable
 
     private static AttemptHistory History() => new() { HopsLeft = 1 };
 
+    /// <summary>A runner whose every attempt starts a connect (at time 0) that stays pending until the test says so; no hedges.</summary>
+    private static ScriptedRunner Connecting() =>
+        new() { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", 0) };
+
     /// <summary>Starts a request whose first connect stays pending past the cold race delay: attempt 2 is its race.</summary>
     private async Task<Task<LoopResult<string>>> RacedAsync(ServiceCore core, ScriptedRunner runner)
     {
@@ -318,7 +322,7 @@ public sealed class AttemptLoopTests : IDisposable
     {
         Peer("n2");
         using var core = Core(hedge: null);
-        var runner = new ScriptedRunner { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", 0) };
+        var runner = Connecting();
         var tokens = core.Hedges.Tokens;
         var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
         await Started(runner, 1);
@@ -341,7 +345,7 @@ public sealed class AttemptLoopTests : IDisposable
     {
         Peer("n2");
         using var core = Core(hedge: null);
-        var runner = new ScriptedRunner { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", 0) };
+        var runner = Connecting();
         var loop = await RacedAsync(core, runner);
 
         Assert.True(runner.Get(first).Connected(_time.GetTimestamp()));
@@ -384,7 +388,7 @@ public sealed class AttemptLoopTests : IDisposable
     {
         Peer("n2");
         using var core = Core(hedge: null);
-        var runner = new ScriptedRunner { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", 0) };
+        var runner = Connecting();
         var loop = await RacedAsync(core, runner);
         Assert.True(runner.Get(2).Connected(_time.GetTimestamp()));
         runner.Finish(2, AttemptResult.Failed, RequestOutcome.Broken, failure: AttemptFailure.Broken); // defers to attempt 1
@@ -416,7 +420,7 @@ public sealed class AttemptLoopTests : IDisposable
     {
         Peer("n2");
         using var core = Core(hedge: null);
-        var runner = new ScriptedRunner { MayHedge = false, OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", 0) };
+        var runner = Connecting();
         var loop = await RacedAsync(core, runner);
 
         runner.Get(2).MarkConnectFailed(_time.GetTimestamp()); // its outcome is still on its way to the loop
