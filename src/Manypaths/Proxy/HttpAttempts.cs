@@ -128,6 +128,7 @@ internal sealed partial class HttpAttempts(ServiceRuntime service, ForwardingSta
 
         var message = Prepare(first, TargetFor(upstream, attempt.Path, first), attempt);
         using var firstByte = attempt.StartDeadline(wait, service.Time);
+        PoolHandOff.Enter(attempt); // this async method's flow only: the pool tells the attempt when it takes a connection
         try
         {
             var response = await base.SendAsync(message, attempt.Token);

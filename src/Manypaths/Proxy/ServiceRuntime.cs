@@ -32,6 +32,7 @@ internal sealed class ServiceRuntime : IDisposable
             // http_version 2 means HTTP/2 only: h2c on http:// needs prior knowledge (Exact); 1.1 stays 1.1.
             VersionPolicy = options.HttpVersion.Major == 2 ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
         };
+        PoolHandOff.EnsureListening(); // before the pool: its queue-time instrument must be listened to
         _handler = new SocketsHttpHandler
         {
             UseProxy = false,

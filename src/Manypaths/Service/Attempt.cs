@@ -38,17 +38,20 @@ internal sealed class Attempt : IDisposable
     private ConnectRace? _race;
     private int _lostRace;
     private int _connectFailed;
+    private int _sentOnAnother;
+    private readonly TimeProvider _time;
 
     /// <param name="loop">The request's token. Not linked: the loop cancels every attempt when the request ends (no
     /// registration per attempt on the request's token).</param>
     /// <param name="wake">Wakes the loop (called on the thread pool): when <see cref="RequestRescue"/> is first called,
     /// and when a connect starts (the loop then arms its race timer).</param>
-    public Attempt(int number, AttemptKind kind, PathChoice path, long started, CancellationToken loop, Action? wake = null)
+    public Attempt(int number, AttemptKind kind, PathChoice path, TimeProvider time, CancellationToken loop, Action? wake = null)
     {
+        _time = time;
         Number = number;
         Kind = kind;
         Path = path;
-        Started = started;
+        Started = time.GetTimestamp();
         _loop = loop;
         _wake = wake;
     }
@@ -101,6 +104,7 @@ internal sealed class Attempt : IDisposable
     public void MarkConnectStarted(string endpoint, long timestamp)
     {
         ConnectEndpoint = endpoint;
+        Volatile.Write(ref _sentOnAnother, 0);
         Volatile.Write(ref _connectStarted, timestamp);
         Volatile.Write(ref _connectPending, 1);
         if (_wake is { } wake)
@@ -121,6 +125,11 @@ internal sealed class Attempt : IDisposable
     /// <summary>Its own connect failed (or was cancelled): it sent nothing on it.</summary>
     public void MarkConnectFailed(long timestamp)
     {
+        if (SentOnAnotherConnection)
+        {
+            return; // its request went out on another connection: this connect carried nothing of it
+        }
+
         Volatile.Write(ref _connectFailed, 1);
         MarkConnectDone(timestamp);
     }
@@ -133,6 +142,11 @@ internal sealed class Attempt : IDisposable
     /// </summary>
     public bool Connected(long timestamp)
     {
+        if (SentOnAnotherConnection)
+        {
+            return true; // its request went out on another connection already; this one goes to the pool
+        }
+
         Volatile.Write(ref _connectDone, timestamp);
         // A full fence, then the race is read: the loop joins the race, then reads ConnectPending (JoinRace), so
         // either it sees this connect done and starts no race, or this sees the race and takes part in it.
@@ -146,6 +160,32 @@ internal sealed class Attempt : IDisposable
 
         return true;
     }
+
+    /// <summary>
+    /// Its request left the pool's queue with a connection (<see cref="Proxy.PoolHandOff"/>). SocketsHttpHandler gives
+    /// a waiting request whichever connection comes free first, so while its own connect is still pending the request
+    /// is being sent on another one: it is no longer connecting (no race starts beside it), and in a race it may win.
+    /// One that comes second to an attempt of its race that had a connection is cancelled here, before it can send.
+    /// </summary>
+    public void TookConnection()
+    {
+        if (Volatile.Read(ref _connectPending) == 0 || _cancel.IsCancellationRequested)
+        {
+            return; // it took the connection its own connect made (Connected decided), or it left the queue cancelled
+        }
+
+        Volatile.Write(ref _connectDone, _time.GetTimestamp());
+        Volatile.Write(ref _sentOnAnother, 1);
+        Interlocked.Exchange(ref _connectPending, 0); // a full fence, then the race is read: as in Connected
+        if (Volatile.Read(ref _race) is { } race && !race.TryWin(this))
+        {
+            Volatile.Write(ref _lostRace, 1);
+            Cancel();
+        }
+    }
+
+    /// <summary>Its request went out on a connection that came free while its own connect was pending.</summary>
+    public bool SentOnAnotherConnection => Volatile.Read(ref _sentOnAnother) == 1;
 
     /// <summary>
     /// Joins its request's connect race (the loop: for a slow attempt, and for one started beside it before it runs).

@@ -326,7 +326,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
             history.Add(choice.Key);
             history.LeastBadUsed |= choice.Reason == PickReason.LeastBad;
             var wake = _wakeAction ??= Wake;
-            var attempt = new Attempt(++_number, kind, choice, _time.GetTimestamp(), cancellationToken, wake);
+            var attempt = new Attempt(++_number, kind, choice, _time, cancellationToken, wake);
             if (core.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
             {
                 Log.Started(core.Logger, core.Name, attempt.Number, kind, core.Upstreams[choice.Upstream].Name, choice.Peer ?? "direct", choice.Reason);

@@ -127,6 +127,23 @@ public sealed class AttemptLoopTests : IDisposable
         return loop;
     }
 
+    /// <summary>Starts a request whose connect stays pending, on a direct path whose usual time (400 ms) puts the hedge
+    /// after the cold race time; 1 ms later.</summary>
+    private async Task<(ScriptedRunner Runner, Task<LoopResult<string>> Loop)> ConnectingWithTheHedgeAfterTheRaceAsync(ServiceCore core)
+    {
+        var direct = new PathKey(0, null);
+        for (var i = 0; i < 20; i++)
+        {
+            core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(400), _time.GetTimestamp());
+        }
+
+        var runner = new ScriptedRunner { OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", _time.GetTimestamp()) };
+        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
+        await Started(runner, 1);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        return (runner, loop);
+    }
+
     /// <summary>The direct path's usual time is 10 ms (answers until now); 100 ms later <paramref name="count"/> requests
     /// start on it and wait.</summary>
     private async Task<(ScriptedRunner[] Runners, List<Task<LoopResult<string>>> Loops)> WaitingOnDirect(ServiceCore core, int count)
@@ -364,16 +381,7 @@ public sealed class AttemptLoopTests : IDisposable
     {
         Peer("n2");
         using var core = Core(hedge: null);
-        var direct = new PathKey(0, null);
-        for (var i = 0; i < 20; i++)
-        {
-            core.FirstByteWindow(direct).Add(TimeSpan.FromMilliseconds(400), _time.GetTimestamp()); // the hedge comes after the race time
-        }
-
-        var runner = new ScriptedRunner { OnStart = a => a.MarkConnectStarted(a.Path.Peer ?? "10.250.0.1:80", _time.GetTimestamp()) };
-        var loop = core.Loop.RunAsync(runner, History(), CancellationToken.None);
-        await Started(runner, 1);
-        _time.Advance(TimeSpan.FromMilliseconds(1));
+        var (runner, loop) = await ConnectingWithTheHedgeAfterTheRaceAsync(core);
         core.ConnectWindow("10.250.0.1:80").Add(TimeSpan.FromMilliseconds(1), _time.GetTimestamp()); // a burst: another connect got through
         _time.Advance(AttemptLoop.ColdRaceDelay);
         _time.Advance(TimeSpan.FromMilliseconds(200));
@@ -381,6 +389,53 @@ public sealed class AttemptLoopTests : IDisposable
         Assert.NotEqual(AttemptKind.Race, runner.Get(2).Kind); // the first extra attempt is the hedge, at 400 ms
         runner.Finish(1, AttemptResult.Success, RequestOutcome.Success, "queued");
         Assert.Equal("queued", (await loop).Value);
+    }
+
+    [Fact]
+    public async Task ARequestSentOnAConnectionThatCameFree_IsNotRaced_ThoughItsOwnConnectIsStillPending()
+    {
+        Peer("n2");
+        using var core = Core(hedge: null);
+        var (runner, loop) = await ConnectingWithTheHedgeAfterTheRaceAsync(core);
+        runner.Get(1).TookConnection(); // the pool gave it a connection another request had finished with
+        Assert.False(runner.Get(1).ConnectPending);
+        _time.Advance(AttemptLoop.ColdRaceDelay);
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+        await Started(runner, 2);
+        Assert.Equal(AttemptKind.Hedge, runner.Get(2).Kind); // no race at 250 ms: it was sent; the hedge comes at 400 ms
+        runner.Finish(1, AttemptResult.Success, RequestOutcome.Success, "sent once");
+        Assert.Equal("sent once", (await loop).Value);
+    }
+
+    [Theory]
+    [InlineData(true)] // the slow attempt's request takes a connection that came free before the race connects: it wins
+    [InlineData(false)] // the race connects first: the slow attempt is cancelled as the pool hands it a connection
+    public async Task ASlowConnectsRequestThatTakesAnotherConnection_TakesPartInTheRace_SoOnlyOneOfThemSends(bool slowFirst)
+    {
+        Peer("n2");
+        using var core = Core(hedge: null);
+        var runner = Connecting();
+        var loop = await RacedAsync(core, runner);
+
+        var (winner, loser) = slowFirst ? (1, 2) : (2, 1);
+        if (slowFirst)
+        {
+            runner.Get(1).TookConnection();
+            Assert.False(runner.Get(2).Connected(_time.GetTimestamp()));
+            Assert.True(runner.Get(1).Connected(_time.GetTimestamp())); // its own connect ends later and goes to the pool
+        }
+        else
+        {
+            Assert.True(runner.Get(2).Connected(_time.GetTimestamp()));
+            runner.Get(1).TookConnection();
+        }
+
+        Assert.True(runner.Get(loser).LostConnectRace);
+        Assert.Contains(loser, runner.Cancelled);
+        Assert.DoesNotContain(winner, runner.Cancelled);
+        runner.Finish(winner, AttemptResult.Success, RequestOutcome.Success, "once");
+        Assert.Equal("once", (await loop).Value);
+        Assert.Equal(2, runner.Started.Count);
     }
 
     [Fact]

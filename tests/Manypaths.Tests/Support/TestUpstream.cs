@@ -53,6 +53,9 @@ internal sealed class TestUpstream : IAsyncDisposable
     public bool HealthOk { get => _healthOk; set => _healthOk = value; }
     public TimeSpan SlowDelay { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>With <see cref="UpstreamBehaviour.Slow"/>: each request's own delay (null: <see cref="SlowDelay"/>).</summary>
+    public Func<HttpRequest, TimeSpan>? SlowDelayOf { get; set; }
+
     /// <summary>With <see cref="UpstreamBehaviour.Slow"/>: only requests that match are slow (null: all of them).</summary>
     public Func<HttpRequest, bool>? SlowOnlyWhen { get; set; }
     /// <summary>Headers added to every normal answer (e.g. to try to spoof the mesh's own headers).</summary>
@@ -126,7 +129,7 @@ internal sealed class TestUpstream : IAsyncDisposable
             case UpstreamBehaviour.Slow when SlowOnlyWhen?.Invoke(c.Request) ?? true:
                 try
                 {
-                    await Task.Delay(SlowDelay, TimeProvider.System, c.RequestAborted);
+                    await Task.Delay(SlowDelayOf?.Invoke(c.Request) ?? SlowDelay, TimeProvider.System, c.RequestAborted);
                 }
                 catch (OperationCanceledException)
                 {
