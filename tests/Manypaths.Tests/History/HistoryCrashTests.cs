@@ -34,7 +34,7 @@ public sealed partial class HistoryCrashTests(ITestOutputHelper output)
                   svc:
                     listen: 127.0.0.1:{port}
                     upstreams: [ {"{"} name: a, url: {up.Url} {"}"} ]
-                    health: {"{"} path: /healthz, interval: 100ms, timeout: 80ms, rise: 1, fall: 1 {"}"}
+                    health: {"{"} path: /healthz, interval: 250ms, timeout: 200ms, rise: 1, fall: 1 {"}"}
                 status: {"{"} data_dir: state {"}"}
                 """);
             var clock = Stopwatch.StartNew();
@@ -43,7 +43,8 @@ public sealed partial class HistoryCrashTests(ITestOutputHelper output)
             {
                 await Eventually.TrueAsync(() => node.Logged("Node n1 started"), "the node started", TimeSpan.FromSeconds(20));
 
-                await Eventually.TrueAsync(() => node.Logged("upstream a is up"), "a is up", TimeSpan.FromSeconds(10));
+                // The flips answer 503 at once; the probe timeout leaves a busy machine room to answer "ok" in time.
+                await Eventually.TrueAsync(() => node.Logged("upstream a is up"), "a is up", TimeSpan.FromSeconds(20));
 
                 // Flap until 8 flips were logged as transitions, each flip once the last one was (the node samples once a
                 // second; a flip before its first sample is no transition, so that one is simply flipped again).
