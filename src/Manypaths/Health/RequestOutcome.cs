@@ -35,4 +35,11 @@ public enum RequestOutcome
     /// the waiting requests are rescued before any hedge could have won.
     /// </summary>
     Silent,
+
+    /// <summary>
+    /// The upstream closed several connections within a moment while requests on them waited for their answers
+    /// (<see cref="Service.CloseBurst"/>): it went away (killed, crashed, restarted without draining). Ejected at once,
+    /// and an answer from the upstream's side like <see cref="Refused"/>, so relayed paths to it are not tried first.
+    /// </summary>
+    Gone,
 }

@@ -193,7 +193,7 @@ internal sealed class UpstreamHealth
         {
             // A success on an Up path (nearly every request) changes no state and needs no time.
             var now = outcome == RequestOutcome.Success && _state == HealthState.Up ? default : _time.GetUtcNow();
-            if (_state == HealthState.Down && outcome is RequestOutcome.Refused or RequestOutcome.Broken)
+            if (_state == HealthState.Down && outcome is RequestOutcome.Refused or RequestOutcome.Broken or RequestOutcome.Gone)
             {
                 _answeredDownAt ??= now; // out already (silent, say), and now the upstream's side says it is gone
             }
@@ -205,7 +205,7 @@ internal sealed class UpstreamHealth
             {
                 _success.Add(1);
             }
-            else if (outcome is not (RequestOutcome.Refused or RequestOutcome.Broken or RequestOutcome.BadStatus))
+            else if (outcome is not (RequestOutcome.Refused or RequestOutcome.Broken or RequestOutcome.Gone or RequestOutcome.BadStatus))
             {
                 _success.Add(0);
                 _lastPathFailure = now;
@@ -230,6 +230,10 @@ internal sealed class UpstreamHealth
                 case RequestOutcome.ConnectFailed or RequestOutcome.Refused:
                     _passiveFailures++;
                     t = Eject($"connect failed: {detail}", now, answered: outcome == RequestOutcome.Refused);
+                    break;
+                case RequestOutcome.Gone:
+                    _passiveFailures++;
+                    t = Eject($"went away: {detail}", now, answered: true);
                     break;
                 case RequestOutcome.Silent:
                     _passiveFailures++;

@@ -41,7 +41,7 @@ internal sealed class ServiceRuntime : IDisposable
             UseCookies = false,
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90), // outlives Service/StandbyPolicy.Refresh: warmed connections stay
-            ConnectCallback = UpstreamConnector.Create(options.Timeouts.Connect, core.Time, faults, core.ConnectWindow, core.InFlight.Find),
+            ConnectCallback = UpstreamConnector.Create(options.Timeouts.Connect, core.Time, faults, core.ConnectWindow, core.InFlight.Find, core.ClosedUnderRequest),
             ActivityHeadersPropagator = null,
         };
         ProxyLogger = loggers.CreateLogger("Manypaths.Proxy");

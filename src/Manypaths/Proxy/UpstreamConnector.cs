@@ -15,11 +15,13 @@ internal static class UpstreamConnector
     public static readonly HttpRequestOptionsKey<bool> WarmupKey = new("manypaths.warmup");
 
     /// <param name="connectTimes">Where each endpoint's connect times go (null: not measured).</param>
+    /// <param name="closedUnderRequest">Told the endpoint when the other side closes a connection while a request on
+    /// it waits for its answer (<see cref="AnswerWatch"/>; null: not watched).</param>
     /// <param name="attemptOf">The attempt a request message belongs to (<see cref="Attempt.Request"/>), told when
     /// its connect starts and ends (null: none are).</param>
     public static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Create(
         TimeSpan timeout, TimeProvider time, FaultInjector? faults = null, Func<string, LatencyWindow>? connectTimes = null,
-        Func<HttpRequestMessage, Attempt?>? attemptOf = null) =>
+        Func<HttpRequestMessage, Attempt?>? attemptOf = null, Action<string>? closedUnderRequest = null) =>
         async (context, cancellationToken) =>
         {
             var endpoint = context.DnsEndPoint;
@@ -62,8 +64,9 @@ internal static class UpstreamConnector
                 attempt?.Connected(connected);
                 attempt = null;
 
-                var stream = new NetworkStream(socket, ownsSocket: true);
-                return faults is null ? stream : new FaultStream(stream, faults, endpoint.Host, endpoint.Port);
+                Stream stream = new NetworkStream(socket, ownsSocket: true);
+                stream = faults is null ? stream : new FaultStream(stream, faults, endpoint.Host, endpoint.Port);
+                return closedUnderRequest is null ? stream : new AnswerWatch(stream, name, closedUnderRequest);
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {

@@ -18,6 +18,7 @@ internal sealed class ServiceCore : IDisposable
 {
     private readonly ConcurrentDictionary<PathKey, LatencyWindow> _firstByte = new();
     private readonly ConcurrentDictionary<string, LatencyWindow> _connect = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CloseBurst> _closes = new(StringComparer.Ordinal);
     private readonly List<(UpstreamHealth Health, Action<HealthTransition> Handler)> _subscriptions = [];
     private readonly RelayPathBook _relayHealth;
     private readonly KeyValuePair<string, object?> _serviceTag;
@@ -116,6 +117,30 @@ internal sealed class ServiceCore : IDisposable
 
     /// <summary>Connect times to an endpoint (host:port), direct or a peer's mesh address (the race delay follows them).</summary>
     public LatencyWindow ConnectWindow(string endpoint) => _connect.GetOrAdd(endpoint, _ => new LatencyWindow());
+
+    /// <summary>
+    /// A connection to <paramref name="endpoint"/> was closed by the other side while a request on it waited for its
+    /// answer. <see cref="CloseBurst.Count"/> of them within <see cref="CloseBurst.Window"/> eject the upstreams there
+    /// at once (<see cref="RequestOutcome.Gone"/>): the requests still waiting on them are rescued, and new ones go
+    /// elsewhere, a round trip before the first refused connect would have said so. Peers' mesh addresses are not
+    /// upstreams: the mesh's own heartbeats judge those.
+    /// </summary>
+    public void ClosedUnderRequest(string endpoint)
+    {
+        if (!Array.Exists(Upstreams, u => u.Endpoint == endpoint) || !_closes.GetOrAdd(endpoint, _ => new CloseBurst(Time)).Add())
+        {
+            return;
+        }
+
+        foreach (var u in Upstreams)
+        {
+            if (u.Endpoint == endpoint)
+            {
+                u.Health.ReportRequest(RequestOutcome.Gone, TimeSpan.Zero,
+                    $"it closed {CloseBurst.Count} connections within {CloseBurst.Window.TotalMilliseconds:0} ms while requests on them waited");
+            }
+        }
+    }
 
     /// <summary>The health of the path to upstream <paramref name="upstream"/> through <paramref name="peer"/>.</summary>
     public UpstreamHealth RelayHealth(int upstream, string peer) => _relayHealth.Get(upstream, peer);
