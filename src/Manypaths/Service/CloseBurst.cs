@@ -15,7 +15,9 @@ namespace Manypaths.Service;
 internal sealed class CloseBurst(TimeProvider time)
 {
     public const int Count = 3;
-    public static readonly TimeSpan Window = TimeSpan.FromMilliseconds(100);
+    /// <summary>A kill's closes reach the kernel within a millisecond or two; the rest is room for a busy node's
+    /// thread pool, which may run the reads that see them well apart.</summary>
+    public static readonly TimeSpan Window = TimeSpan.FromMilliseconds(250);
 
     private readonly Lock _lock = new();
     private readonly long[] _recent = new long[Count];

@@ -8,13 +8,13 @@ public sealed class CloseBurstTests
     private readonly FakeTimeProvider _time = new();
 
     [Fact]
-    public void ThreeClosesWithin100Ms_AreABurst_OnceUntilThreeMore()
+    public void ThreeClosesWithinTheWindow_AreABurst_OnceUntilThreeMore()
     {
         var burst = new CloseBurst(_time);
         Assert.False(burst.Add());
-        _time.Advance(TimeSpan.FromMilliseconds(50));
+        _time.Advance(CloseBurst.Window / 2);
         Assert.False(burst.Add());
-        _time.Advance(TimeSpan.FromMilliseconds(50));
+        _time.Advance(CloseBurst.Window / 2);
         Assert.True(burst.Add());
         Assert.False(burst.Add()); // the next burst needs three of its own
         Assert.False(burst.Add());
@@ -28,7 +28,7 @@ public sealed class CloseBurstTests
         for (var i = 0; i < 10; i++)
         {
             Assert.False(burst.Add());
-            _time.Advance(TimeSpan.FromMilliseconds(60));
+            _time.Advance(CloseBurst.Window * 0.6); // three span more than the window
         }
     }
 }

@@ -15,6 +15,7 @@ internal sealed class RawHttpUpstream : IAsyncDisposable
     private readonly ConcurrentDictionary<Socket, bool> _open = new();
     private readonly CancellationTokenSource _stop = new();
     private int _requests;
+    private int _connections;
 
     public RawHttpUpstream(string name)
     {
@@ -28,11 +29,17 @@ internal sealed class RawHttpUpstream : IAsyncDisposable
     public int Port { get; }
     public string Url => $"http://127.0.0.1:{Port}";
 
+    /// <summary>Connections that carried a request other than a health GET.</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
     /// <summary>Requests other than health GETs.</summary>
     public int Requests => Volatile.Read(ref _requests);
 
     /// <summary>Answers in HTTP/1.0 and closes each connection after its answer (as python's http.server does).</summary>
     public bool Http10 { get; init; }
+
+    /// <summary>Requests for this path are answered after this delay.</summary>
+    public (string Path, TimeSpan Delay)? Slow { get; set; }
 
     /// <summary>Requests for this path are read and never answered.</summary>
     public string? HoldPath { get; set; }
@@ -79,6 +86,7 @@ internal sealed class RawHttpUpstream : IAsyncDisposable
     {
         var buffer = new byte[8192];
         var pending = new StringBuilder();
+        var carried = false;
         try
         {
             while (true)
@@ -99,11 +107,21 @@ internal sealed class RawHttpUpstream : IAsyncDisposable
                     if (path != "/healthz")
                     {
                         Interlocked.Increment(ref _requests);
+                        if (!carried)
+                        {
+                            carried = true;
+                            Interlocked.Increment(ref _connections);
+                        }
                     }
 
                     if (path == HoldPath)
                     {
                         continue; // read, never answered
+                    }
+
+                    if (Slow is { } slow && slow.Path == path)
+                    {
+                        await Task.Delay(slow.Delay, TimeProvider.System, _stop.Token); // an upstream taking its time, not a wait of the test
                     }
 
                     var body = path == "/healthz" ? "ok" : $"hello from {Name}";
