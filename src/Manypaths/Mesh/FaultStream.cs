@@ -2,9 +2,10 @@ namespace Manypaths.Mesh;
 
 /// <summary>
 /// An upstream connection that stalls while its link is blackholed and breaks when the link resets, as a real one
-/// would (a kept-alive connection must not outlive a fault that real traffic would see).
+/// would (a kept-alive connection must not outlive a fault that real traffic would see). It also tells the connection's
+/// <see cref="Proxy.AnswerWatch"/> what its reads and writes saw, so a node's upstream connections have one wrapper.
 /// </summary>
-internal sealed class FaultStream(Stream inner, FaultInjector faults, string host, int port) : Stream
+internal sealed class FaultStream(Stream inner, FaultInjector faults, string host, int port, Proxy.AnswerWatch? watch = null) : Stream
 {
     // HttpClient cancels a stuck request by disposing its connection, not through the read's token.
     private readonly CancellationTokenSource _closed = new();
@@ -45,14 +46,41 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
 
         // No fault anywhere (production, most of the time): no state machine unless the read has to wait, and then
         // only to check once it completes whether a fault began meanwhile.
-        var read = inner.ReadAsync(buffer, cancellationToken);
-        return read.IsCompletedSuccessfully ? read : AfterReadAsync(read, cancellationToken);
+        ValueTask<int> read;
+        try
+        {
+            read = inner.ReadAsync(buffer, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            watch?.Failed(e);
+            throw;
+        }
+
+        if (read.IsCompletedSuccessfully)
+        {
+            watch?.Read(buffer.Span, read.Result);
+            return read;
+        }
+
+        return AfterReadAsync(read, buffer, cancellationToken);
     }
 
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> AfterReadAsync(ValueTask<int> read, CancellationToken cancellationToken)
+    private async ValueTask<int> AfterReadAsync(ValueTask<int> read, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        var n = await read.ConfigureAwait(false);
+        int n;
+        try
+        {
+            n = await read.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            watch?.Failed(e);
+            throw;
+        }
+
+        watch?.Read(buffer.Span, n);
         if (faults.Any)
         {
             await HoldBackAsync(cancellationToken);
@@ -66,8 +94,19 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
     {
         // Bytes already received are readable (they are in the socket buffer); new ones stop arriving, and bytes that
         // arrive while the link is dark are held back until it heals, as TCP would retransmit them.
-        await StallIfBlackholedAsync(cancellationToken);
-        var n = await inner.ReadAsync(buffer, cancellationToken);
+        int n;
+        try
+        {
+            await StallIfBlackholedAsync(cancellationToken);
+            n = await inner.ReadAsync(buffer, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            watch?.Failed(e);
+            throw;
+        }
+
+        watch?.Read(buffer.Span, n);
         await HoldBackAsync(cancellationToken);
         return n;
     }
@@ -81,8 +120,11 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
         }
     }
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        faults.Any ? WriteWithFaultsAsync(buffer, cancellationToken) : inner.WriteAsync(buffer, cancellationToken);
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        watch?.Wrote();
+        return faults.Any ? WriteWithFaultsAsync(buffer, cancellationToken) : inner.WriteAsync(buffer, cancellationToken);
+    }
 
     private async ValueTask WriteWithFaultsAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
@@ -104,13 +146,32 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
     public override void Flush() => inner.Flush();
-    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        try
+        {
+            var n = inner.Read(buffer, offset, count);
+            watch?.Read(buffer.AsSpan(offset, count), n);
+            return n;
+        }
+        catch (Exception e)
+        {
+            watch?.Failed(e);
+            throw;
+        }
+    }
+
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        watch?.Wrote();
+        inner.Write(buffer, offset, count);
+    }
 
     protected override void Dispose(bool disposing)
     {
+        watch?.Disposing();
         if (disposing)
         {
             _closed.Cancel();

@@ -1,15 +1,15 @@
-using System.Runtime.CompilerServices;
-
 namespace Manypaths.Proxy;
 
 /// <summary>
-/// An upstream connection that tells when the other side closes it (a FIN or a reset) while a request on it waits for
+/// Watches one upstream connection for the other side closing it (a FIN or a reset) while a request on it waits for
 /// its answer: bytes were written since the last bytes read. An idle connection closing (a keep-alive timeout, a
-/// graceful restart) is not told, nor one that this side closed (a cancelled attempt). See <see cref="Service.CloseBurst"/>:
-/// SocketsHttpHandler would send such a request again on a new connection without a word, so the connection is the
-/// only place that sees an upstream drop every request it had at once.
+/// graceful restart) is not told, nor one that this side closed (a cancelled attempt), nor one that answered in
+/// HTTP/1.0. See <see cref="Service.CloseBurst"/>: SocketsHttpHandler would send such a request again on a new
+/// connection without a word, so the connection is the only place that sees an upstream drop every request it had at
+/// once. The connection's stream (<see cref="Mesh.FaultStream"/>, which every upstream connection of a node has) calls
+/// it, so watching adds no layer of its own to each read.
 /// </summary>
-internal sealed class AnswerWatch(Stream inner, string endpoint, Action<string> closedUnderRequest) : Stream
+internal sealed class AnswerWatch(string endpoint, Action<string> closedUnderRequest)
 {
     private static readonly byte[] Http10 = "HTTP/1.0"u8.ToArray();
 
@@ -20,98 +20,12 @@ internal sealed class AnswerWatch(Stream inner, string endpoint, Action<string> 
     private volatile bool _disposed;
     private int _told;
 
-    public override bool CanRead => inner.CanRead;
-    public override bool CanWrite => inner.CanWrite;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    /// <summary>A request (or more of one) is being written.</summary>
+    public void Wrote() => _awaitingAnswer = true;
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        ValueTask<int> read;
-        try
-        {
-            read = inner.ReadAsync(buffer, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            Failed(e);
-            throw;
-        }
-
-        if (read.IsCompletedSuccessfully)
-        {
-            var n = read.Result;
-            Read(buffer.Span, n);
-            return new ValueTask<int>(n);
-        }
-
-        return AwaitReadAsync(read, buffer);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> AwaitReadAsync(ValueTask<int> read, Memory<byte> buffer)
-    {
-        try
-        {
-            var n = await read.ConfigureAwait(false);
-            Read(buffer.Span, n);
-            return n;
-        }
-        catch (Exception e)
-        {
-            Failed(e);
-            throw;
-        }
-    }
-
-    public override int Read(Span<byte> buffer)
-    {
-        try
-        {
-            var n = inner.Read(buffer);
-            Read(buffer, n);
-            return n;
-        }
-        catch (Exception e)
-        {
-            Failed(e);
-            throw;
-        }
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        _awaitingAnswer = true;
-        return inner.WriteAsync(buffer, cancellationToken);
-    }
-
-    public override void Write(ReadOnlySpan<byte> buffer)
-    {
-        _awaitingAnswer = true;
-        inner.Write(buffer);
-    }
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    /// <summary>Bytes came (an answer began), or the other side closed (0 bytes for a buffer that had room).</summary>
-    private void Read(ReadOnlySpan<byte> buffer, int n)
+    /// <summary>A read returned <paramref name="n"/> bytes into <paramref name="buffer"/>: an answer began, or the other
+    /// side closed (0 bytes for a buffer that had room; a zero-byte read only waits for data).</summary>
+    public void Read(ReadOnlySpan<byte> buffer, int n)
     {
         if (n > 0)
         {
@@ -128,13 +42,17 @@ internal sealed class AnswerWatch(Stream inner, string endpoint, Action<string> 
         }
     }
 
-    private void Failed(Exception e)
+    /// <summary>A read failed: a reset, unless cancelled or this side disposed the connection (see <see cref="Closed"/>).</summary>
+    public void Failed(Exception e)
     {
         if (e is not OperationCanceledException)
         {
-            Closed(); // a reset (this side's own close is told apart in Closed)
+            Closed();
         }
     }
+
+    /// <summary>This side closes the connection: whatever the reads say after this is its own doing.</summary>
+    public void Disposing() => _disposed = true;
 
     private void Closed()
     {
@@ -142,16 +60,5 @@ internal sealed class AnswerWatch(Stream inner, string endpoint, Action<string> 
         {
             closedUnderRequest(endpoint);
         }
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        _disposed = true;
-        if (disposing)
-        {
-            inner.Dispose();
-        }
-
-        base.Dispose(disposing);
     }
 }

@@ -16,7 +16,7 @@ internal static class UpstreamConnector
 
     /// <param name="connectTimes">Where each endpoint's connect times go (null: not measured).</param>
     /// <param name="closedUnderRequest">Told the endpoint when the other side closes a connection while a request on
-    /// it waits for its answer (<see cref="AnswerWatch"/>; null: not watched).</param>
+    /// it waits for its answer (<see cref="AnswerWatch"/>, through the fault layer's stream: not watched without one).</param>
     /// <param name="attemptOf">The attempt a request message belongs to (<see cref="Attempt.Request"/>), told when
     /// its connect starts and ends (null: none are).</param>
     public static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Create(
@@ -64,9 +64,9 @@ internal static class UpstreamConnector
                 attempt?.Connected(connected);
                 attempt = null;
 
-                Stream stream = new NetworkStream(socket, ownsSocket: true);
-                stream = faults is null ? stream : new FaultStream(stream, faults, endpoint.Host, endpoint.Port);
-                return closedUnderRequest is null ? stream : new AnswerWatch(stream, name, closedUnderRequest);
+                var stream = new NetworkStream(socket, ownsSocket: true);
+                return faults is null ? stream
+                    : new FaultStream(stream, faults, endpoint.Host, endpoint.Port, closedUnderRequest is null ? null : new AnswerWatch(name, closedUnderRequest));
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {

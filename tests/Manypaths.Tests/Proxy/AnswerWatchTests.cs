@@ -1,22 +1,25 @@
 using System.Net;
 using System.Net.Sockets;
+using Manypaths.Mesh;
 using Manypaths.Proxy;
 
 namespace Manypaths.Tests.Proxy;
 
-/// <summary>Over a real loopback connection: only a close by the other side while a request waits for its answer is told.</summary>
+/// <summary>Over a real loopback connection, through the node's upstream stream: only a close by the other side while a
+/// request waits for its answer is told.</summary>
 public sealed class AnswerWatchTests
 {
     private readonly List<string> _told = [];
 
-    private async Task<(AnswerWatch Watch, Socket Server)> ConnectAsync()
+    private async Task<(Stream Watch, Socket Server)> ConnectAsync()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var client = new Socket(SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint);
         var server = await listener.AcceptSocketAsync();
-        return (new AnswerWatch(new NetworkStream(client, ownsSocket: true), "127.0.0.1:1", e => { lock (_told) { _told.Add(e); } }), server);
+        var watch = new AnswerWatch("127.0.0.1:1", e => { lock (_told) { _told.Add(e); } });
+        return (new FaultStream(new NetworkStream(client, ownsSocket: true), new FaultInjector(), "127.0.0.1", 1, watch), server);
     }
 
     [Theory]
