@@ -148,8 +148,16 @@ internal sealed class Attempt : IDisposable
         }
 
         Volatile.Write(ref _connectDone, timestamp);
-        // A full fence, then the race is read: the loop joins the race, then reads ConnectPending (JoinRace), so
-        // either it sees this connect done and starts no race, or this sees the race and takes part in it.
+        return HasConnectionNow();
+    }
+
+    /// <summary>
+    /// No longer connecting: false (and cancelled, before its request can send) when another attempt of its connect
+    /// race had a connection first. A full fence, then the race is read: the loop joins the race, then reads
+    /// ConnectPending (JoinRace), so either it sees this connect done and starts no race, or this sees the race.
+    /// </summary>
+    private bool HasConnectionNow()
+    {
         Interlocked.Exchange(ref _connectPending, 0);
         if (Volatile.Read(ref _race) is { } race && !race.TryWin(this))
         {
@@ -176,12 +184,7 @@ internal sealed class Attempt : IDisposable
 
         Volatile.Write(ref _connectDone, _time.GetTimestamp());
         Volatile.Write(ref _sentOnAnother, 1);
-        Interlocked.Exchange(ref _connectPending, 0); // a full fence, then the race is read: as in Connected
-        if (Volatile.Read(ref _race) is { } race && !race.TryWin(this))
-        {
-            Volatile.Write(ref _lostRace, 1);
-            Cancel();
-        }
+        HasConnectionNow();
     }
 
     /// <summary>Its request went out on a connection that came free while its own connect was pending.</summary>

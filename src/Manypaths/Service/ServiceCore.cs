@@ -18,7 +18,8 @@ internal sealed class ServiceCore : IDisposable
 {
     private readonly ConcurrentDictionary<PathKey, LatencyWindow> _firstByte = new();
     private readonly ConcurrentDictionary<string, LatencyWindow> _connect = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, CloseBurst> _closes = new(StringComparer.Ordinal);
+    /// <summary>Per upstream endpoint (host:port); peers' mesh addresses have none.</summary>
+    private readonly Dictionary<string, CloseBurst> _closes;
     private readonly List<(UpstreamHealth Health, Action<HealthTransition> Handler)> _subscriptions = [];
     private readonly RelayPathBook _relayHealth;
     private readonly KeyValuePair<string, object?> _serviceTag;
@@ -46,6 +47,7 @@ internal sealed class ServiceCore : IDisposable
         Time = time;
         _serviceTag = new("service", options.Name);
         Upstreams = options.Upstreams.Select((u, i) => new UpstreamCore(i, u, health[(options.Name, u.Name)])).ToArray();
+        _closes = Upstreams.Select(u => u.Endpoint).Distinct(StringComparer.Ordinal).ToDictionary(e => e, _ => new CloseBurst(time), StringComparer.Ordinal);
         _relayHealth = new RelayPathBook(
             (i, peer) => relayHealth?.Invoke(options.Upstreams[i], peer) ?? new UpstreamHealth(options.Health, options.Passive, time),
             (i, peer, t) => OnPathTransition(new PathKey(i, peer), t));
@@ -127,7 +129,7 @@ internal sealed class ServiceCore : IDisposable
     /// </summary>
     public void ClosedUnderRequest(string endpoint)
     {
-        if (!Array.Exists(Upstreams, u => u.Endpoint == endpoint) || !_closes.GetOrAdd(endpoint, _ => new CloseBurst(Time)).Add())
+        if (!_closes.TryGetValue(endpoint, out var burst) || !burst.Add())
         {
             return;
         }

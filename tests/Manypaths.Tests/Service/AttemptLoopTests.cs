@@ -367,11 +367,17 @@ public sealed class AttemptLoopTests : IDisposable
 
         Assert.True(runner.Get(first).Connected(_time.GetTimestamp()));
         Assert.False(runner.Get(second).Connected(_time.GetTimestamp()));
-        Assert.True(runner.Get(second).LostConnectRace);
-        Assert.Contains(second, runner.Cancelled); // cancelled inside Connected: before its request could take the connection
-        Assert.DoesNotContain(first, runner.Cancelled);
+        await OnlyTheWinnerSendsAsync(runner, loop, first, second); // the loser was cancelled inside Connected
+    }
 
-        runner.Finish(first, AttemptResult.Success, RequestOutcome.Success, "winner");
+    /// <summary>The race's loser was cancelled before its request could take a connection; the winner's answer is the
+    /// request's, and no third attempt started.</summary>
+    private static async Task OnlyTheWinnerSendsAsync(ScriptedRunner runner, Task<LoopResult<string>> loop, int winner, int loser)
+    {
+        Assert.True(runner.Get(loser).LostConnectRace);
+        Assert.Contains(loser, runner.Cancelled);
+        Assert.DoesNotContain(winner, runner.Cancelled);
+        runner.Finish(winner, AttemptResult.Success, RequestOutcome.Success, "winner");
         Assert.Equal("winner", (await loop).Value);
         Assert.Equal(2, runner.Started.Count);
     }
@@ -430,12 +436,7 @@ public sealed class AttemptLoopTests : IDisposable
             runner.Get(1).TookConnection();
         }
 
-        Assert.True(runner.Get(loser).LostConnectRace);
-        Assert.Contains(loser, runner.Cancelled);
-        Assert.DoesNotContain(winner, runner.Cancelled);
-        runner.Finish(winner, AttemptResult.Success, RequestOutcome.Success, "once");
-        Assert.Equal("once", (await loop).Value);
-        Assert.Equal(2, runner.Started.Count);
+        await OnlyTheWinnerSendsAsync(runner, loop, winner, loser);
     }
 
     [Fact]
