@@ -212,8 +212,9 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     // ending, a path judged down under one, the timer, or the request's cancellation all complete it.
                     var signal = new TaskCompletionSource();
                     Volatile.Write(ref _wake, signal);
+                    // The timer's due time is absolute (a timestamp): however late this thread gets to arming it, it
+                    // fires when it was due, not that much later.
                     var (timerDue, timerAction) = NextTimer();
-                    var armedAt = timerDue is null ? 0 : _time.GetTimestamp();
                     Arm(timerDue);
                     if (!Ready(timerDue))
                     {
@@ -227,9 +228,9 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     }
 
                     RescueStranded();
-                    if (timerDue is { } due && _time.GetElapsedTime(armedAt) is var elapsed && elapsed >= due)
+                    if (timerDue is { } due && _time.GetTimestamp() is var now && now >= due)
                     {
-                        _timerLateBy = elapsed - due;
+                        _timerLateBy = Timestamps.Span(_time, now - due);
                         timerAction?.Invoke();
                     }
                 }
@@ -252,10 +253,10 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         private void Wake() => Volatile.Read(ref _wake)?.TrySetResult();
 
         /// <summary>The request's next timer (hedge or race), on the service's shared <see cref="WakeTimer"/>.</summary>
-        private void Arm(TimeSpan? due)
+        private void Arm(long? due)
         {
             var version = Interlocked.Increment(ref _timerVersion);
-            if (due is { } d && d > TimeSpan.Zero)
+            if (due is { } d)
             {
                 core.Wakeups.Schedule(this, version, d);
             }
@@ -270,9 +271,9 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         }
 
         /// <summary>Something to act on already: no need to wait for the signal.</summary>
-        private bool Ready(TimeSpan? timerDue)
+        private bool Ready(long? timerDue)
         {
-            if (timerDue == TimeSpan.Zero || cancellationToken.IsCancellationRequested)
+            if ((timerDue is { } due && _time.GetTimestamp() >= due) || cancellationToken.IsCancellationRequested)
             {
                 return true;
             }
@@ -347,24 +348,23 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         }
 
         /// <summary>The soonest timer: a hedge of the newest attempt, or a race of a slow connect.</summary>
-        private (TimeSpan? Due, Action? Action) NextTimer()
+        private (long? Due, Action? Action) NextTimer()
         {
             // With nowhere else to go there is no timer, and no closure is built for one on every turn.
             return core.Chooser.HasAlternatives ? SoonestTimer() : (null, null);
         }
 
-        private (TimeSpan? Due, Action? Action) SoonestTimer()
+        /// <summary>The soonest due time, as a timestamp of the service's clock.</summary>
+        private (long? Due, Action? Action) SoonestTimer()
         {
-            TimeSpan? due = null;
+            long? due = null;
             Action? action = null;
-            var now = _time.GetTimestamp();
             void Consider(long from, TimeSpan delay, Action what)
             {
-                var left = delay - _time.GetElapsedTime(from, now);
-                left = left < TimeSpan.Zero ? TimeSpan.Zero : left;
-                if (due is null || left < due)
+                var at = from + Timestamps.Ticks(_time, delay);
+                if (due is null || at < due)
                 {
-                    (due, action) = (left, what);
+                    (due, action) = (at, what);
                 }
             }
 

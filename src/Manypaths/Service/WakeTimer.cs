@@ -31,11 +31,11 @@ internal sealed class WakeTimer : IDisposable
         _timer = time.CreateTimer(static s => ((WakeTimer)s!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>Wakes <paramref name="target"/> with <paramref name="version"/> once <paramref name="delay"/> has passed.</summary>
-    public void Schedule(IWakeable target, int version, TimeSpan delay)
+    /// <summary>Wakes <paramref name="target"/> with <paramref name="version"/> at <paramref name="due"/>, a timestamp of this
+    /// timer's clock (an absolute time, so a caller that gets to scheduling late is not woken that much later too).</summary>
+    public void Schedule(IWakeable target, int version, long due)
     {
         var now = _time.GetTimestamp();
-        var due = now + Timestamps.Ticks(_time, delay < TimeSpan.Zero ? TimeSpan.Zero : delay);
         lock (_lock)
         {
             if (_disposed)

@@ -19,13 +19,16 @@ public sealed class WakeTimerTests
         public void Due(int version) => Woken.Enqueue((version, time.GetUtcNow()));
     }
 
+    /// <summary>A due time <paramref name="delay"/> from now, as a timestamp.</summary>
+    private long In(TimeSpan delay) => _time.GetTimestamp() + Timestamps.Ticks(_time, delay);
+
     [Fact]
     public void ALoop_IsWokenAtTheTimeItAskedFor_NeverEarly()
     {
         using var timer = new WakeTimer(_time);
         var loop = new Loop(_time);
         var start = _time.GetUtcNow();
-        timer.Schedule(loop, 1, TimeSpan.FromMilliseconds(100));
+        timer.Schedule(loop, 1, In(TimeSpan.FromMilliseconds(100)));
         _time.Advance(TimeSpan.FromMilliseconds(99));
         Assert.Empty(loop.Woken);
         _time.Advance(TimeSpan.FromMilliseconds(1));
@@ -40,9 +43,9 @@ public sealed class WakeTimerTests
         var first = new Loop(_time);
         var close = new Loop(_time);
         var later = new Loop(_time);
-        timer.Schedule(first, 1, TimeSpan.FromMilliseconds(10));
-        timer.Schedule(close, 1, TimeSpan.FromMilliseconds(10.5)); // within a resolution of the first: no re-arm
-        timer.Schedule(later, 1, TimeSpan.FromMilliseconds(30));
+        timer.Schedule(first, 1, In(TimeSpan.FromMilliseconds(10)));
+        timer.Schedule(close, 1, In(TimeSpan.FromMilliseconds(10.5))); // within a resolution of the first: no re-arm
+        timer.Schedule(later, 1, In(TimeSpan.FromMilliseconds(30)));
         _time.Advance(TimeSpan.FromMilliseconds(10));
         Assert.Single(first.Woken);
         Assert.Empty(close.Woken);
@@ -57,14 +60,33 @@ public sealed class WakeTimerTests
     }
 
     [Fact]
+    public void ALoopThatGetsToSchedulingLate_IsWokenAtTheTimeItWasDue_NotThatMuchLater()
+    {
+        using var timer = new WakeTimer(_time);
+        var loop = new Loop(_time);
+        var start = _time.GetUtcNow();
+        var due = In(TimeSpan.FromMilliseconds(250)); // the loop works out its race time...
+        _time.Advance(TimeSpan.FromMilliseconds(200)); // ...and its thread is held up before it arms the timer
+        timer.Schedule(loop, 1, due);
+        _time.Advance(TimeSpan.FromMilliseconds(50));
+        Assert.Equal([(1, start.AddMilliseconds(250))], loop.Woken);
+
+        var late = new Loop(_time);
+        var past = In(TimeSpan.FromMilliseconds(10));
+        _time.Advance(TimeSpan.FromMilliseconds(20)); // held up past the due time: woken at once
+        timer.Schedule(late, 2, past);
+        Assert.Equal([(2, start.AddMilliseconds(270))], late.Woken);
+    }
+
+    [Fact]
     public void AnEarlierTimeThanTheArmedOne_ReArmsTheTimer_AndAfterDisposeNothingIsWoken()
     {
         var timer = new WakeTimer(_time);
         var start = _time.GetUtcNow();
         var slow = new Loop(_time);
         var fast = new Loop(_time);
-        timer.Schedule(slow, 1, TimeSpan.FromMilliseconds(250));
-        timer.Schedule(fast, 7, TimeSpan.FromMilliseconds(5));
+        timer.Schedule(slow, 1, In(TimeSpan.FromMilliseconds(250)));
+        timer.Schedule(fast, 7, In(TimeSpan.FromMilliseconds(5)));
         _time.Advance(TimeSpan.FromMilliseconds(5));
         Assert.Equal([(7, start.AddMilliseconds(5))], fast.Woken);
 
