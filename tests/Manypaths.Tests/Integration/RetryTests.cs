@@ -141,9 +141,7 @@ public sealed class RetryTests(ITestOutputHelper output)
         var counts = string.Join("\n", metrics.Split('\n').Where(l => l.StartsWith("manypaths_upstream_attempts", StringComparison.Ordinal)
             || l.StartsWith("manypaths_connect_races", StringComparison.Ordinal) || l.StartsWith("manypaths_retries", StringComparison.Ordinal)));
         // Without a budget this would be 3 x 400 = 1200 attempts: 400 first tries, and at most 20% + 10 retries.
-        long Sum(string name, string? label = null) => metrics.Split('\n')
-            .Where(l => l.StartsWith(name, StringComparison.Ordinal) && (label is null || l.Contains(label, StringComparison.Ordinal)))
-            .Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        long Sum(string name, string? label = null) => PrometheusText.Sum(metrics, name, label);
         output.WriteLine($"[report] retry budget under total outage: {requests} GETs at once, {attempts} reached the upstreams (budget: at most {(int)(requests * 1.2) + 10}); " +
             $"retries {Sum("manypaths_retries_total")}, denied {Sum("manypaths_retries_denied_total")}; connect races {Sum("manypaths_connect_races_total")}, " +
             $"{Sum("manypaths_upstream_attempts_total", "result=\"lost_race\"")} attempts lost theirs and sent nothing");
