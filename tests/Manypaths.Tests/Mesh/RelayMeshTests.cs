@@ -99,11 +99,13 @@ public sealed class RelayMeshTests
         }
 
         // Each GET is sent down the healed direct path first. Hedging is on by default, so a GET that is slow there
-        // (a busy machine) may get a second attempt through a peer, as may a connect slower than usual (a race): only
-        // such extra attempts may go through a peer, never a request's first.
+        // (a busy machine) may get a second attempt through a peer, as may a connect slower than usual (a race), a
+        // failed attempt (a retry) or one whose path was judged down under it (a rescue): only such extra attempts,
+        // which the node counts, may go through a peer, never a request's first.
         var metricsAfter = await client.GetStringAsync(new Uri(n1.AdminUrl!, "metrics"));
         long Delta(string name, string? label = null) => PrometheusText.Sum(metricsAfter, name, label) - PrometheusText.Sum(metricsBefore, name, label);
-        var extra = Delta("manypaths_hedges_total", "result=\"started\"") + Delta("manypaths_connect_races_total") + Delta("manypaths_retries_total");
+        var extra = Delta("manypaths_hedges_total", "result=\"started\"") + Delta("manypaths_connect_races_total") + Delta("manypaths_retries_total")
+            + Delta("manypaths_rescues_total");
         var after = up.Seen.Skip(before).Where(s => s.Path.StartsWith("/work?back=", StringComparison.Ordinal)).ToList();
         var throughPeers = after.Where(s => s.Headers["Via"] != "1.1 manypaths-n1").Select(s => $"{s.Path} via {s.Headers["Via"]}").ToList();
         var sentDirect = after.Where(s => s.Headers["Via"] == "1.1 manypaths-n1").Select(s => s.Path).Distinct().Count();
