@@ -256,7 +256,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         private void Arm(long? due)
         {
             var version = Interlocked.Increment(ref _timerVersion);
-            if (due is { } d)
+            if (due is { } d && d > _time.GetTimestamp()) // one already due is acted on at once (Ready), with no wake-up
             {
                 core.Wakeups.Schedule(this, version, d);
             }
