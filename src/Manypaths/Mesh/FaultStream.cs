@@ -3,9 +3,11 @@ namespace Manypaths.Mesh;
 /// <summary>
 /// An upstream connection that stalls while its link is blackholed and breaks when the link resets, as a real one
 /// would (a kept-alive connection must not outlive a fault that real traffic would see). It also tells the connection's
-/// <see cref="Proxy.AnswerWatch"/> what its reads and writes saw, so a node's upstream connections have one wrapper.
+/// <see cref="Proxy.AnswerWatch"/> what its reads and writes saw, and lets <see cref="Proxy.Http10Close"/> mark HTTP/1.0
+/// answers that close the connection, so a node's upstream connections have one wrapper.
 /// </summary>
-internal sealed class FaultStream(Stream inner, FaultInjector faults, string host, int port, Proxy.AnswerWatch? watch = null) : Stream
+internal sealed class FaultStream(Stream inner, FaultInjector faults, string host, int port, Proxy.AnswerWatch? watch = null, Proxy.Http10Close? close = null)
+    : Stream
 {
     // HttpClient cancels a stuck request by disposing its connection, not through the read's token.
     private readonly CancellationTokenSource _closed = new();
@@ -49,7 +51,7 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
         ValueTask<int> read;
         try
         {
-            read = inner.ReadAsync(buffer, cancellationToken);
+            read = inner.ReadAsync(close?.ReadInto(buffer) ?? buffer, cancellationToken);
         }
         catch (Exception e)
         {
@@ -59,8 +61,7 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
 
         if (read.IsCompletedSuccessfully)
         {
-            watch?.Read(buffer.Span, read.Result);
-            return read;
+            return new ValueTask<int>(Saw(buffer.Span, read.Result)); // a result, not the source's task read a second time
         }
 
         return AfterReadAsync(read, buffer, cancellationToken);
@@ -80,7 +81,7 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
             throw;
         }
 
-        watch?.Read(buffer.Span, n);
+        n = Saw(buffer.Span, n);
         if (faults.Any)
         {
             await HoldBackAsync(cancellationToken);
@@ -98,7 +99,7 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
         try
         {
             await StallIfBlackholedAsync(cancellationToken);
-            n = await inner.ReadAsync(buffer, cancellationToken);
+            n = await inner.ReadAsync(close?.ReadInto(buffer) ?? buffer, cancellationToken);
         }
         catch (Exception e)
         {
@@ -106,8 +107,16 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
             throw;
         }
 
-        watch?.Read(buffer.Span, n);
+        n = Saw(buffer.Span, n);
         await HoldBackAsync(cancellationToken);
+        return n;
+    }
+
+    /// <summary>A read put <paramref name="n"/> bytes into <paramref name="buffer"/>: returns how many the caller gets.</summary>
+    private int Saw(Span<byte> buffer, int n)
+    {
+        n = close?.Read(buffer, n) ?? n;
+        watch?.Read(buffer, n);
         return n;
     }
 
@@ -123,6 +132,7 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         watch?.Wrote();
+        close?.Wrote();
         return faults.Any ? WriteWithFaultsAsync(buffer, cancellationToken) : inner.WriteAsync(buffer, cancellationToken);
     }
 
@@ -150,9 +160,8 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
     {
         try
         {
-            var n = inner.Read(buffer, offset, count);
-            watch?.Read(buffer.AsSpan(offset, count), n);
-            return n;
+            var into = close?.ReadInto(buffer.AsMemory(offset, count)).Length ?? count;
+            return Saw(buffer.AsSpan(offset, count), inner.Read(buffer, offset, into));
         }
         catch (Exception e)
         {
@@ -166,6 +175,7 @@ internal sealed class FaultStream(Stream inner, FaultInjector faults, string hos
     public override void Write(byte[] buffer, int offset, int count)
     {
         watch?.Wrote();
+        close?.Wrote();
         inner.Write(buffer, offset, count);
     }
 

@@ -14,8 +14,9 @@ internal sealed class AnswerWatch(string endpoint, Action<string> closedUnderReq
     private static readonly byte[] Http10 = "HTTP/1.0"u8.ToArray();
 
     private volatile bool _awaitingAnswer;
-    /// <summary>It answered in HTTP/1.0: such a server closes the connection after each answer, yet SocketsHttpHandler
-    /// sends the next request on it and meets the close (and sends it again on a new connection): no sign of anything.</summary>
+    /// <summary>It answered in HTTP/1.0: such a server closes the connection after each answer. <see cref="Http10Close"/>
+    /// makes the handler close it too, but an answer it could not mark (one read into a full buffer) may still be
+    /// followed by a request that meets the close: no sign of anything.</summary>
     private volatile bool _closesAfterAnswer;
     private volatile bool _disposed;
     private int _told;

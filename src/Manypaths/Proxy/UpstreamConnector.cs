@@ -66,7 +66,7 @@ internal static class UpstreamConnector
 
                 var stream = new NetworkStream(socket, ownsSocket: true);
                 return faults is null ? stream
-                    : new FaultStream(stream, faults, endpoint.Host, endpoint.Port, closedUnderRequest is null ? null : new AnswerWatch(name, closedUnderRequest));
+                    : new FaultStream(stream, faults, endpoint.Host, endpoint.Port, closedUnderRequest is null ? null : new AnswerWatch(name, closedUnderRequest), new Http10Close());
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {

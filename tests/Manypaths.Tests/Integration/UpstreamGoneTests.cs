@@ -51,8 +51,9 @@ public sealed class UpstreamGoneTests
     [Fact]
     public async Task AnHttp10UpstreamThatClosesEveryConnectionAfterItsAnswer_IsNotTakenForGone()
     {
-        // SocketsHttpHandler sends the next request on such a connection and meets its close every time (then sends
-        // the request again on a new one): under concurrent GETs, many closes under waiting requests within 100 ms.
+        // Without Proxy/Http10Close, SocketsHttpHandler sends the next request on such a connection and meets its close
+        // every time (then sends the request again on a new one): under concurrent GETs, many closes under waiting
+        // requests within 100 ms. Either guard alone keeps this upstream in.
         await using var a = new RawHttpUpstream("a") { Http10 = true };
         await using var b = await TestUpstream.StartAsync("b");
         var (yaml, port) = Yaml.Service($"- {{ name: a, url: {a.Url} }}\n- {{ name: b, url: {b.Url}, tier: backup }}",

@@ -16,6 +16,7 @@ internal sealed class RawHttpUpstream : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private int _requests;
     private int _connections;
+    private int _metTheClose;
 
     public RawHttpUpstream(string name)
     {
@@ -37,6 +38,13 @@ internal sealed class RawHttpUpstream : IAsyncDisposable
 
     /// <summary>Answers in HTTP/1.0 and closes each connection after its answer (as python's http.server does).</summary>
     public bool Http10 { get; init; }
+
+    /// <summary>With <see cref="Http10"/>: how long after its answer it closes a connection (a busy server). A request
+    /// that arrives on it meanwhile is not read: the close resets it (counted in <see cref="MetTheClose"/>).</summary>
+    public TimeSpan CloseAfter { get; init; }
+
+    /// <summary>Requests that arrived on an HTTP/1.0 connection after its answer, and were reset by its close.</summary>
+    public int MetTheClose => Volatile.Read(ref _metTheClose);
 
     /// <summary>Requests for this path are answered after this delay.</summary>
     public (string Path, TimeSpan Delay)? Slow { get; set; }
@@ -128,7 +136,7 @@ internal sealed class RawHttpUpstream : IAsyncDisposable
                     await s.SendAsync(Encoding.ASCII.GetBytes($"HTTP/1.{(Http10 ? 0 : 1)} 200 OK\r\nContent-Length: {body.Length}\r\n\r\n{body}"), _stop.Token);
                     if (Http10)
                     {
-                        s.Shutdown(SocketShutdown.Both);
+                        await CloseAfterAnswerAsync(s, buffer);
                         return;
                     }
                 }
@@ -145,6 +153,29 @@ internal sealed class RawHttpUpstream : IAsyncDisposable
                 s.Dispose();
             }
         }
+    }
+
+    private async Task CloseAfterAnswerAsync(Socket s, byte[] buffer)
+    {
+        if (CloseAfter > TimeSpan.Zero)
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            wait.CancelAfter(CloseAfter); // the server's own pace, not a wait of the test
+            try
+            {
+                if (await s.ReceiveAsync(buffer, SocketFlags.Peek, wait.Token) > 0)
+                {
+                    Interlocked.Increment(ref _metTheClose);
+                    s.LingerState = new LingerOption(true, 0); // closed with the request unread: a reset
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+            {
+            }
+        }
+
+        s.Shutdown(SocketShutdown.Both);
     }
 
     public ValueTask DisposeAsync()
