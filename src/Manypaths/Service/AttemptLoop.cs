@@ -215,7 +215,8 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     // The timer's due time is absolute (a timestamp): however late this thread gets to arming it, it
                     // fires when it was due, not that much later.
                     var (timerDue, timerAction) = NextTimer();
-                    Arm(timerDue);
+                    var armedAt = _time.GetTimestamp();
+                    Arm(timerDue, armedAt);
                     if (!Ready(timerDue))
                     {
                         await signal.Task.ConfigureAwait(false);
@@ -230,7 +231,9 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     RescueStranded();
                     if (timerDue is { } due && _time.GetTimestamp() is var now && now >= due)
                     {
-                        _timerLateBy = Timestamps.Span(_time, now - due);
+                        // Late from when it could first run: a time already past when this turn began (a hedge time
+                        // that came while another attempt of the request was newest) is not this node stalling.
+                        _timerLateBy = Timestamps.Span(_time, now - Math.Max(due, armedAt));
                         timerAction?.Invoke();
                     }
                 }
@@ -253,10 +256,10 @@ internal sealed partial class AttemptLoop(ServiceCore core)
         private void Wake() => Volatile.Read(ref _wake)?.TrySetResult();
 
         /// <summary>The request's next timer (hedge or race), on the service's shared <see cref="WakeTimer"/>.</summary>
-        private void Arm(long? due)
+        private void Arm(long? due, long now)
         {
             var version = Interlocked.Increment(ref _timerVersion);
-            if (due is { } d && d > _time.GetTimestamp()) // one already due is acted on at once (Ready), with no wake-up
+            if (due is { } d && d > now) // one already due is acted on at once (Ready), with no wake-up
             {
                 core.Wakeups.Schedule(this, version, d);
             }
