@@ -215,7 +215,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     // The timer's due time is absolute (a timestamp): however late this thread gets to arming it, it
                     // fires when it was due, not that much later.
                     var (timerDue, timerAction) = NextTimer();
-                    var armedAt = _time.GetTimestamp();
+                    var armedAt = timerDue is null ? 0 : _time.GetTimestamp(); // no clock read for a service with no timers
                     Arm(timerDue, armedAt);
                     if (!Ready(timerDue))
                     {
