@@ -217,7 +217,7 @@ internal sealed partial class AttemptLoop(ServiceCore core)
                     var (timerDue, timerAction) = NextTimer();
                     var armedAt = timerDue is null ? 0 : _time.GetTimestamp(); // no clock read for a service with no timers
                     Arm(timerDue, armedAt);
-                    if (!Ready(timerDue, armedAt))
+                    if (!Ready(timerDue))
                     {
                         await signal.Task.ConfigureAwait(false);
                     }
@@ -273,11 +273,10 @@ internal sealed partial class AttemptLoop(ServiceCore core)
             }
         }
 
-        /// <summary>Something to act on already: no need to wait for the signal. A timer due by <paramref name="armedAt"/>
-        /// was not put on the wake timer (<see cref="Arm"/>, the same test), so it is acted on now.</summary>
-        private bool Ready(long? timerDue, long armedAt)
+        /// <summary>Something to act on already: no need to wait for the signal.</summary>
+        private bool Ready(long? timerDue)
         {
-            if ((timerDue is { } due && due <= armedAt) || cancellationToken.IsCancellationRequested)
+            if ((timerDue is { } due && _time.GetTimestamp() >= due) || cancellationToken.IsCancellationRequested)
             {
                 return true;
             }
