@@ -14,7 +14,9 @@ namespace Manypaths.Proxy;
 /// top-up is due and none is under way, sends that many GETs of the health path at once down each standby path in
 /// turn (<see cref="PathChooser.Standby"/>). A relayed path is warmed through the peer's warm
 /// endpoint (<see cref="Mesh.RelayHeaders.WarmPrefix"/>, signed): the peer GETs the health path over its own pool,
-/// so its connections to the upstream are warm too, and outside its attempt loop. Answers are read and dropped; no
+/// so its connections to the upstream are warm too, and outside its attempt loop. While a warm-up is out, the paths
+/// whose connections it holds give way (<see cref="PathChooser.HeldByWarmup"/>); a standby path judged down is not
+/// warmed, nor warmed on once judged so. Answers are read and dropped; no
 /// health, latency, connect-time or request figure sees them. Only for HTTP health checks ('health.check: http'),
 /// and off with 'warm_standby: false'.
 /// </summary>
@@ -30,6 +32,12 @@ internal sealed partial class StandbyWarmer : IDisposable
     private readonly Lock _tick = new();
     private int _busy;
     private int _rising;
+
+    /// <summary>The standby path a top-up warms now, and how to stop it: a path judged down meanwhile is not warmed
+    /// on (a blackholed one would hold the top-up, and every later one, for <see cref="WarmTimeout"/>).</summary>
+    private volatile Warming? _current;
+
+    private sealed record Warming(PathKey Key, CancellationTokenSource Stop);
 
     /// <summary>A rising direct path is warmed again no sooner than this after its last such warm-up.</summary>
     private static readonly TimeSpan RisingGap = TimeSpan.FromSeconds(10);
@@ -63,6 +71,7 @@ internal sealed partial class StandbyWarmer : IDisposable
                 return;
             }
 
+            StopWarmingADownPath();
             WarmRising();
             _policy.Observe(_service.TakeOwnPeak());
             if (Volatile.Read(ref _busy) == 0 && _policy.TakeDue() is var count and > 0)
@@ -74,6 +83,21 @@ internal sealed partial class StandbyWarmer : IDisposable
         finally
         {
             _tick.Exit();
+        }
+    }
+
+    private void StopWarmingADownPath()
+    {
+        if (_current is { } warming && !_service.Core.Chooser.HealthOf(warming.Key).Snapshot().Usable)
+        {
+            try
+            {
+                warming.Stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // that warm-up has just ended
+            }
         }
     }
 
@@ -113,7 +137,7 @@ internal sealed partial class StandbyWarmer : IDisposable
     {
         try
         {
-            await WarmPathAsync(path, count);
+            await WarmPathAsync(path, count, stopWhenDown: false); // Down is what it is coming back from
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -132,7 +156,10 @@ internal sealed partial class StandbyWarmer : IDisposable
             var hops = _service.Relay is { } relay ? relay.Options.HopLimit : 0;
             foreach (var path in _service.Core.Chooser.Standby(hops).Where(p => p.Peer is null || _service.Relay is not null))
             {
-                await WarmPathAsync(path, count); // one path at a time: a burst per path, not all of them at once
+                if (_service.Core.Chooser.HealthOf(path.Key).Snapshot().Usable)
+                {
+                    await WarmPathAsync(path, count, stopWhenDown: true); // one path at a time: a burst per path, not all at once
+                }
             }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -146,23 +173,35 @@ internal sealed partial class StandbyWarmer : IDisposable
     }
 
     /// <summary>Sends <paramref name="count"/> health-path GETs down one path at once, so its pool holds that many connections.</summary>
-    private async Task WarmPathAsync(PathChoice path, int count)
+    private async Task WarmPathAsync(PathChoice path, int count, bool stopWhenDown)
     {
         using var deadline = new CancellationTokenSource(WarmTimeout, _service.Time);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, deadline.Token);
-        // The burst holds this path's idle connections (here, or the peer's to the upstream) for a round trip: a
-        // failover meanwhile prefers another path of the same rank (PathChooser), which has them free.
-        var health = _service.Core.Chooser.HealthOf(path.Key);
-        health.BeginWarming();
+        using var judged = new CancellationTokenSource();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, deadline.Token, judged.Token);
+        // The link to a peer that carries live requests now is warm by them; a burst of warm-ups over it would take the
+        // idle connections those requests need (measured at 60 ms between sites: each request arriving during a burst
+        // opened a connection, +60 ms, 13 over the p99 target in one warm-up). The peer warms its own leg with all of
+        // them, asked in one request.
+        var burst = path.Peer is not { } peer || _service.Relay is null || _service.Core.InFlight.Through(peer) == 0;
+        // Either way the warm-up holds connections for a round trip: a failover or a flip of the cheaper peer meanwhile
+        // prefers another path of the same rank (PathChooser), which has them free.
+        var held = _service.Core.Chooser.HeldByWarmup(path.Key, burst);
+        foreach (var health in held)
+        {
+            health.BeginWarming();
+        }
+
+        var warming = stopWhenDown ? new Warming(path.Key, judged) : null;
+        if (warming is not null)
+        {
+            _current = warming; // a rising path's warm-up runs beside a top-up, and is not stopped so
+        }
+
         int ok;
         try
         {
-            if (path.Peer is { } peer && _service.Relay is not null && _service.Core.InFlight.Through(peer) > 0)
+            if (!burst)
             {
-                // The link to this peer carries live requests now, so its connections here are warm by them; a burst of
-                // warm-ups over it would take the idle ones those requests need (measured at 60 ms between sites: each
-                // request arriving during a burst opened a connection, +60 ms, 13 over the p99 target in one warm-up).
-                // The peer warms its own leg with all of them, asked in one request.
                 ok = await SendAsync(path, count, timeout.Token);
             }
             else
@@ -178,7 +217,15 @@ internal sealed partial class StandbyWarmer : IDisposable
         }
         finally
         {
-            health.EndWarming();
+            if (warming is not null)
+            {
+                _current = null;
+            }
+
+            foreach (var health in held)
+            {
+                health.EndWarming();
+            }
         }
 
         _service.Metrics.StandbyWarmups.Add(ok, new KeyValuePair<string, object?>("service", _service.Name),

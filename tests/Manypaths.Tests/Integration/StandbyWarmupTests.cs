@@ -53,6 +53,42 @@ public sealed class StandbyWarmupTests
         Assert.Contains("manypaths_standby_warmups_total{", await client.GetStringAsync(new Uri(node.Admin, "metrics")));
     }
 
+    /// <summary>
+    /// A standby path judged down while it is being warmed is given up at once, not after the warm-up's 10 s timeout:
+    /// a blackholed backup would otherwise hold that top-up, and every top-up after it, for 10 s (measured at 250 ms
+    /// round trips: the grown top-up a failover needs came 10 s late, in the middle of the fault).
+    /// </summary>
+    [Fact]
+    public async Task AStandbyPathJudgedDownWhileBeingWarmed_IsGivenUpAtOnce()
+    {
+        await using var primary = await TestUpstream.StartAsync("primary");
+        await using var backup = await TestUpstream.StartAsync("backup");
+        primary.Behaviour = UpstreamBehaviour.Slow;
+        primary.SlowDelay = TimeSpan.FromSeconds(2);
+        backup.WarmupsHang = true;
+        var (yaml, port) = Yaml.Service($"- {{ name: primary, url: {primary.Url} }}\n- {{ name: backup, url: {backup.Url}, tier: backup }}", FastHealth);
+        await using var node = await ProxyNode.StartAsync(yaml);
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        var slow = Enumerable.Range(0, 10).Select(_ => client.GetAsync($"http://127.0.0.1:{port}/work")).ToArray();
+        await Eventually.TrueAsync(() => backup.Warmups >= 20, "20 warm-ups hang at the backup", TimeSpan.FromSeconds(15));
+        Assert.Equal(0, backup.WarmupsGivenUp);
+
+        // The backup's probes fail (fall: 1): it is Down within a probe, and its warm-ups are given up well before the
+        // 10 s warm-up timeout.
+        var judged = TimeProvider.System.GetTimestamp();
+        backup.HealthOk = false;
+        await Eventually.TrueAsync(() => backup.WarmupsGivenUp >= 20, "the hanging warm-ups are given up", TimeSpan.FromSeconds(15));
+        var after = TimeProvider.System.GetElapsedTime(judged);
+        Assert.True(after < TimeSpan.FromSeconds(8), $"the warm-ups of a path judged down were given up only after {after.TotalSeconds:0.0} s (the warm-up timeout is 10 s)");
+        var metrics = await client.GetStringAsync(new Uri(node.Admin, "metrics"));
+        Assert.Contains("manypaths_standby_warmups_total{service=\"svc\",path=\"direct\",result=\"failed\"}", metrics);
+        foreach (var r in await Task.WhenAll(slow))
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            r.Dispose();
+        }
+    }
+
     [Fact]
     public async Task ThroughPeers_BothPeersPoolsAreWarmed_AndThePeersCountNothing()
     {

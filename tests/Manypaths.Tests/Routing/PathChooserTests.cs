@@ -365,6 +365,46 @@ public sealed class PathChooserTests
     }
 
     [Fact]
+    public void ABurstWarmingOneUpstreamThroughAPeer_HoldsEveryUpstreamsPathThroughThatPeer_OneWarmRequestOnlyItsOwn()
+    {
+        // The primary's direct path is down: its requests go through the cheaper peer n2. A burst warming the backup's
+        // path through n2 takes this node's idle connections to n2, which the primary's requests need as well.
+        _relays.Add("a", "n2", latency: 5);
+        _relays.Add("a", "n3", latency: 9);
+        _relays.Add("backup", "n2", latency: 5);
+        _relays.Add("backup", "n3", latency: 9);
+        var chooser = Chooser([U("a", state: HealthState.Down), U("backup", tier: 1)], relay: true);
+        var primaryViaN2 = new PathKey(0, "n2");
+        Assert.Equal(primaryViaN2, chooser.Next(History())!.Key);
+
+        var burst = chooser.HeldByWarmup(new PathKey(1, "n2"), burst: true);
+        Assert.Equal([RelayHealth(0, "n2"), RelayHealth(1, "n2")], burst);
+        foreach (var h in burst)
+        {
+            h.BeginWarming();
+        }
+
+        Assert.All(Enumerable.Range(0, 20), _ => Assert.Equal(new PathKey(0, "n3"), chooser.Next(History())!.Key));
+        foreach (var h in burst)
+        {
+            h.EndWarming();
+        }
+
+        Assert.Equal(primaryViaN2, chooser.Next(History())!.Key);
+
+        // One warm request (the link is busy: the peer warms its own leg) holds one connection here, and the peer's
+        // connections to that one upstream: only that path gives way.
+        var single = chooser.HeldByWarmup(new PathKey(1, "n2"), burst: false);
+        Assert.Equal([RelayHealth(1, "n2")], single);
+        single[0].BeginWarming();
+        Assert.Equal(primaryViaN2, chooser.Next(History())!.Key);
+        single[0].EndWarming();
+
+        // A direct path's burst holds that upstream's own pool only.
+        Assert.Equal([chooser.Upstreams[1].Health], chooser.HeldByWarmup(new PathKey(1, null), burst: true));
+    }
+
+    [Fact]
     public void APathUnderAWarmup_GetsNewRequestsOnlyWhenNoOtherPathOfItsRankIsFree()
     {
         // The primary's direct path is down: requests go through the cheaper peer, unless a standby warm-up holds its

@@ -67,6 +67,13 @@ internal sealed class TestUpstream : IAsyncDisposable
     public int Warmups => Volatile.Read(ref _warmups);
     private int _warmups;
 
+    /// <summary>Standby warm-up GETs get no answer: each waits until the proxy gives it up.</summary>
+    public bool WarmupsHang { get; set; }
+
+    /// <summary>How many hanging warm-ups the proxy gave up (<see cref="WarmupsHang"/>).</summary>
+    public int WarmupsGivenUp => Volatile.Read(ref _warmupsGivenUp);
+    private int _warmupsGivenUp;
+
     /// <summary>Every connection accepted, used or not.</summary>
     public ConcurrentDictionary<string, bool> AcceptedConnections { get; } = new();
 
@@ -100,6 +107,20 @@ internal sealed class TestUpstream : IAsyncDisposable
         if (c.Request.Path == "/healthz" && c.Request.Headers.UserAgent.ToString().Contains("Manypaths-standby-warmup", StringComparison.Ordinal))
         {
             Interlocked.Increment(ref _warmups);
+            if (WarmupsHang)
+            {
+                try
+                {
+                    await Task.Delay(Timeout.InfiniteTimeSpan, TimeProvider.System, c.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    Interlocked.Increment(ref _warmupsGivenUp);
+                }
+
+                return;
+            }
+
             await c.Response.WriteAsync(HealthOk ? "ok" : "sick");
             return;
         }
