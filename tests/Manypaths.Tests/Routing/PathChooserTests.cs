@@ -400,6 +400,12 @@ public sealed class PathChooserTests
         Assert.Equal(primaryViaN2, chooser.Next(History())!.Key);
         single[0].EndWarming();
 
+        // A peer that offers no path to an upstream holds none of it.
+        _relays.Add("c", "n3", latency: 9);
+        var three = Chooser([U("a", state: HealthState.Down), U("backup", tier: 1), U("c", tier: 1)], relay: true);
+        Assert.Equal([RelayHealth(0, "n2"), RelayHealth(1, "n2")], three.HeldByWarmup(new PathKey(1, "n2"), burst: true));
+        Assert.False(_relayHealth.ContainsKey((2, "n2")));
+
         // A direct path's burst holds that upstream's own pool only.
         Assert.Equal([chooser.Upstreams[1].Health], chooser.HeldByWarmup(new PathKey(1, null), burst: true));
     }
