@@ -184,9 +184,9 @@ internal sealed class PathChooser(
     /// The paths whose pooled connections a standby warm-up of <paramref name="path"/> holds for a round trip, to be
     /// marked <see cref="UpstreamHealth.BeginWarming"/> so new requests prefer another path of their rank meanwhile:
     /// the path itself; and for a <paramref name="burst"/> through a peer (a GET per connection), every upstream's path
-    /// through that peer (each the peer offers), since they all share this node's connections to it. Measured at 60 ms between sites: a burst
-    /// warming the backup's path through s3 took every idle connection to s3 just as the cheaper peer for the primary
-    /// flipped to s3, and 78 requests each paid a connect.
+    /// through that peer (each the peer offers), since they all share this node's connections to it. Measured at 60 ms
+    /// between sites: a burst warming the backup's path through s3 took every idle connection to s3 just as the
+    /// cheaper peer for the primary flipped to s3, and 78 requests each paid a connect.
     /// </summary>
     public IReadOnlyList<UpstreamHealth> HeldByWarmup(PathKey path, bool burst)
     {
